@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Bootstrap the one install path: make sure the system Python can create virtual
+# environments, then put a pinned ansible-core and ansible-lint into .ansible-venv/.
+# Everything else (Open vSwitch, Mininet, the project's .venv) is the playbook's job.
+#
+# Usage: scripts/bootstrap.sh   (as root; the Makefile calls it and skips it when its
+# stamp file is newer than this script and playbooks/ansible-requirements.txt)
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$repo/.ansible-venv"
+requirements="$repo/playbooks/ansible-requirements.txt"
+stamp="$venv/.hermitnet-bootstrap"
+# The system interpreter, never whatever python3 comes first on PATH (pyenv, conda...).
+python=/usr/bin/python3
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "bootstrap: run as root (sudo make ...): it installs system packages." >&2
+  exit 1
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "bootstrap: apt-get not found; supported systems are Debian 12, Ubuntu 22.04 and 24.04." >&2
+  exit 1
+fi
+
+# python3-venv: Debian/Ubuntu's /usr/bin/python3 has no ensurepip without it.
+# python3-apt: Ansible's apt module runs under /usr/bin/python3 and needs it.
+missing=()
+for pkg in python3 python3-venv python3-apt ca-certificates; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$pkg")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "bootstrap: installing ${missing[*]} with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# Recreate the venv when it was not made by the system interpreter (or is broken).
+if [ -d "$venv" ] && ! grep -qx 'home = /usr/bin' "$venv/pyvenv.cfg" 2>/dev/null; then
+  echo "bootstrap: $venv was not made by $python; recreating it"
+  rm -rf "$venv"
+fi
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import sys' >/dev/null 2>&1; then
+  rm -rf "$venv"
+  echo "bootstrap: creating $venv with $python ($("$python" --version))"
+  "$python" -m venv "$venv"
+fi
+
+want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$venv/bin/ansible-playbook" ]; then
+  exit 0
+fi
+echo "bootstrap: installing $(grep -v '^#' "$requirements" | tr '\n' ' ')into $venv"
+"$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$requirements"
+"$venv/bin/ansible-playbook" --version | head -n1
+echo "$want" >"$stamp"
