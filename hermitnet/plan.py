@@ -1,0 +1,240 @@
+"""Scenario -> topology plan: every switch, host, port, address and link of the emulation.
+
+Pure and deterministic: the same scenario and run tag always give the same plan, so the run,
+the controller and the tests all agree on names, addresses and port numbers.
+
+Addresses come from reserved ranges only: subscribers 100.64.0.0/10 (mobile 100.64.T.N, fixed-line
+100.100.T.N, T = tier index), intranet sites 10.1.0.N, national sites 203.0.113.N, global sites
+198.18.0.N (ZONE_PREFIXES).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import deque
+from dataclasses import asdict, dataclass, field
+
+from hermitnet.scenario import LinkSpec, Scenario
+
+ZONE_PREFIXES = {
+    "intranet": "10.0.0.0/8",
+    "national": "203.0.113.0/24",
+    "global": "198.18.0.0/15",
+}
+SUBSCRIBER_POOL = "100.64.0.0/10"
+_SITE_BASE = {"intranet": "10.1.0.0", "national": "203.0.113.0", "global": "198.18.0.0"}
+_FIRST_HOST = 10
+_MAX_PER_BLOCK = 240
+
+
+@dataclass(frozen=True)
+class SwitchPlan:
+    name: str          # logical: nb-<cell>, rnc, core, intranet, fixed, border, global
+    node: str          # emulated bridge name (run-prefixed, short)
+    dpid: int
+    controlled: bool   # False: a standalone learning switch outside the national controller
+    role: str          # ran | rnc | core | servers | fixed | border | global
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    name: str          # logical (scenario) name
+    node: str          # emulated host name (run-prefixed, short)
+    kind: str          # mobile | fixed | server
+    tier: str | None   # subscribers
+    zone: str | None   # sites
+    ip: str
+    prefix_len: int
+    mac: str
+    switch: str        # logical switch it attaches to
+    port: int          # port number on that switch
+
+
+@dataclass(frozen=True)
+class LinkPlan:
+    a: str
+    a_port: int
+    b: str
+    b_port: int
+    kind: str          # air | fixed | backhaul | core | uplink | server
+    spec: LinkSpec
+
+
+@dataclass(frozen=True)
+class Plan:
+    run_tag: int
+    prefix: str
+    switches: tuple[SwitchPlan, ...]
+    hosts: tuple[HostPlan, ...]
+    links: tuple[LinkPlan, ...]
+    tier_index: dict[str, int] = field(default_factory=dict)
+
+    def switch(self, name: str) -> SwitchPlan:
+        return next(s for s in self.switches if s.name == name)
+
+    def host(self, name: str) -> HostPlan:
+        return next(h for h in self.hosts if h.name == name)
+
+    def hosts_on(self, switch: str) -> list[HostPlan]:
+        return [h for h in self.hosts if h.switch == switch]
+
+    def trunk_ports(self, switch: str) -> dict[int, str]:
+        """Ports of `switch` that lead to another switch: {port: neighbour switch}."""
+        switch_names = {s.name for s in self.switches}
+        ports = {}
+        for link in self.links:
+            if link.a == switch and link.b in switch_names:
+                ports[link.a_port] = link.b
+            if link.b == switch and link.a in switch_names:
+                ports[link.b_port] = link.a
+        return ports
+
+    def next_hop_ports(self, switch: str) -> dict[str, int]:
+        """For every host: the port `switch` sends its packets out of (shortest path)."""
+        graph: dict[str, list[tuple[str, int]]] = {}
+        for link in self.links:
+            graph.setdefault(link.a, []).append((link.b, link.a_port))
+            graph.setdefault(link.b, []).append((link.a, link.b_port))
+        first_port: dict[str, int] = {}
+        queue = deque([switch])
+        seen = {switch}
+        while queue:
+            here = queue.popleft()
+            for neighbour, port in graph.get(here, []):
+                if neighbour in seen:
+                    continue
+                seen.add(neighbour)
+                first_port[neighbour] = port if here == switch else first_port[here]
+                queue.append(neighbour)
+        return {h.name: first_port[h.name] for h in self.hosts if h.name in first_port}
+
+    def path_links(self, host_a: str, host_b: str) -> list[LinkPlan]:
+        """The links on the shortest path between two hosts, in order."""
+        graph: dict[str, list[tuple[str, LinkPlan]]] = {}
+        for link in self.links:
+            graph.setdefault(link.a, []).append((link.b, link))
+            graph.setdefault(link.b, []).append((link.a, link))
+        previous: dict[str, tuple[str, LinkPlan]] = {}
+        queue = deque([host_a])
+        seen = {host_a}
+        while queue:
+            here = queue.popleft()
+            for neighbour, link in graph.get(here, []):
+                if neighbour not in seen:
+                    seen.add(neighbour)
+                    previous[neighbour] = (here, link)
+                    queue.append(neighbour)
+        if host_b not in seen:
+            return []
+        path = []
+        node = host_b
+        while node != host_a:
+            node, link = previous[node]
+            path.append(link)
+        return list(reversed(path))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Plan:
+        return cls(
+            run_tag=data["run_tag"],
+            prefix=data["prefix"],
+            switches=tuple(SwitchPlan(**s) for s in data["switches"]),
+            hosts=tuple(HostPlan(**h) for h in data["hosts"]),
+            links=tuple(
+                LinkPlan(**{**lk, "spec": LinkSpec(**lk["spec"])}) for lk in data["links"]
+            ),
+            tier_index=dict(data["tier_index"]),
+        )
+
+
+def zone_of(ip: str) -> str | None:
+    address = ipaddress.ip_address(ip)
+    for zone, prefix in ZONE_PREFIXES.items():
+        if address in ipaddress.ip_network(prefix):
+            return zone
+    return None
+
+
+def build(scenario: Scenario, run_tag: int = 0, prefix: str = "hn") -> Plan:
+    """Lay out the national network for `scenario`. `prefix` starts every emulated name."""
+    if not 0 <= run_tag <= 0xFFFF:
+        raise ValueError("run_tag must fit in 16 bits")
+    builder = _Builder(run_tag, prefix)
+    tier_index = {name: i for i, name in enumerate(scenario.tiers)}
+
+    for role, name in (("core", "core"), ("rnc", "rnc"), ("servers", "intranet"),
+                       ("fixed", "fixed"), ("border", "border")):
+        builder.switch(name, role, controlled=True)
+    builder.switch("global", "global", controlled=False)
+    unshaped = LinkSpec()
+    for name in ("rnc", "intranet", "fixed", "border"):
+        builder.link("core", name, "core", unshaped)
+    builder.link("border", "global", "uplink", scenario.uplink)
+    for cell in scenario.cells:
+        builder.switch(f"nb-{cell.name}", "ran", controlled=True)
+        builder.link(f"nb-{cell.name}", "rnc", "backhaul", cell.backhaul)
+
+    counters: dict[tuple[str, int], int] = {}
+    for sub in scenario.subscribers:
+        t = tier_index[sub.tier]
+        n = counters.get((sub.access, t), 0)
+        counters[(sub.access, t)] = n + 1
+        _check_block(n, f"subscribers of tier {sub.tier!r} with {sub.access} access")
+        second = 64 if sub.access == "mobile" else 100
+        ip = f"100.{second}.{t}.{_FIRST_HOST + n}"
+        switch = f"nb-{sub.cell}" if sub.access == "mobile" else "fixed"
+        builder.host(sub.name, sub.access, switch, ip, 32, tier=sub.tier,
+                     link_kind="air" if sub.access == "mobile" else "fixed", spec=sub.link)
+
+    zone_counts: dict[str, int] = {}
+    for site in scenario.sites:
+        n = zone_counts.get(site.zone, 0)
+        zone_counts[site.zone] = n + 1
+        _check_block(n, f"sites in zone {site.zone!r}")
+        base = ipaddress.ip_address(_SITE_BASE[site.zone])
+        ip = str(base + _FIRST_HOST + n)
+        switch = "global" if site.zone == "global" else "intranet"
+        prefix_len = 15 if site.zone == "global" else 32
+        builder.host(site.name, "server", switch, ip, prefix_len, zone=site.zone,
+                     link_kind="server", spec=unshaped)
+
+    return Plan(run_tag, prefix, tuple(builder.switches), tuple(builder.hosts),
+                tuple(builder.links), tier_index)
+
+
+def _check_block(n: int, what: str) -> None:
+    if n >= _MAX_PER_BLOCK:
+        raise ValueError(f"too many {what}: at most {_MAX_PER_BLOCK}")
+
+
+class _Builder:
+    def __init__(self, run_tag: int, prefix: str):
+        self.run_tag = run_tag
+        self.prefix = prefix
+        self.switches: list[SwitchPlan] = []
+        self.hosts: list[HostPlan] = []
+        self.links: list[LinkPlan] = []
+        self.next_port: dict[str, int] = {}
+
+    def switch(self, name: str, role: str, *, controlled: bool) -> None:
+        index = len(self.switches) + 1
+        dpid = (0x686E << 48) | (self.run_tag << 16) | index
+        self.switches.append(SwitchPlan(name, f"{self.prefix}s{index}", dpid, controlled, role))
+
+    def port(self, switch: str) -> int:
+        self.next_port[switch] = self.next_port.get(switch, 0) + 1
+        return self.next_port[switch]
+
+    def link(self, a: str, b: str, kind: str, spec: LinkSpec) -> None:
+        self.links.append(LinkPlan(a, self.port(a), b, self.port(b), kind, spec))
+
+    def host(self, name, kind, switch, ip, prefix_len, *, link_kind, spec, tier=None, zone=None):
+        index = len(self.hosts) + 1
+        mac = f"02:68:6e:{self.run_tag & 0xFF:02x}:{index >> 8:02x}:{index & 0xFF:02x}"
+        port = self.port(switch)
+        self.hosts.append(HostPlan(name, f"{self.prefix}h{index}", kind, tier, zone, ip,
+                                   prefix_len, mac, switch, port))
+        self.links.append(LinkPlan(name, 0, switch, port, link_kind, spec))

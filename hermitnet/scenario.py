@@ -1,0 +1,238 @@
+"""Scenario file -> validated, immutable model. The only reader of scenario YAML.
+
+Everything downstream (plan, policy, radio, emulation) takes a `Scenario`, never raw YAML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import yaml
+
+from hermitnet.errors import HermitError
+from hermitnet.schema_check import validate
+
+ZONES = ("intranet", "national", "global")
+# Logical switch names of the plan; hosts may not take them (nor names starting "nb-").
+RESERVED_NAMES = frozenset({"core", "rnc", "intranet", "fixed", "border", "global"})
+
+DEFAULT_LINKS = {
+    "mobile_link": {"bw_mbps": 2.0, "delay_ms": 40.0, "jitter_ms": 0.0, "loss_pct": 0.0},
+    "fixed_link": {"bw_mbps": 10.0, "delay_ms": 5.0, "jitter_ms": 0.0, "loss_pct": 0.0},
+    "backhaul_link": {"bw_mbps": 100.0, "delay_ms": 2.0, "jitter_ms": 0.0, "loss_pct": 0.0},
+    "uplink": {"bw_mbps": 10.0, "delay_ms": 30.0, "jitter_ms": 0.0, "loss_pct": 0.0},
+}
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """Shaping of one link, applied in both directions. bw_mbps None means unshaped."""
+
+    bw_mbps: float | None = None
+    delay_ms: float = 0.0
+    jitter_ms: float = 0.0
+    loss_pct: float = 0.0
+
+    def merged(self, overrides: dict | None) -> LinkSpec:
+        return replace(self, **(overrides or {}))
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    zones: tuple[str, ...]
+    description: str = ""
+    rate_mbps: float | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    name: str
+    backhaul: LinkSpec
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    name: str
+    tier: str
+    access: str  # "mobile" | "fixed"
+    cell: str | None
+    link: LinkSpec
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    zone: str
+    hostname: str
+    title: str
+
+
+@dataclass(frozen=True)
+class BlockEntry:
+    """A site blocked for every tier; with a window only while from_s <= now_s < until_s."""
+
+    site: str
+    from_s: float | None = None
+    until_s: float | None = None
+    reason: str = ""
+
+    def active(self, now_s: float) -> bool:
+        started = self.from_s is None or now_s >= self.from_s
+        ended = self.until_s is not None and now_s >= self.until_s
+        return started and not ended
+
+
+@dataclass(frozen=True)
+class Flow:
+    src: str  # subscriber
+    dst: str  # site
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    source: str
+    seed: int
+    description: str
+    tiers: dict[str, Tier]
+    cells: tuple[Cell, ...]
+    subscribers: tuple[Subscriber, ...]
+    sites: tuple[Site, ...]
+    uplink: LinkSpec
+    blocklist: tuple[BlockEntry, ...]
+    connect_timeout_s: float
+    throughput_seconds: float
+    flows: tuple[Flow, ...]
+    radio: dict | None = field(default=None, compare=False)
+
+    def site(self, name: str) -> Site:
+        return next(s for s in self.sites if s.name == name)
+
+    def subscriber(self, name: str) -> Subscriber:
+        return next(s for s in self.subscribers if s.name == name)
+
+
+def load(path: str | Path) -> Scenario:
+    """Read, validate and resolve a scenario file. Raises HermitError naming file and field."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise HermitError(f"cannot read scenario file: {error.strerror}", source=source) from error
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise HermitError(f"not valid YAML: {error}", source=source) from error
+    return from_dict(data, source=source)
+
+
+def from_dict(data, *, source: str = "<scenario>") -> Scenario:
+    if not isinstance(data, dict):
+        raise HermitError("expected a mapping at the top level", source=source)
+    validate(data, "scenario", source=source)
+
+    defaults = {kind: LinkSpec().merged(values) for kind, values in DEFAULT_LINKS.items()}
+    for kind, overrides in (data.get("defaults") or {}).items():
+        defaults[kind] = defaults[kind].merged(overrides)
+    uplink = defaults["uplink"].merged(data.get("uplink"))
+
+    tiers = {
+        name: Tier(name, tuple(t["zones"]), t.get("description", ""), t.get("rate_mbps"))
+        for name, t in data["tiers"].items()
+    }
+    cells = tuple(
+        Cell(c["name"], defaults["backhaul_link"].merged(c.get("backhaul")))
+        for c in data.get("cells", [])
+    )
+    subscribers = tuple(_subscriber(s, defaults) for s in data["subscribers"])
+    sites = tuple(
+        Site(s["name"], s["zone"], s.get("hostname", f"{s['name']}.{s['zone']}"), s.get("title", s["name"]))
+        for s in data["sites"]
+    )
+    measure = data.get("measure") or {}
+    throughput = measure.get("throughput") or {}
+    scenario = Scenario(
+        name=data["name"],
+        source=source,
+        seed=data.get("seed", 1),
+        description=data.get("description", "").strip(),
+        tiers=tiers,
+        cells=cells,
+        subscribers=subscribers,
+        sites=sites,
+        uplink=uplink,
+        blocklist=tuple(BlockEntry(**b) for b in data.get("blocklist", [])),
+        connect_timeout_s=float((measure.get("reachability") or {}).get("connect_timeout_s", 2)),
+        throughput_seconds=float(throughput.get("seconds", 5)),
+        flows=tuple(Flow(f["from"], f["to"]) for f in throughput.get("flows", [])),
+        radio=data.get("radio"),
+    )
+    _check_references(scenario)
+    return scenario
+
+
+def _subscriber(s: dict, defaults: dict[str, LinkSpec]) -> Subscriber:
+    access = s.get("access", "mobile")
+    base = defaults["mobile_link" if access == "mobile" else "fixed_link"]
+    return Subscriber(s["name"], s["tier"], access, s.get("cell"), base.merged(s.get("link")))
+
+
+def _check_references(scenario: Scenario) -> None:
+    """Cross-references the schema cannot express; each error names the offending field."""
+    source = scenario.source
+
+    def fail(field_path: str, message: str):
+        raise HermitError(message, source=source, field=field_path)
+
+    _unique([c.name for c in scenario.cells], "cells", fail)
+    _unique([s.name for s in scenario.subscribers], "subscribers", fail)
+    _unique([s.name for s in scenario.sites], "sites", fail)
+    for i, sub in enumerate(scenario.subscribers):
+        if sub.name in RESERVED_NAMES or sub.name.startswith("nb-"):
+            fail(f"subscribers[{i}].name", f"{sub.name!r} is reserved for a switch; choose another")
+    for i, site in enumerate(scenario.sites):
+        if site.name in RESERVED_NAMES or site.name.startswith("nb-"):
+            fail(f"sites[{i}].name", f"{site.name!r} is reserved for a switch; choose another")
+    host_names = {s.name for s in scenario.subscribers} & {s.name for s in scenario.sites}
+    if host_names:
+        fail("sites", f"names used by both a subscriber and a site: {', '.join(sorted(host_names))}")
+
+    cell_names = {c.name for c in scenario.cells}
+    for i, sub in enumerate(scenario.subscribers):
+        if sub.tier not in scenario.tiers:
+            fail(f"subscribers[{i}].tier", f"unknown tier {sub.tier!r}; expected one of: "
+                 f"{', '.join(scenario.tiers)}")
+        if sub.access == "fixed" and sub.cell:
+            fail(f"subscribers[{i}].cell", "a fixed-line subscriber has no cell; remove 'cell'")
+        if sub.access == "mobile" and sub.cell is None:
+            fail(f"subscribers[{i}].cell", "a mobile subscriber needs a cell; expected one of: "
+                 f"{', '.join(sorted(cell_names)) or '(no cells defined: add a cells section)'}")
+        if sub.cell is not None and sub.cell not in cell_names:
+            fail(f"subscribers[{i}].cell", f"unknown cell {sub.cell!r}; expected one of: "
+                 f"{', '.join(sorted(cell_names))}")
+
+    site_names = [s.name for s in scenario.sites]
+    for i, entry in enumerate(scenario.blocklist):
+        name = entry.site
+        if name not in site_names:
+            fail(f"blocklist[{i}].site", f"unknown site {name!r}; expected one of: {', '.join(site_names)}")
+        if entry.from_s is not None and entry.until_s is not None and entry.until_s <= entry.from_s:
+            fail(f"blocklist[{i}].until_s", "must be later than from_s")
+    for i, flow in enumerate(scenario.flows):
+        if flow.src not in {s.name for s in scenario.subscribers}:
+            fail(f"measure.throughput.flows[{i}].from", f"unknown subscriber {flow.src!r}")
+        if flow.dst not in site_names:
+            fail(f"measure.throughput.flows[{i}].to", f"unknown site {flow.dst!r}")
+    if len(scenario.subscribers) > 200 or len(scenario.sites) > 200:
+        fail("subscribers", "at most 200 subscribers and 200 sites are emulated; sample a subset")
+
+
+def _unique(names: list[str], field_path: str, fail) -> None:
+    seen = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            fail(f"{field_path}[{i}].name", f"duplicate name {name!r}")
+        seen.add(name)

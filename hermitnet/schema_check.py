@@ -1,0 +1,52 @@
+"""Validate plain data against one of hermitnet's JSON Schemas, with errors a user can act on."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+
+import jsonschema
+
+from hermitnet.errors import HermitError
+
+
+@cache
+def load_schema(name: str) -> dict:
+    """The schema `hermitnet/schemas/<name>.schema.json`, checked against its meta-schema."""
+    text = resources.files("hermitnet.schemas").joinpath(f"{name}.schema.json").read_text()
+    schema = json.loads(text)
+    jsonschema.Draft7Validator.check_schema(schema)
+    return schema
+
+
+def dotted(path) -> str:
+    """`['subscribers', 2, 'tier']` -> `subscribers[2].tier`."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def validate(data, schema_name: str, *, source: str, prefix: str = "") -> None:
+    """Raise HermitError for the first (most relevant) schema violation, naming file and field."""
+    validator = jsonschema.Draft7Validator(load_schema(schema_name))
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), e.path))
+    if not errors:
+        return
+    error = jsonschema.exceptions.best_match(errors)
+    field = dotted(list(error.absolute_path))
+    if prefix:
+        field = prefix if field == "(top level)" else f"{prefix}.{field}"
+    raise HermitError(_describe(error), source=source, field=field)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        return f"{error.message}; expected only: {', '.join(sorted(error.schema['properties']))}"
+    if error.validator == "enum":
+        return f"{error.instance!r} is not one of {', '.join(map(repr, error.validator_value))}"
+    if error.validator == "pattern":
+        description = error.schema.get("description", f"matching {error.validator_value}")
+        return f"{error.instance!r} is not a valid value; expected {description}"
+    return error.message
