@@ -19,7 +19,7 @@ COMMANDS = ("doctor", "validate", "run", "scenarios", "report", "clean")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hermitnet",
-        description="Emulate a closed national 3G network with tiered SDN policy and border jamming.",
+        description="Emulate a closed national 3G network: tiered SDN policy, border jamming.",
     )
     parser.add_argument("--version", action="version", version=f"hermitnet {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
@@ -29,7 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
         doc = (module.__doc__ or "").strip()
         summary = doc.splitlines()[0] if doc else name
         command_parser = sub.add_parser(
-            name, help=summary, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+            name,
+            help=summary,
+            description=doc,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(command_parser)
         command_parser.set_defaults(handler=module.run)

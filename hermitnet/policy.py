@@ -186,7 +186,8 @@ def _classify(plan: Plan, state: PolicyState, switch: str, meters: dict[str, Met
 
 def _policy(plan: Plan, state: PolicyState, switch: str, blocked_sites: set[str], hosts: dict):
     def rule(priority, match, decision, class_id, **kw):
-        return Rule(switch, POLICY, priority, tuple(match), cookie(decision, class_id, kw.pop("detail", 0)), **kw)
+        the_cookie = cookie(decision, class_id, kw.pop("detail", 0))
+        return Rule(switch, POLICY, priority, tuple(match), the_cookie, **kw)
 
     site_index = {h.name: i for i, h in enumerate(h for h in plan.hosts if h.kind == "server")}
     for tier in plan.tier_index:

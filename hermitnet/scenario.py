@@ -149,7 +149,8 @@ def from_dict(data, *, source: str = "<scenario>") -> Scenario:
     )
     subscribers = tuple(_subscriber(s, defaults) for s in data["subscribers"])
     sites = tuple(
-        Site(s["name"], s["zone"], s.get("hostname", f"{s['name']}.{s['zone']}"), s.get("title", s["name"]))
+        Site(s["name"], s["zone"], s.get("hostname", f"{s['name']}.{s['zone']}.invalid"),
+             s.get("title", s["name"]))
         for s in data["sites"]
     )
     measure = data.get("measure") or {}
@@ -198,7 +199,8 @@ def _check_references(scenario: Scenario) -> None:
             fail(f"sites[{i}].name", f"{site.name!r} is reserved for a switch; choose another")
     host_names = {s.name for s in scenario.subscribers} & {s.name for s in scenario.sites}
     if host_names:
-        fail("sites", f"names used by both a subscriber and a site: {', '.join(sorted(host_names))}")
+        names = ", ".join(sorted(host_names))
+        fail("sites", f"names used by both a subscriber and a site: {names}")
 
     cell_names = {c.name for c in scenario.cells}
     for i, sub in enumerate(scenario.subscribers):
@@ -218,7 +220,8 @@ def _check_references(scenario: Scenario) -> None:
     for i, entry in enumerate(scenario.blocklist):
         name = entry.site
         if name not in site_names:
-            fail(f"blocklist[{i}].site", f"unknown site {name!r}; expected one of: {', '.join(site_names)}")
+            fail(f"blocklist[{i}].site",
+                 f"unknown site {name!r}; expected one of: {', '.join(site_names)}")
         if entry.from_s is not None and entry.until_s is not None and entry.until_s <= entry.from_s:
             fail(f"blocklist[{i}].until_s", "must be later than from_s")
     for i, flow in enumerate(scenario.flows):
