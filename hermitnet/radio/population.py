@@ -45,7 +45,7 @@ class TownStats:
 class PopulationResult:
     """Shares of phones; "reach" = could camp on a foreign cell holding a foreign handset.
 
-    Shares over jammer states are means over `times_s` (every jammer on when None);
+    Shares over jammer states are weighted means over `times_s` (every jammer on when None);
     `*_any` is the share that reach a foreign cell at one or more of those times.
     `jamming_effectiveness` = share of border phones that reach a foreign cell with every
     jammer off but not with the jammers of the evaluated state(s) (mean over states).
@@ -133,6 +133,7 @@ def _chunk_totals(
     model: RadioModel,
     tx: Transmitters,
     states: list[np.ndarray],
+    weights: list[float],
     seed: int,
     chunk_index: int,
     n: int,
@@ -165,7 +166,7 @@ def _chunk_totals(
     def add(name: str, values: np.ndarray, weight: float = 1.0) -> None:
         totals[name] += weight * np.bincount(town, weights=values, minlength=n_towns)
 
-    for jammer_on in states:
+    for jammer_on, weight in zip(states, weights, strict=True):
         quality = off if not jammer_on.any() else downlink_quality(model, tx, power, jammer_on)
         national_cell, national = best_cell(quality, ~is_foreign_cell)
         _, reach = best_cell(quality, is_foreign_cell)
@@ -174,7 +175,6 @@ def _chunk_totals(
             10.0 * np.log10(sinr_ratio), tx.cell_peak_mbps[national_cell], model.link
         )
         reach_any |= reach
-        weight = 1.0 / len(states)
         add("national", national, weight)
         add("rate", np.where(national, rate, 0.0), weight)
         add("reach", reach, weight)
@@ -194,14 +194,18 @@ def population(
     seed: int,
     *,
     times_s: Sequence[float] | None = None,
+    time_weights: Sequence[float] | None = None,
     foreign_handset_share: float = FOREIGN_HANDSET_SHARE,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     workers: int = 2,
 ) -> PopulationResult:
     """Evaluate `n_phones` sampled phones with the jammers active at each of `times_s`
-    (every jammer on when None). Chunks run on `workers` threads (NumPy releases the GIL);
-    each chunk has its own seeded generator and the sums are added in chunk order, so the
-    result depends only on `seed` and `chunk_size`."""
+    (every jammer on when None), averaged with `time_weights` (equal when None).
+
+    Chunks run on `workers` threads (NumPy releases the GIL); each chunk has its own seeded
+    generator and the sums are added in chunk order, so the result depends only on `seed`
+    and `chunk_size`.
+    """
     started = time.perf_counter()
     tx = Transmitters.of(model)
     states = (
@@ -209,13 +213,19 @@ def population(
         if times_s is None
         else [model.active_jammers(t) for t in times_s]
     )
+    if time_weights is None:
+        time_weights = [1.0 / len(states)] * len(states)
+    if len(time_weights) != len(states):
+        raise ValueError("time_weights needs one weight per entry of times_s")
     chunks = [
         (index, min(chunk_size, n_phones - start))
         for index, start in enumerate(range(0, n_phones, chunk_size))
     ]
 
     def run(chunk: tuple[int, int]) -> dict[str, np.ndarray]:
-        return _chunk_totals(model, tx, states, seed, chunk[0], chunk[1], foreign_handset_share)
+        return _chunk_totals(
+            model, tx, states, list(time_weights), seed, chunk[0], chunk[1], foreign_handset_share
+        )
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         totals = {name: np.zeros(len(model.towns)) for name in TOTALS}

@@ -1,0 +1,151 @@
+"""Draw a scenario's radio map and count who reaches which cells (no root needed).
+
+Writes a PNG with the border, national coverage (best-server SINR), where a foreign cell is
+reachable, the jammer footprint (where jamming denies foreign cells), cells, jammers and the
+emulated UEs coloured by serving cell; beside it NAME.json (all numbers) and NAME.csv (per
+town). Population numbers come from PHONES sampled phones (seeded); jammers are shown as
+scheduled at --t-s, or all on when --t-s is not given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from hermitnet.radio.attach import evaluate
+from hermitnet.radio.mapplot import draw_map
+from hermitnet.radio.population import population
+from hermitnet.radio.scenario_file import radio_model, read_scenario
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("scenario", help="scenario YAML file with a radio section")
+    parser.add_argument("--out", help="PNG to write (default results/<scenario>-map.png)")
+    parser.add_argument(
+        "--phones",
+        type=int,
+        default=1_000_000,
+        help="phones to sample for the population numbers (default 1000000)",
+    )
+    parser.add_argument("--seed", type=int, help="seed for sampling (default: the scenario's)")
+    parser.add_argument(
+        "--t-s",
+        type=float,
+        dest="t_s",
+        help="scenario time in s: jammers and UEs as at that time "
+        "(default: every jammer on, UEs at their start)",
+    )
+
+
+def _ue_rows(attachments) -> list[dict]:
+    return [
+        {
+            "ue": a.ue,
+            "cell": a.cell,
+            "cell_kind": a.cell_kind,
+            "sinr_db": a.sinr_db,
+            "ec_no_db": a.ec_no_db,
+            "rate_mbps": a.rate_mbps,
+            "loss_pct": a.loss_pct,
+            "x_km": a.position_km[0],
+            "y_km": a.position_km[1],
+        }
+        for a in attachments.values()
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    scenario_path = Path(args.scenario)
+    document = read_scenario(scenario_path)
+    model = radio_model(document, str(scenario_path))
+    seed = model.seed if args.seed is None else args.seed
+    out_png = Path(args.out or Path("results") / f"{scenario_path.stem}-map.png")
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    jammer_on = model.active_jammers(args.t_s)
+    attachments = _with_all_jammers(model) if args.t_s is None else evaluate(model, args.t_s)
+    result = population(model, args.phones, seed, times_s=None if args.t_s is None else [args.t_s])
+    on_foreign = sum(a.cell_kind == "foreign" for a in attachments.values())
+    when = "every jammer on" if args.t_s is None else f"t = {args.t_s:g} s"
+    title = (
+        f"{document.get('name', scenario_path.stem)}: {when}; "
+        f"{result.n_phones:,} phones, border phones reaching a foreign cell "
+        f"{result.border_foreign_reach_share:.0%} (unjammed "
+        f"{result.border_foreign_reach_share_unjammed:.0%})"
+    )
+    draw_map(model, attachments, jammer_on, out_png, title)
+    numbers = {
+        "scenario": str(scenario_path),
+        "when": when,
+        "jammers_on": {j.name: bool(on) for j, on in zip(model.jammers, jammer_on, strict=True)},
+        "ues": _ue_rows(attachments),
+        "ue_share_on_foreign_cells": round(on_foreign / len(attachments), 4)
+        if attachments
+        else None,
+        "population": result.to_dict(),
+    }
+    out_png.with_suffix(".json").write_text(json.dumps(numbers, indent=2) + "\n")
+    with out_png.with_suffix(".csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(result.towns[0].__dataclass_fields__))
+        writer.writeheader()
+        for town in result.towns:
+            writer.writerow(town.__dict__)
+    _print_numbers(numbers, result, out_png)
+    return 0
+
+
+def _with_all_jammers(model):
+    """UEs at their start positions under every jammer."""
+    always_on = tuple(
+        replace(j, schedule=(), duty_cycle=None, initially_on=True) for j in model.jammers
+    )
+    return evaluate(replace(model, jammers=always_on), 0.0)
+
+
+def _print_numbers(numbers: dict, result, out_png: Path) -> None:
+    print(f"radio map of {numbers['scenario']} ({numbers['when']})")
+    print(f"  {'ue':<12} {'cell':<12} {'kind':<9} {'SINR dB':>8} {'Mbit/s':>7} {'loss %':>7}")
+    for row in numbers["ues"]:
+        sinr = "-" if row["sinr_db"] is None else f"{row['sinr_db']:.1f}"
+        print(
+            f"  {row['ue']:<12} {row['cell'] or 'no service':<12} {row['cell_kind'] or '-':<9}"
+            f" {sinr:>8} {row['rate_mbps']:>7.2f} {row['loss_pct']:>7.1f}"
+        )
+    if numbers["ue_share_on_foreign_cells"] is not None:
+        print(
+            f"  share of emulated UEs on foreign cells: {numbers['ue_share_on_foreign_cells']:.0%}"
+        )
+    print(
+        f"population: {result.n_phones:,} phones in {result.elapsed_s:.1f} s (seed {result.seed})"
+    )
+    print(
+        f"  national coverage {result.national_coverage_share:.1%}, mean peak rate "
+        f"{result.mean_national_peak_rate_mbps:.2f} Mbit/s (unshared)"
+    )
+    print(
+        f"  could reach a foreign cell: {result.foreign_reach_share:.1%} "
+        f"(unjammed {result.foreign_reach_share_unjammed:.1%}); border phones "
+        f"{result.border_foreign_reach_share:.1%} (unjammed "
+        f"{result.border_foreign_reach_share_unjammed:.1%})"
+    )
+    effectiveness = result.jamming_effectiveness
+    print(
+        "  jamming effectiveness (border phones kept off foreign cells): "
+        + ("-" if effectiveness is None else f"{effectiveness:.1%}")
+    )
+    print(
+        f"  on foreign cells with {result.foreign_handset_share:.3%} foreign handsets: "
+        f"{result.on_foreign_cells_share:.4%}"
+    )
+    header = ("town", "phones", "national", "foreign", "unjammed", "jam eff")
+    print("  {:<12} {:>9} {:>9} {:>8} {:>9} {:>8}".format(*header))
+    for town in result.towns:
+        eff = "-" if town.jamming_effectiveness is None else f"{town.jamming_effectiveness:.1%}"
+        print(
+            f"  {town.town:<12} {town.phones:>9,} {town.national_coverage_share:>9.1%}"
+            f" {town.foreign_reach_share:>8.1%} {town.foreign_reach_share_unjammed:>9.1%}"
+            f" {eff:>8}"
+        )
+    print(f"wrote {out_png}, {out_png.with_suffix('.json')}, {out_png.with_suffix('.csv')}")

@@ -1,0 +1,41 @@
+"""Plot of a sweep: the swept value against the shares of phones reaching foreign cells."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+SERIES = (
+    ("foreign_reach_share", "all phones reaching a foreign cell (time mean)", "-o"),
+    ("foreign_reach_share_any", "... at some time in the schedule", "--o"),
+    ("border_foreign_reach_share", "border phones reaching a foreign cell", "-s"),
+    ("jamming_effectiveness", "jamming effectiveness (border phones kept off)", "-^"),
+    ("national_coverage_share", "national coverage", ":d"),
+)
+
+
+def plot_sweep(rows: list[dict], key: str, out_png: Path, title: str) -> None:
+    """One line per share column that the rows have; non-numeric values are spaced evenly."""
+    values = [row[key] for row in rows]
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    xs = values if numeric else list(range(len(values)))
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    for column, label, style in SERIES:
+        if column in rows[0]:
+            ys = [float("nan") if row[column] is None else row[column] for row in rows]
+            ax.plot(xs, ys, style, label=label)
+    if not numeric:
+        ax.set_xticks(xs, [str(v) for v in values])
+    ax.set_xlabel(key)
+    ax.set_ylabel("share")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title(title, fontsize=10)
+    fig.savefig(out_png, bbox_inches="tight")
+    plt.close(fig)
