@@ -34,11 +34,13 @@ check-root:
 	fi
 
 bootstrap: check-root ## Install python3-venv if missing, then ansible-core into .ansible-venv/
-	@$(REPO)/scripts/bootstrap.sh
+	@flock $(REPO)/Makefile $(REPO)/scripts/bootstrap.sh
 
+# Two setups at once (two shells, or a test while a setup runs) would pip-install into the same
+# venv together: they take turns on a lock held on the Makefile itself (flock, util-linux).
 setup: bootstrap ## Install and start everything the lab needs (idempotent)
-	cd $(REPO) && $(ANSIBLE_ENV) $(ANSIBLE_VENV)/bin/ansible-playbook -i localhost, -c local \
-	  playbooks/site.yml $(ANSIBLE_ARGS)
+	cd $(REPO) && $(ANSIBLE_ENV) flock $(REPO)/Makefile \
+	  $(ANSIBLE_VENV)/bin/ansible-playbook -i localhost, -c local playbooks/site.yml $(ANSIBLE_ARGS)
 
 demo: setup ## Setup, then run the baseline scenario
 	cd $(REPO) && $(VENV)/bin/hermitnet run $(SCENARIO)
@@ -46,9 +48,11 @@ demo: setup ## Setup, then run the baseline scenario
 test: setup ## Setup, then run the whole test suite
 	cd $(REPO) && $(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
 
-lint: setup ## Setup, then ruff and ansible-lint
-	cd $(REPO) && $(VENV)/bin/ruff check .
-	cd $(REPO) && $(ANSIBLE_ENV) $(ANSIBLE_VENV)/bin/ansible-lint playbooks/
+lint: setup ## Setup, then ruff and ansible-lint (both run; fails if either fails)
+	cd $(REPO) && rc=0; \
+	  $(VENV)/bin/ruff check . || rc=1; \
+	  $(ANSIBLE_ENV) $(ANSIBLE_VENV)/bin/ansible-lint playbooks/ || rc=1; \
+	  exit $$rc
 
 clean: check-root ## Remove what runs left behind (namespaces, bridges, processes of hermitnet runs)
 	@if [ ! -x $(VENV)/bin/hermitnet ]; then echo "hermitnet: nothing installed yet (make setup)"; exit 0; fi

@@ -19,6 +19,9 @@ def run_playbook(repo: Path, env: dict[str, str]) -> tuple[dict[str, int], str]:
     """Apply site.yml to localhost as `make setup` does; return the recap counts and output."""
     proc = subprocess.run(
         [
+            # Take turns with `make setup` (same lock as the Makefile's).
+            "flock",
+            str(repo / "Makefile"),
             str(repo / ".ansible-venv" / "bin" / "ansible-playbook"),
             "-i",
             "localhost,",
