@@ -43,8 +43,8 @@ def _dotted(path) -> str:
 def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
-        unknown = sorted(set(error.instance) - set(allowed))
-        return f"unknown field(s) {', '.join(unknown)}; expected one of: {', '.join(allowed)}"
+        unknown = ", ".join(sorted(map(str, set(error.instance) - set(allowed))))
+        return f"unknown field(s) {unknown}; expected one of: {', '.join(allowed)}"
     if error.validator == "required":
         return f"{error.message}; {error.schema.get('description', '')}".rstrip("; ")
     expected = error.schema.get("description", "")

@@ -58,13 +58,13 @@ def cost231_hata_loss_db(
     """
     if isinstance(environment, str):
         environment = environment_code(environment)
-    log_f = np.log10(freq_mhz)
-    log_hb = np.log10(base_height_m)
-    mobile_correction_db = (1.1 * log_f - 0.7) * mobile_height_m - (1.56 * log_f - 0.8)
     distance = np.asarray(distance_km)
-    distance = np.maximum(
-        distance if distance.dtype.kind == "f" else distance.astype(float), MIN_DISTANCE_KM
-    )
+    dtype = distance.dtype if distance.dtype.kind == "f" else np.dtype(float)
+    distance = np.maximum(distance.astype(dtype, copy=False), MIN_DISTANCE_KM)
+    log_f = float(np.log10(freq_mhz))
+    log_hb = float(np.log10(base_height_m))
+    mobile_height_m = np.asarray(mobile_height_m, dtype=dtype)
+    mobile_correction_db = (1.1 * log_f - 0.7) * mobile_height_m - (1.56 * log_f - 0.8)
     medium_city_db = (
         46.3
         + 33.9 * log_f
@@ -72,7 +72,7 @@ def cost231_hata_loss_db(
         - mobile_correction_db
         + (44.9 - 6.55 * log_hb) * np.log10(distance)
     )
-    correction_db = environment_correction_db(freq_mhz).astype(distance.dtype)
+    correction_db = environment_correction_db(freq_mhz).astype(dtype)
     return medium_city_db + correction_db[np.asarray(environment)]
 
 
