@@ -223,3 +223,21 @@ def _forward(plan: Plan, switch: str):
 def _prefix(cidr: str) -> tuple[str, str]:
     network = ipaddress.ip_network(cidr)
     return str(network.network_address), str(network.netmask)
+
+
+def policy_state_to_dict(state: PolicyState) -> dict:
+    return {
+        "tier_zones": {t: list(z) for t, z in state.tier_zones.items()},
+        "tier_rate_mbps": dict(state.tier_rate_mbps),
+        "membership": dict(state.membership),
+        "blocklist": [vars(b).copy() for b in state.blocklist],
+    }
+
+
+def policy_state_from_dict(data: dict) -> PolicyState:
+    return PolicyState(
+        tier_zones={t: tuple(z) for t, z in data["tier_zones"].items()},
+        tier_rate_mbps=dict(data["tier_rate_mbps"]),
+        membership=dict(data["membership"]),
+        blocklist=tuple(BlockEntry(**b) for b in data["blocklist"]),
+    )

@@ -1,0 +1,1 @@
+"""Building, shaping, observing and tearing down the emulated network (needs root)."""

@@ -1,0 +1,158 @@
+"""What this machine can emulate: detected, never assumed, and recorded in every result."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    root: bool
+    ovs_running: bool
+    ovs: str | None               # "Open vSwitch 3.1.0"
+    kernel_datapath: bool         # the openvswitch kernel module is loaded
+    netem: bool
+    htb: bool
+    nft: bool                     # nftables with numgen (loss without netem)
+    mininet: str | None
+    controller: str | None        # "ryu 4.34"
+    iperf3: str | None
+    scapy: str | None
+    kernel: str
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def datapath(self) -> str:
+        return "kernel" if self.kernel_datapath else "userspace"
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "datapath": self.datapath, "problems": list(self.problems)}
+
+
+def detect() -> Capabilities:
+    problems = []
+    root = os.geteuid() == 0
+    if not root:
+        problems.append("not root: emulation needs root (run with sudo)")
+    ovs_version = _first_line(["ovs-vsctl", "--version"])
+    ovs_running = ovs_version is not None and _ok(["ovs-vsctl", "--timeout=3", "show"])
+    if ovs_version is None:
+        problems.append("Open vSwitch is not installed (run: make setup)")
+    elif not ovs_running:
+        problems.append("Open vSwitch is not running "
+                        "(start it: /usr/share/openvswitch/scripts/ovs-ctl start)")
+    mininet = _mininet_version()
+    if mininet is None:
+        problems.append("Mininet is not importable (run: make setup)")
+    controller = _dist_version("ryu")
+    if controller is None:
+        problems.append("the controller runtime (ryu) is not installed (run: make setup)")
+    iperf3 = _first_line(["iperf3", "--version"])
+    if iperf3 is None:
+        problems.append("iperf3 is not installed (run: make setup)")
+    return Capabilities(
+        root=root,
+        ovs_running=ovs_running,
+        ovs=_ovs_short(ovs_version),
+        kernel_datapath=os.path.isdir("/sys/module/openvswitch"),
+        netem=root and _probe_qdisc("netem delay 1ms"),
+        htb=root and _probe_qdisc("htb default 1"),
+        nft=root and _probe_nft(),
+        mininet=mininet,
+        controller=f"ryu {controller}" if controller else None,
+        iperf3=_iperf3_short(iperf3),
+        scapy=_dist_version("scapy"),
+        kernel=platform.release(),
+        problems=tuple(problems),
+    )
+
+
+def describe(caps: Capabilities) -> tuple[list[str], list[str]]:
+    """(what a run will emulate, what it will not and why), in words for people."""
+    will, will_not = [], []
+    if caps.kernel_datapath:
+        will.append("switches: Open vSwitch, kernel datapath")
+    else:
+        will.append("switches: Open vSwitch, userspace datapath (no openvswitch kernel module); "
+                    "TX checksum offload is turned off on every link so TCP works")
+    if caps.htb:
+        will.append("link rates: HTB shaping (bw_mbps)")
+    else:
+        will_not.append("link rates (bw_mbps): the kernel has no HTB qdisc")
+    if caps.netem:
+        will.append("delay, jitter and loss: netem")
+    else:
+        will_not.append("delay_ms and jitter_ms: the kernel has no netem qdisc")
+        if caps.nft:
+            will.append("loss on access links: nftables random drop in the host (no netem)")
+            will_not.append("loss_pct on switch-to-switch links (uplink, backhaul): needs netem")
+        else:
+            will_not.append("loss_pct: neither netem nor nftables numgen is available")
+    will.append("per-tier rate limits: OpenFlow meters")
+    return will, will_not
+
+
+def _run(argv: list[str], **kw) -> subprocess.CompletedProcess | None:
+    if shutil.which(argv[0]) is None:
+        return None
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=10, **kw)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def _ok(argv: list[str], **kw) -> bool:
+    result = _run(argv, **kw)
+    return result is not None and result.returncode == 0
+
+
+def _first_line(argv: list[str]) -> str | None:
+    result = _run(argv)
+    if result is None or result.returncode != 0:
+        return None
+    return (result.stdout or result.stderr).strip().splitlines()[0]
+
+
+def _probe_qdisc(qdisc: str) -> bool:
+    """Add the qdisc to lo in a throwaway network namespace (gone when the command exits)."""
+    return _ok(["unshare", "--net", "tc", "qdisc", "add", "dev", "lo", "root", *qdisc.split()])
+
+
+def _probe_nft() -> bool:
+    script = (
+        "add table inet probe\n"
+        "add chain inet probe c { type filter hook input priority 0; }\n"
+        "add rule inet probe c numgen random mod 100 < 1 drop\n"
+    )
+    return _ok(["unshare", "--net", "nft", "-f", "-"], input=script)
+
+
+def _mininet_version() -> str | None:
+    try:
+        from mininet.net import VERSION
+    except ImportError:
+        return None
+    return VERSION
+
+
+def _dist_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _ovs_short(line: str | None) -> str | None:
+    match = re.search(r"(\d+\.\d+\.\d+)", line or "")
+    return f"Open vSwitch {match.group(1)}" if match else None
+
+
+def _iperf3_short(line: str | None) -> str | None:
+    match = re.search(r"iperf (\d+\.\d+(?:\.\d+)?)", line or "")
+    return f"iperf3 {match.group(1)}" if match else None

@@ -1,0 +1,91 @@
+"""The controller process: the tiered-routing Ryu app on 127.0.0.1, started and stopped per run."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hermitnet.errors import HermitError
+
+APP = Path(__file__).resolve().parents[2] / "controllers" / "tiered_routing.py"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ControllerProcess:
+    """`hermitnet-ryu-manager` running controllers/tiered_routing.py for one run."""
+
+    def __init__(self, config: dict, run_dir: Path, manifest):
+        self.config_path = run_dir / "controller.json"
+        self.log_path = run_dir / "controller.log"
+        self.config = config
+        self.manifest = manifest
+        self.of_port = free_port()
+        self.api_port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    def argv(self) -> list[str]:
+        return [sys.executable, "-m", "hermitnet.ryu_compat",
+                "--ofp-listen-host", "127.0.0.1", "--ofp-tcp-listen-port", str(self.of_port),
+                "--wsapi-host", "127.0.0.1", "--wsapi-port", str(self.api_port),
+                str(APP)]
+
+    def start(self) -> None:
+        if not APP.exists():
+            raise HermitError(f"controller app not found at {APP}")
+        self.config_path.write_text(json.dumps(self.config, indent=1))
+        log = self.log_path.open("a")
+        self.process = subprocess.Popen(
+            self.argv(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**_clean_env(), "HERMITNET_CONTROLLER_CONFIG": str(self.config_path)},
+            start_new_session=True)
+        log.close()
+        self.manifest.add_process(self.process.pid, "controller")
+        self._wait_listening(timeout_s=30)
+
+    def _wait_listening(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise HermitError(f"the controller exited with code {self.process.returncode}; "
+                                  f"see {self.log_path}:\n{self.log_tail()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.of_port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise HermitError(f"the controller did not listen on 127.0.0.1:{self.of_port} within "
+                          f"{timeout_s:g} s; see {self.log_path}")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text().splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def _clean_env() -> dict:
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}

@@ -1,0 +1,149 @@
+"""Every object a run creates is recorded here before it exists, so any run can be cleaned up.
+
+A manifest is a JSON file in the state directory (/run/hermitnet by default; gone at reboot like
+the objects it names). `cleanup()` removes exactly what a manifest names, never anything else:
+processes (checked by PID *and* start time, so a recycled PID is never killed), OVS bridges and
+root-namespace interfaces. It is safe to run twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+LOG = logging.getLogger("hermitnet.cleanup")
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("HERMITNET_STATE_DIR", "/run/hermitnet"))
+
+
+def process_start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot, or None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+@dataclass
+class Manifest:
+    run_id: str
+    owner_pid: int
+    owner_start: int | None
+    results_dir: str
+    bridges: list[str] = field(default_factory=list)
+    interfaces: list[str] = field(default_factory=list)
+    processes: list[dict] = field(default_factory=list)   # {pid, start, what}
+
+    @property
+    def path(self) -> Path:
+        return state_dir() / f"{self.run_id}.json"
+
+    @classmethod
+    def create(cls, run_id: str, results_dir: str) -> Manifest:
+        manifest = cls(run_id, os.getpid(), process_start_time(os.getpid()), results_dir)
+        manifest.save()
+        return manifest
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        return cls(**json.loads(path.read_text()))
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=1))
+        tmp.replace(self.path)
+
+    def add_bridges(self, names) -> None:
+        self.bridges.extend(n for n in names if n not in self.bridges)
+        self.save()
+
+    def add_interfaces(self, names) -> None:
+        self.interfaces.extend(n for n in names if n not in self.interfaces)
+        self.save()
+
+    def add_process(self, pid: int, what: str) -> None:
+        self.processes.append({"pid": pid, "start": process_start_time(pid), "what": what})
+        self.save()
+
+    def owner_alive(self) -> bool:
+        start = process_start_time(self.owner_pid)
+        return start is not None and start == self.owner_start
+
+
+def list_manifests() -> list[Manifest]:
+    directory = state_dir()
+    if not directory.is_dir():
+        return []
+    manifests = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            manifests.append(Manifest.load(path))
+        except (OSError, ValueError, TypeError) as error:
+            LOG.warning("unreadable manifest %s: %s", path, error)
+    return manifests
+
+
+def cleanup(manifest: Manifest) -> list[str]:
+    """Remove what the manifest names; returns what was removed, in words."""
+    removed = []
+    live = [p for p in manifest.processes
+            if p["start"] is not None and process_start_time(p["pid"]) == p["start"]]
+    for proc in live:
+        _signal(proc["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and any(_same(p) for p in live):
+        time.sleep(0.05)
+    for proc in live:
+        if _same(proc):
+            _signal(proc["pid"], signal.SIGKILL)
+        removed.append(f"process {proc['pid']} ({proc['what']})")
+    existing = set(_ovs_bridges())
+    for bridge in manifest.bridges:
+        if bridge in existing:
+            _quiet(["ovs-vsctl", "--timeout=10", "--if-exists", "del-br", bridge])
+            removed.append(f"bridge {bridge}")
+    for intf in manifest.interfaces + manifest.bridges:
+        if Path(f"/sys/class/net/{intf}").exists():
+            _quiet(["ip", "link", "del", intf])
+            removed.append(f"interface {intf}")
+    manifest.path.unlink(missing_ok=True)
+    return removed
+
+
+def _same(proc: dict) -> bool:
+    return process_start_time(proc["pid"]) == proc["start"]
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def _ovs_bridges() -> list[str]:
+    try:
+        done = subprocess.run(["ovs-vsctl", "--timeout=5", "list-br"], capture_output=True,
+                              text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return done.stdout.split() if done.returncode == 0 else []
+
+
+def _quiet(argv: list[str]) -> None:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=15)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        LOG.warning("%s: %s", " ".join(argv), error)
+        return
+    if done.returncode != 0:
+        LOG.warning("%s: %s", " ".join(argv), done.stderr.strip())

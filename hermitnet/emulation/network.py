@@ -1,0 +1,243 @@
+"""The emulated network of one run: Mininet + Open vSwitch, as a context manager that always stops.
+
+    with Emulation(plan, caps, manifest, controller_port) as emu:
+        emu.host("citizen-1").cmd(...)
+
+On exit, whether the body returned, raised or was interrupted, every process started in a host,
+every host, switch and link is removed, and then the manifest is applied once more so that
+nothing the run recorded survives.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+from mininet.link import Link
+from mininet.log import setLogLevel
+from mininet.net import Mininet
+from mininet.node import Host, OVSSwitch, RemoteController
+
+from hermitnet.emulation import manifest as manifest_module
+from hermitnet.emulation import shaping
+from hermitnet.errors import HermitError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from topologies.national3g import National3GTopo  # noqa: E402
+
+LOG = logging.getLogger("hermitnet.emulation")
+
+
+class HermitSwitch(OVSSwitch):
+    """OVS bridge: controlled ones fail secure on OpenFlow 1.3; the global zone is standalone."""
+
+    def __init__(self, name, controlled=True, datapath="user", **params):
+        params.pop("hermit_name", None)
+        params.pop("role", None)
+        self.controlled = controlled
+        super().__init__(name, failMode="secure" if controlled else "standalone",
+                         datapath=datapath, protocols="OpenFlow13", **params)
+
+    def start(self, controllers):
+        super().start(controllers if self.controlled else [])
+
+
+class HermitHost(Host):
+    def __init__(self, name, **params):
+        params.pop("hermit_name", None)
+        super().__init__(name, **params)
+
+
+class Emulation:
+    def __init__(self, plan, caps, manifest, controller_port: int, *, log_dir: Path):
+        self.plan = plan
+        self.caps = caps
+        self.manifest = manifest
+        self.controller_port = controller_port
+        self.log_dir = log_dir
+        self.net: Mininet | None = None
+        self.not_emulated: list[str] = []
+        self.processes: list[subprocess.Popen] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> Emulation:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _start(self) -> None:
+        setLogLevel("warning")
+        plan = self.plan
+        self.manifest.add_bridges([s.node for s in plan.switches])
+        self.manifest.add_interfaces(self._switch_interfaces())
+        topo = National3GTopo(plan=plan)
+        datapath = "kernel" if self.caps.kernel_datapath else "user"
+        self.net = Mininet(
+            topo=topo, switch=partial(HermitSwitch, datapath=datapath),
+            host=HermitHost, link=Link, controller=None, build=False, autoSetMacs=False,
+            waitConnected=False, inNamespace=False)
+        self.net.addController(f"{plan.prefix}c", controller=RemoteController, ip="127.0.0.1",
+                               port=self.controller_port)
+        try:
+            self.net.build()
+        finally:
+            for node in (*self.net.hosts, *self.net.switches):
+                if node.shell is not None and node.pid:
+                    self.manifest.add_process(node.pid, f"shell of {node.name}")
+        self.net.start()
+        if not self.caps.kernel_datapath:
+            self._checksum_offload_off()
+        self._static_arp()
+        self._shape_links()
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if self.net is not None:
+            try:
+                self.net.stop()
+            except Exception as error:  # cleanup below removes whatever stop() missed
+                LOG.warning("mininet stop: %s", error)
+            self.net = None
+        manifest_module.cleanup(self.manifest)
+
+    # -- access ------------------------------------------------------------------------------
+    def node(self, logical_name: str):
+        for item in (*self.plan.hosts, *self.plan.switches):
+            if item.name == logical_name:
+                return self.net.get(item.node)
+        raise KeyError(logical_name)
+
+    def popen(self, logical_name: str, argv: list[str], what: str, **kw) -> subprocess.Popen:
+        """Start a process inside a host; recorded so that it is always stopped."""
+        process = self.node(logical_name).popen(argv, **kw)
+        self.processes.append(process)
+        self.manifest.add_process(process.pid, f"{what} in {logical_name}")
+        return process
+
+    def run(self, logical_name: str, argv: list[str], *, input_text: str | None = None,
+            timeout_s: float = 60) -> subprocess.CompletedProcess:
+        """Run a command inside a host and wait for it."""
+        process = self.popen(logical_name, argv, argv[0], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            out, err = process.communicate(input_text, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, err = process.communicate()
+            raise HermitError(f"{' '.join(argv)} in {logical_name} did not finish within "
+                              f"{timeout_s:g} s") from None
+        self.processes.remove(process)
+        return subprocess.CompletedProcess(argv, process.returncode, out, err)
+
+    # -- setup steps -------------------------------------------------------------------------
+    def _switch_interfaces(self) -> list[str]:
+        nodes = {s.name: s.node for s in self.plan.switches}
+        nodes.update({h.name: h.node for h in self.plan.hosts})
+        names = []
+        for link in self.plan.links:
+            names += [f"{nodes[link.a]}-eth{link.a_port}", f"{nodes[link.b]}-eth{link.b_port}"]
+        return names
+
+    def _checksum_offload_off(self) -> None:
+        """Userspace datapath: TCP silently fails unless TX checksum offload is off on each veth."""
+        for host in self.plan.hosts:
+            self.check(host.name, ["ethtool", "-K", f"{host.node}-eth0", "tx", "off"])
+        for switch in self.net.switches:
+            for intf in switch.intfList():
+                if intf.name != "lo":
+                    shaping.run_checked(["ethtool", "-K", intf.name, "tx", "off"],
+                                        runner=_quiet_ethtool)
+
+    def _static_arp(self) -> None:
+        """Every host knows every other host's MAC: no ARP crosses the policy pipeline."""
+        for host in self.plan.hosts:
+            lines = [f"neigh replace {other.ip} lladdr {other.mac} dev {host.node}-eth0 "
+                     "nud permanent" for other in self.plan.hosts if other is not host]
+            self.check(host.name, ["ip", "-batch", "-"], "\n".join(lines) + "\n")
+
+    def _shape_links(self) -> None:
+        for link in self.plan.links:
+            planned = shaping.plan_link(link, self.plan, netem=self.caps.netem, nft=self.caps.nft)
+            self.not_emulated.extend(planned.not_emulated)
+            for end in planned.ends:
+                for argv in end.tc:
+                    if end.node:
+                        self.check(self._logical(end.node), list(argv))
+                    else:
+                        shaping.run_checked(list(argv))
+                if end.nft:
+                    self.check(self._logical(end.node), ["nft", "-f", "-"], end.nft)
+
+    def set_rate(self, logical_host: str, bw_mbps: float) -> None:
+        """Change the rate of a host's access link, both directions (HTB must be in place)."""
+        host = self.plan.host(logical_host)
+        self.check(logical_host, shaping.htb_rate_cmd(f"{host.node}-eth0", bw_mbps))
+        shaping.run_checked(shaping.htb_rate_cmd(f"{self._switch_node(host.switch)}-eth{host.port}",
+                                                 bw_mbps))
+
+    def _switch_node(self, logical: str) -> str:
+        return self.plan.switch(logical).node
+
+    def _logical(self, node: str) -> str:
+        return next(h.name for h in self.plan.hosts if h.node == node)
+
+    def check(self, logical_host: str, argv: list[str], input_text: str | None = None) -> None:
+        done = self.run(logical_host, argv, input_text=input_text, timeout_s=30)
+        if done.returncode != 0 or done.stderr.strip():
+            raise HermitError(f"{' '.join(argv)} in {logical_host} failed ({done.returncode}): "
+                              f"{done.stderr.strip() or done.stdout.strip()}")
+
+    # -- readiness ---------------------------------------------------------------------------
+    def wait_policy_installed(self, expected: dict[str, dict[int, int]], timeout_s: float,
+                              controller=None) -> float:
+        """Wait until every controlled bridge holds the compiled number of flows per table."""
+        started = time.monotonic()
+        pending = dict(expected)
+        while pending:
+            for switch in list(pending):
+                if installed_flow_counts(self.plan.switch(switch).node) == pending[switch]:
+                    del pending[switch]
+            if not pending:
+                break
+            if controller is not None and not controller.alive():
+                raise HermitError("the controller died while installing the policy:\n"
+                                  + controller.log_tail())
+            if time.monotonic() - started > timeout_s:
+                raise HermitError(f"policy not installed within {timeout_s:g} s on: "
+                                  f"{', '.join(sorted(pending))}")
+            time.sleep(0.2)
+        return time.monotonic() - started
+
+
+def installed_flow_counts(bridge: str) -> dict[int, int]:
+    done = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "--timeout=5", "dump-flows", bridge],
+                          capture_output=True, text=True, timeout=15)
+    counts: dict[int, int] = {}
+    for line in done.stdout.splitlines():
+        if "table=" in line:
+            table = int(line.split("table=", 1)[1].split(",", 1)[0])
+            counts[table] = counts.get(table, 0) + 1
+    return counts
+
+
+def _quiet_ethtool(argv, input_text):
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=15)
+    # ethtool reports "Actual changes" on stdout and nothing on stderr when it worked
+    return done.stdout, done.stderr, done.returncode

@@ -1,0 +1,123 @@
+"""Link shaping: plan what each interface gets, as commands, before anything runs.
+
+Rates use HTB; delay, jitter and loss use netem where the kernel has it. Without netem, loss on a
+host's access link is emulated with an nftables random drop inside the host, and everything else
+is reported as not emulated: a configured parameter is never dropped silently.
+
+The builders here are pure (they return argv lists and nft scripts); `apply()` runs them and
+treats any failure as an error.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+
+from hermitnet.errors import HermitError
+from hermitnet.scenario import LinkSpec
+
+HTB_HANDLE = "5:"
+HTB_CLASS = "5:1"
+NETEM_HANDLE = "10:"
+NFT_LOSS_TABLE = "hermitnet_loss"
+
+
+@dataclass(frozen=True)
+class InterfaceShaping:
+    """Egress shaping of one link end, in the namespace of `node` ("" for the root namespace)."""
+
+    intf: str
+    node: str
+    tc: tuple[tuple[str, ...], ...]
+    nft: str | None = None    # nft script loaded in the node's namespace (loss without netem)
+
+
+@dataclass(frozen=True)
+class LinkShaping:
+    ends: tuple[InterfaceShaping, ...]
+    not_emulated: tuple[str, ...] = field(default=())
+
+
+def htb_cmds(intf: str, bw_mbps: float) -> list[list[str]]:
+    return [
+        ["tc", "qdisc", "replace", "dev", intf, "root", "handle", HTB_HANDLE,
+         "htb", "default", "1"],
+        htb_rate_cmd(intf, bw_mbps, "replace"),
+    ]
+
+
+def htb_rate_cmd(intf: str, bw_mbps: float, verb: str = "change") -> list[str]:
+    burst_bytes = max(15_000, int(bw_mbps * 1e6 / 8 / 100))  # >= 10 ms at the rate
+    return ["tc", "class", verb, "dev", intf, "parent", HTB_HANDLE, "classid", HTB_CLASS, "htb",
+            "rate", f"{bw_mbps:g}mbit", "burst", str(burst_bytes), "quantum", "1514"]
+
+
+def netem_cmd(intf: str, spec: LinkSpec, *, under_htb: bool, verb: str = "replace") -> list[str]:
+    parent = ["parent", HTB_CLASS] if under_htb else ["root"]
+    args = ["delay", f"{spec.delay_ms:g}ms"]
+    if spec.jitter_ms:
+        args += [f"{spec.jitter_ms:g}ms", "distribution", "normal"]
+    if spec.loss_pct:
+        args += ["loss", f"{spec.loss_pct:g}%"]
+    return ["tc", "qdisc", verb, "dev", intf, *parent, "handle", NETEM_HANDLE, "netem", *args]
+
+
+def nft_loss_script(loss_pct: float) -> str:
+    """Drop loss_pct of packets in and out of a host, in steps of 0.01 %."""
+    threshold = round(loss_pct * 100)
+    rule = f"numgen random mod 10000 < {threshold} drop"
+    return (
+        f"table inet {NFT_LOSS_TABLE}\n"
+        f"delete table inet {NFT_LOSS_TABLE}\n"
+        f"table inet {NFT_LOSS_TABLE} {{\n"
+        f"  chain egress {{ type filter hook output priority 0; policy accept; {rule}; }}\n"
+        f"  chain ingress {{ type filter hook input priority 0; policy accept; {rule}; }}\n"
+        "}\n"
+    )
+
+
+def plan_link(link, plan, *, netem: bool, nft: bool) -> LinkShaping:
+    """Shaping of both ends of a plan link, and what of its spec this machine cannot emulate.
+
+    Rates and netem apply to each end's egress (so to both directions). Without netem, loss on
+    an access link is dropped by nftables inside the host, in both directions at once.
+    """
+    spec = link.spec
+    hosts = {h.name: h for h in plan.hosts}
+    nodes = {**{s.name: s.node for s in plan.switches}, **{h.name: h.node for h in plan.hosts}}
+    what = f"{link.kind} link {link.a}-{link.b}"
+    host_end = next((name for name in (link.a, link.b) if name in hosts), None)
+    needs_netem = bool(spec.delay_ms or spec.jitter_ms or spec.loss_pct)
+    loss_by_nft = not netem and bool(spec.loss_pct) and host_end is not None and nft
+    not_emulated = []
+    if not netem and (spec.delay_ms or spec.jitter_ms):
+        not_emulated.append(f"{what}: delay_ms={spec.delay_ms:g} jitter_ms={spec.jitter_ms:g} "
+                            "(no netem in this kernel)")
+    if not netem and spec.loss_pct and not loss_by_nft:
+        not_emulated.append(f"{what}: loss_pct={spec.loss_pct:g} (no netem in this kernel; "
+                            "loss without netem is emulated on access links only)")
+    ends = []
+    for name, port in ((link.a, link.a_port), (link.b, link.b_port)):
+        intf = f"{nodes[name]}-eth{port}"
+        tc: list[list[str]] = []
+        if spec.bw_mbps:
+            tc += htb_cmds(intf, spec.bw_mbps)
+        if needs_netem and netem:
+            tc.append(netem_cmd(intf, spec, under_htb=bool(spec.bw_mbps)))
+        in_host = name in hosts
+        ends.append(InterfaceShaping(
+            intf, nodes[name] if in_host else "", tuple(tuple(c) for c in tc),
+            nft_loss_script(spec.loss_pct) if loss_by_nft and name == host_end else None))
+    return LinkShaping(tuple(ends), tuple(not_emulated))
+
+
+def run_checked(argv: list[str], *, runner=None, input_text: str | None = None) -> None:
+    """Run one command; any non-zero exit or error output is a failure, never a log line."""
+    if runner is not None:
+        out, err, code = runner(argv, input_text)
+    else:
+        done = subprocess.run(argv, input=input_text, capture_output=True, text=True, timeout=30)
+        out, err, code = done.stdout, done.stderr, done.returncode
+    if code != 0 or err.strip():
+        detail = err.strip() or out.strip()
+        raise HermitError(f"command failed ({code}): {' '.join(argv)}: {detail}")

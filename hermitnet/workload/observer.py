@@ -1,0 +1,54 @@
+"""The leakage observer: byte counters at every server, by source subscriber.
+
+It counts with nftables inside each server's namespace, what actually arrived, and does not trust
+the controller's own counters.
+"""
+
+from __future__ import annotations
+
+import json
+
+TABLE = "hermitnet_obs"
+
+
+def counter_script(subscribers) -> str:
+    rules = "\n".join(
+        f'    ip saddr {s.ip} counter comment "{s.name}"' for s in subscribers
+    )
+    return (
+        f"table inet {TABLE} {{\n"
+        "  chain input {\n"
+        "    type filter hook input priority -300; policy accept;\n"
+        f"{rules}\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+def install(emu, plan) -> None:
+    subscribers = [h for h in plan.hosts if h.kind != "server"]
+    script = counter_script(subscribers)
+    for site in (h for h in plan.hosts if h.kind == "server"):
+        emu.check(site.name, ["nft", "-f", "-"], script)
+
+
+def read(emu, plan) -> dict[str, dict[str, dict[str, int]]]:
+    """{site: {subscriber: {"packets": n, "bytes": n}}}"""
+    arrived = {}
+    for site in (h for h in plan.hosts if h.kind == "server"):
+        done = emu.run(site.name, ["nft", "-j", "list", "table", "inet", TABLE])
+        arrived[site.name] = parse_counters(done.stdout)
+    return arrived
+
+
+def parse_counters(nft_json: str) -> dict[str, dict[str, int]]:
+    counters = {}
+    for item in json.loads(nft_json)["nftables"]:
+        rule = item.get("rule")
+        if not rule or "comment" not in rule:
+            continue
+        for expr in rule["expr"]:
+            if "counter" in expr:
+                counters[rule["comment"]] = {"packets": expr["counter"]["packets"],
+                                             "bytes": expr["counter"]["bytes"]}
+    return counters

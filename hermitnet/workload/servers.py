@@ -1,0 +1,63 @@
+"""Real servers inside the site hosts: an HTTP server per site, iperf3 where flows end."""
+
+from __future__ import annotations
+
+import html
+import sys
+import time
+from pathlib import Path
+
+from hermitnet.errors import HermitError
+
+HTTP_PORT = 80
+IPERF_PORT = 5201
+
+
+def site_marker(site_name: str) -> str:
+    """A string only this site's page contains: a fetch that lacks it got something else."""
+    return f"hermitnet-site:{site_name}"
+
+
+def write_site_page(site, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    page = directory / "index.html"
+    page.write_text(
+        "<!doctype html>\n<html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(site.title)}</title></head>\n"
+        f"<body><h1>{html.escape(site.title)}</h1><p>{html.escape(site.hostname)} "
+        f"({site.zone})</p>\n<!-- {site_marker(site.name)} -->\n</body></html>\n"
+    )
+    return page
+
+
+def start_sites(emu, scenario, run_dir: Path, iperf_sites: set[str]) -> None:
+    for site in scenario.sites:
+        host = emu.plan.host(site.name)
+        root = write_site_page(site, run_dir / "sites" / site.name).parent
+        emu.popen(site.name, [sys.executable, "-m", "http.server", str(HTTP_PORT), "--bind",
+                              host.ip, "--directory", str(root)], "http server",
+                  stdout=_devnull(), stderr=_devnull())
+        if site.name in iperf_sites:
+            emu.popen(site.name, ["iperf3", "-s", "-B", host.ip, "-p", str(IPERF_PORT)],
+                      "iperf3 server", stdout=_devnull(), stderr=_devnull())
+    for site in scenario.sites:
+        ports = [HTTP_PORT] + ([IPERF_PORT] if site.name in iperf_sites else [])
+        _wait_listening(emu, site.name, ports)
+
+
+def _wait_listening(emu, site_name: str, ports: list[int], timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        out = emu.run(site_name, ["ss", "-Hltn"]).stdout
+        if all(f":{port} " in out for port in ports):
+            return
+        if time.monotonic() > deadline:
+            raise HermitError(f"servers in {site_name} did not listen on {ports} "
+                              f"within {timeout_s:g} s")
+        time.sleep(0.1)
+
+
+def _devnull():
+    import subprocess
+
+    return subprocess.DEVNULL
