@@ -13,7 +13,7 @@ import sys
 from hermitnet import __version__
 from hermitnet.errors import HermitError
 
-COMMANDS = ("doctor", "validate", "run", "scenarios", "report", "clean")
+COMMANDS = ("doctor", "validate", "run", "scenarios", "map", "sweep", "report", "clean")
 
 
 def build_parser() -> argparse.ArgumentParser:

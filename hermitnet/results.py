@@ -14,7 +14,7 @@ from hermitnet.schema_check import validate
 SCHEMA_VERSION = "hermitnet.results/1"
 
 
-def leakage(reachability: list[dict], arrived: dict, plan, state, scenario) -> dict:
+def leakage(arrived: dict, state, scenario) -> dict:
     """Bytes from each tier that arrived at a site in a zone its policy forbids, by path.
 
     Paths: "uplink" for the global zone (only reachable through the international uplink),

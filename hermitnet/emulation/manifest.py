@@ -43,6 +43,7 @@ class Manifest:
     bridges: list[str] = field(default_factory=list)
     interfaces: list[str] = field(default_factory=list)
     processes: list[dict] = field(default_factory=list)   # {pid, start, what}
+    controller_api: str | None = None                      # http://127.0.0.1:PORT
 
     @property
     def path(self) -> Path:
