@@ -114,6 +114,21 @@ class Scenario:
         return next(s for s in self.subscribers if s.name == name)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    f"found duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load(path: str | Path) -> Scenario:
     """Read, validate and resolve a scenario file. Raises HermitError naming file and field."""
     path = Path(path)
@@ -123,7 +138,7 @@ def load(path: str | Path) -> Scenario:
     except OSError as error:
         raise HermitError(f"cannot read scenario file: {error.strerror}", source=source) from error
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as error:
         raise HermitError(f"not valid YAML: {error}", source=source) from error
     return from_dict(data, source=source)
