@@ -62,10 +62,18 @@ def netem_cmd(intf: str, spec: LinkSpec, *, under_htb: bool, verb: str = "replac
     return ["tc", "qdisc", verb, "dev", intf, *parent, "handle", NETEM_HANDLE, "netem", *args]
 
 
+NFT_LOSS_STEPS = 1_000_000   # loss resolution: 0.0001 %
+
+
 def nft_loss_script(loss_pct: float) -> str:
-    """Drop loss_pct of packets in and out of a host, in steps of 0.01 %."""
-    threshold = round(loss_pct * 100)
-    rule = f"numgen random mod 10000 < {threshold} drop"
+    """Drop loss_pct of packets in and out of a host, in steps of 0.0001 %.
+
+    A loss above zero never rounds down to "drop nothing": the smallest threshold is one step.
+    """
+    threshold = round(loss_pct * NFT_LOSS_STEPS / 100)
+    if loss_pct > 0:
+        threshold = max(1, threshold)
+    rule = f"numgen random mod {NFT_LOSS_STEPS} < {threshold} drop"
     return (
         f"table inet {NFT_LOSS_TABLE}\n"
         f"delete table inet {NFT_LOSS_TABLE}\n"
