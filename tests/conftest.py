@@ -1,0 +1,103 @@
+"""Shared fixtures for every test: the CLI run in-process, scenario dicts and files, the baseline.
+
+`run_cli(*args)` calls `hermitnet.cli.main` in this process (as pipx's tests do) and returns
+(exit code, stdout, stderr); anything a command writes goes under `tmp_path`.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCENARIO_DIR = REPO_ROOT / "scenarios"
+BASELINE = SCENARIO_DIR / "baseline.yaml"
+
+_MINIMAL_SCENARIO = {
+    "schema": 1,
+    "name": "mini",
+    "tiers": {
+        "citizen": {"zones": ["intranet"]},
+        "elite": {"zones": ["intranet", "national", "global"]},
+    },
+    "cells": [{"name": "cell-1"}],
+    "subscribers": [
+        {"name": "phone-1", "tier": "citizen", "cell": "cell-1"},
+        {"name": "phone-2", "tier": "elite", "cell": "cell-1"},
+        {"name": "desk-1", "tier": "citizen", "access": "fixed"},
+    ],
+    "sites": [
+        {"name": "news", "zone": "intranet"},
+        {"name": "portal", "zone": "national"},
+        {"name": "video", "zone": "global"},
+    ],
+}
+
+
+@pytest.fixture
+def run_cli(capsys, monkeypatch, tmp_path):
+    """Run `hermitnet ARGS...` in-process from `tmp_path`: returns (code, stdout, stderr)."""
+    from hermitnet import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HERMITNET_STATE_DIR", str(tmp_path / "state"))
+
+    def run(*args) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            code = cli.main([str(a) for a in args])
+        except SystemExit as exit_:   # argparse: --help, --version, usage errors
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def scenario_dict():
+    """A factory: `scenario_dict(**top_level_overrides)` -> a fresh, minimal, valid scenario."""
+
+    def make(**overrides) -> dict:
+        data = copy.deepcopy(_MINIMAL_SCENARIO)
+        data.update(copy.deepcopy(overrides))
+        return data
+
+    return make
+
+
+@pytest.fixture
+def write_scenario(tmp_path):
+    """Write a scenario dict (or raw text) to a YAML file under tmp_path and return its path."""
+
+    def write(data, name: str = "scenario.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def baseline():
+    from hermitnet import scenario
+
+    return scenario.load(BASELINE)
+
+
+@pytest.fixture(scope="session")
+def baseline_plan(baseline):
+    from hermitnet import plan
+
+    return plan.build(baseline, run_tag=0x2a, prefix="hnab")
+
+
+@pytest.fixture
+def state_dir(tmp_path, monkeypatch) -> Path:
+    """HERMITNET_STATE_DIR pointed at an empty folder under tmp_path."""
+    directory = tmp_path / "state"
+    monkeypatch.setenv("HERMITNET_STATE_DIR", str(directory))
+    return directory
