@@ -101,3 +101,52 @@ def state_dir(tmp_path, monkeypatch) -> Path:
     directory = tmp_path / "state"
     monkeypatch.setenv("HERMITNET_STATE_DIR", str(directory))
     return directory
+
+
+@pytest.fixture
+def results_record():
+    """A factory: a fresh, complete, valid results.json record of a small baseline run."""
+    from hermitnet import results
+
+    def make() -> dict:
+        return {
+            "schema": results.SCHEMA_VERSION,
+            "scenario": "baseline",
+            "scenario_file": "scenarios/baseline.yaml",
+            "run_id": "hnab",
+            "seed": 1,
+            "started": "2024-05-01T10:00:00+00:00",
+            "finished": "2024-05-01T10:01:00+00:00",
+            "status": "ok",
+            "error": None,
+            "environment": {
+                "datapath": "userspace", "netem": False, "controller": "ryu 4.34",
+                "ovs": "Open vSwitch 3.1.0", "mininet": "2.3.0", "kernel": "6.1.0",
+                "emulated": ["link rates: HTB shaping (bw_mbps)"],
+                "not_emulated": ["air link citizen-1-nb-a: delay_ms=40 jitter_ms=0 (no netem)"],
+            },
+            "reachability": [
+                {"tier": "citizen", "host": "citizen-1", "site": "news", "zone": "intranet",
+                 "ok": True, "blocking": "false"},
+                {"tier": "citizen", "host": "citizen-1", "site": "video", "zone": "global",
+                 "ok": False, "blocking": "tcp_ip"},
+                {"tier": "elite", "host": "elite-1", "site": "news", "zone": "intranet",
+                 "ok": True, "blocking": "false"},
+                {"tier": "elite", "host": "elite-1", "site": "video", "zone": "global",
+                 "ok": True, "blocking": "false"},
+            ],
+            "throughput": [
+                {"tier": "citizen", "src": "citizen-1", "dst": "news", "protocol": "tcp",
+                 "bps": 1.91e6, "seconds": 5, "expected_bps": 2e6, "error": None},
+                {"tier": "elite", "src": "elite-1", "dst": "video", "protocol": "tcp",
+                 "bps": 4.8e6, "seconds": 5, "expected_bps": None},
+            ],
+            "rtt": [
+                {"tier": "citizen", "src": "citizen-1", "dst": "news", "rtt_ms_min": 84.1,
+                 "rtt_ms_avg": 84.5, "configured_delay_ms": 84},
+            ],
+            "leakage": {"by_tier": {"citizen": 0, "elite": 0}, "by_path": {"uplink": 0}},
+            "timings_s": {"build": 1.5},
+        }
+
+    return make

@@ -1,0 +1,103 @@
+"""results.json: leakage counting, validation on write and load, CSV files."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from hermitnet import results
+from hermitnet.errors import HermitError
+from hermitnet.policy import PolicyState
+
+
+@pytest.fixture
+def state(baseline):
+    return PolicyState.from_scenario(baseline)
+
+
+def _count(nbytes: int) -> dict:
+    return {"packets": max(1, nbytes // 1000), "bytes": nbytes}
+
+
+def test_leakage_counts_only_forbidden_zones_split_by_path(baseline, state):
+    arrived = {
+        "video": {"citizen-1": _count(5000), "elite-1": _count(90_000), "library-1": _count(700)},
+        "portal": {"citizen-2": _count(300), "visitor-1": _count(1000), "elite-1": _count(10)},
+        "news": {"citizen-1": _count(4000), "visitor-1": _count(200)},
+        "shop": {"citizen-2": _count(0)},
+    }
+    leak = results.leakage(arrived, state, baseline)
+    # citizen: video 5000 (global) + portal 300 (national); public: video 700;
+    # visitor may not reach the intranet: news 200; elite may reach everything.
+    assert leak["by_tier"] == {"citizen": 5300, "public": 700, "elite": 0, "visitor": 200}
+    assert leak["by_path"] == {"uplink": 5700, "internal": 500}
+    assert leak["arrived"] is arrived
+
+
+def test_no_leakage_when_nothing_arrived(baseline, state):
+    leak = results.leakage({s.name: {} for s in baseline.sites}, state, baseline)
+    assert set(leak["by_tier"]) == set(baseline.tiers)
+    assert sum(leak["by_tier"].values()) == 0 and sum(leak["by_path"].values()) == 0
+
+
+def test_write_validates_and_writes_json_and_csv(tmp_path, results_record):
+    data = results_record()
+    path = results.write(tmp_path, data)
+    assert path == tmp_path / "results.json"
+    assert json.loads(path.read_text()) == data
+    with (tmp_path / "reachability.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["site"] for r in rows] == ["news", "video", "news", "video"]
+    assert rows[1]["blocking"] == "tcp_ip" and rows[1]["ok"] == "False"
+    with (tmp_path / "throughput.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["tier", "src", "dst", "protocol", "bps", "expected_bps", "seconds"]
+    assert float(rows[0]["bps"]) == 1.91e6 and rows[1]["expected_bps"] == ""
+    assert (tmp_path / "rtt.csv").read_text().splitlines()[0] == (
+        "tier,src,dst,rtt_ms_min,rtt_ms_avg,configured_delay_ms")
+
+
+def test_load_round_trip(tmp_path, results_record):
+    results.write(tmp_path, results_record())
+    assert results.load(tmp_path) == results_record()
+
+
+def _broken(data, path, value):
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    if value is KeyError:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize("path,value,field", [
+    (("status",), "great", "status"),
+    (("reachability", 1, "blocking"), "maybe", "reachability[1].blocking"),
+    (("reachability", 0, "ok"), "yes", "reachability[0].ok"),
+    (("throughput", 0, "bps"), -1, "throughput[0].bps"),
+    (("environment", "datapath"), "quantum", "environment.datapath"),
+    (("environment", "not_emulated"), KeyError, "environment"),
+    (("leakage", "by_tier", "citizen"), 1.5, "leakage.by_tier.citizen"),
+    (("schema",), "hermitnet.results/0", "schema"),
+    (("rtt",), KeyError, "(top level)"),
+])
+def test_write_refuses_a_bad_record_naming_the_field(tmp_path, results_record, path, value,
+                                                     field):
+    with pytest.raises(HermitError) as caught:
+        results.write(tmp_path, _broken(results_record(), path, value))
+    assert caught.value.field == field
+    assert str(tmp_path / "results.json") in str(caught.value)
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_load_refuses_a_record_that_does_not_match(tmp_path, results_record):
+    data = results_record()
+    data["status"] = "unknown"
+    (tmp_path / "results.json").write_text(json.dumps(data))
+    with pytest.raises(HermitError, match="status"):
+        results.load(tmp_path)
