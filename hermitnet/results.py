@@ -9,6 +9,7 @@ import csv
 import json
 from pathlib import Path
 
+from hermitnet.errors import HermitError
 from hermitnet.schema_check import validate
 
 SCHEMA_VERSION = "hermitnet.results/1"
@@ -49,7 +50,13 @@ def write(run_dir: Path, results: dict) -> Path:
 
 def load(run_dir: Path) -> dict:
     path = Path(run_dir) / "results.json"
-    data = json.loads(path.read_text())
+    try:
+        data = json.loads(path.read_text())
+    except OSError as error:
+        raise HermitError(f"cannot read the run's results: {error.strerror}; expected a results "
+                          "folder made by `hermitnet run`", source=str(path)) from error
+    except ValueError as error:
+        raise HermitError(f"not valid JSON: {error}", source=str(path)) from error
     validate(data, "results", source=str(path))
     return data
 
