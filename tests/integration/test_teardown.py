@@ -1,0 +1,100 @@
+"""Nothing is left behind: after a run that was interrupted with Ctrl-C, or that failed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from hermitnet.emulation import manifest as manifest_module
+from tests.integration.conftest import REPO, leftovers
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+
+def _start_run(out) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "hermitnet.cli", "run", str(REPO / "scenarios" / "baseline.yaml"),
+         "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+
+
+def _wait_for(process: subprocess.Popen, text: str, timeout_s: float = 120) -> list[str]:
+    seen = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if text in line:
+            return seen
+    process.kill()
+    raise AssertionError(f"never saw {text!r}; output:\n{''.join(seen)}")
+
+
+def _manifest_of(out) -> manifest_module.Manifest:
+    return next(m for m in manifest_module.list_manifests() if m.results_dir == str(out))
+
+
+def test_ctrl_c_during_a_run_removes_everything(tmp_path):
+    out = tmp_path / "interrupted"
+    process = _start_run(out)
+    _wait_for(process, "network up")
+    run_id = _manifest_of(out).run_id
+    assert leftovers(run_id), "the network should exist while the run is up"
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output
+    results = json.loads((out / "results.json").read_text())
+    assert results["status"] == "interrupted"
+    assert leftovers(run_id) == []
+
+
+def test_sigterm_is_an_interruption_too(tmp_path):
+    out = tmp_path / "terminated"
+    process = _start_run(out)
+    _wait_for(process, "network up")
+    run_id = _manifest_of(out).run_id
+    process.terminate()
+    process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert json.loads((out / "results.json").read_text())["status"] == "interrupted"
+    assert leftovers(run_id) == []
+
+
+def test_a_run_whose_controller_dies_fails_and_cleans_up(tmp_path):
+    out = tmp_path / "failed"
+    process = _start_run(out)
+    _wait_for(process, "network up")
+    manifest = _manifest_of(out)
+    controller = next(p for p in manifest.processes if p["what"] == "controller")
+    os.kill(controller["pid"], signal.SIGKILL)
+    output, _ = process.communicate(timeout=180)
+    assert process.returncode == 2, output
+    assert "controller died" in output
+    results = json.loads((out / "results.json").read_text())
+    assert results["status"] == "failed"
+    assert "controller died" in results["error"]
+    assert leftovers(manifest.run_id) == []
+
+
+def test_clean_removes_what_a_killed_run_left(tmp_path):
+    """A run killed with SIGKILL cannot clean up; `hermitnet clean` removes exactly its objects."""
+    out = tmp_path / "killed"
+    process = _start_run(out)
+    _wait_for(process, "network up")
+    run_id = _manifest_of(out).run_id
+    process.kill()
+    process.wait(timeout=30)
+    assert leftovers(run_id), "SIGKILL leaves the network behind"
+    done = subprocess.run([sys.executable, "-m", "hermitnet.cli", "clean"], capture_output=True,
+                          text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert run_id in done.stdout
+    assert leftovers(run_id) == []
