@@ -101,3 +101,16 @@ def test_load_refuses_a_record_that_does_not_match(tmp_path, results_record):
     (tmp_path / "results.json").write_text(json.dumps(data))
     with pytest.raises(HermitError, match="status"):
         results.load(tmp_path)
+
+
+def test_load_of_a_folder_without_results_names_the_file(tmp_path):
+    with pytest.raises(HermitError) as caught:
+        results.load(tmp_path / "no-run")
+    assert str(tmp_path / "no-run" / "results.json") in str(caught.value)
+    assert "cannot read" in str(caught.value)
+
+
+def test_load_of_broken_json_names_the_file(tmp_path):
+    (tmp_path / "results.json").write_text('{"schema": ')
+    with pytest.raises(HermitError, match=r"results\.json: not valid JSON"):
+        results.load(tmp_path)
