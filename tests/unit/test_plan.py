@@ -6,6 +6,7 @@ import dataclasses
 import ipaddress
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -13,17 +14,24 @@ from hermitnet import plan, scenario
 
 RESERVED = [ipaddress.ip_network(n) for n in
             ("10.0.0.0/8", "100.64.0.0/10", "198.18.0.0/15", "203.0.113.0/24")]
-IFNAMSIZ = 15  # including the terminating NUL: at most 15 visible characters in Linux, 16 bytes
+IFNAMSIZ = 15  # visible characters of a Linux interface name (16 bytes with the NUL)
+SHIPPED = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module", params=SHIPPED, ids=lambda p: p.stem)
+def shipped_plan(request):
+    """The plan of every shipped scenario, with the largest run tag the runner hands out."""
+    return plan.build(scenario.load(request.param), run_tag=36 * 36 - 1, prefix="hnzz")
 
 
 def _nodes(p: plan.Plan) -> list[str]:
     return [s.node for s in p.switches] + [h.node for h in p.hosts]
 
 
-def test_addresses_are_reserved_and_unique(baseline_plan):
-    ips = [h.ip for h in baseline_plan.hosts]
+def test_addresses_are_reserved_and_unique(shipped_plan):
+    ips = [h.ip for h in shipped_plan.hosts]
     assert len(set(ips)) == len(ips)
-    for host in baseline_plan.hosts:
+    for host in shipped_plan.hosts:
         address = ipaddress.ip_address(host.ip)
         assert any(address in net for net in RESERVED), host
 
@@ -49,24 +57,24 @@ def test_zone_of():
     assert plan.zone_of("100.64.0.10") is None
 
 
-def test_macs_are_unique_and_locally_administered(baseline_plan):
-    macs = [h.mac for h in baseline_plan.hosts]
+def test_macs_are_unique_and_locally_administered(shipped_plan):
+    macs = [h.mac for h in shipped_plan.hosts]
     assert len(set(macs)) == len(macs)
     for mac in macs:
         first = int(mac.split(":")[0], 16)
         assert first & 0b10 and not first & 0b01, mac   # locally administered, unicast
 
 
-def test_names_and_dpids_are_unique(baseline_plan):
-    for values in ([s.name for s in baseline_plan.switches] + [h.name for h in baseline_plan.hosts],
-                   _nodes(baseline_plan), [s.dpid for s in baseline_plan.switches]):
+def test_names_and_dpids_are_unique(shipped_plan):
+    for values in ([s.name for s in shipped_plan.switches] + [h.name for h in shipped_plan.hosts],
+                   _nodes(shipped_plan), [s.dpid for s in shipped_plan.switches]):
         assert len(set(values)) == len(values)
 
 
-def test_ports_are_unique_per_switch(baseline_plan):
-    switch_names = {s.name for s in baseline_plan.switches}
+def test_ports_are_unique_per_switch(shipped_plan):
+    switch_names = {s.name for s in shipped_plan.switches}
     used = Counter()
-    for link in baseline_plan.links:
+    for link in shipped_plan.links:
         for end, port in ((link.a, link.a_port), (link.b, link.b_port)):
             if end in switch_names:
                 assert port >= 1, link
@@ -74,16 +82,16 @@ def test_ports_are_unique_per_switch(baseline_plan):
             else:
                 assert port == 0, link   # a host has one interface: eth0
     assert [k for k, n in used.items() if n > 1] == []
-    for host in baseline_plan.hosts:
+    for host in shipped_plan.hosts:
         assert used[(host.switch, host.port)] == 1
 
 
-def test_interface_names_fit_ifnamsiz(baseline_plan):
-    for node in _nodes(baseline_plan):
+def test_interface_names_fit_ifnamsiz(shipped_plan):
+    for node in _nodes(shipped_plan):
         assert len(node) <= 10, node
-    for link in baseline_plan.links:
+    for link in shipped_plan.links:
         for end, port in ((link.a, link.a_port), (link.b, link.b_port)):
-            node = next(n.node for n in (*baseline_plan.switches, *baseline_plan.hosts)
+            node = next(n.node for n in (*shipped_plan.switches, *shipped_plan.hosts)
                         if n.name == end)
             assert len(f"{node}-eth{port}") <= IFNAMSIZ
 
@@ -186,8 +194,8 @@ def test_hosts_on(baseline_plan):
     assert all(h.zone == "global" for h in baseline_plan.hosts_on("global"))
 
 
-def test_round_trip_through_json(baseline_plan):
-    again = plan.Plan.from_dict(json.loads(json.dumps(baseline_plan.to_dict())))
-    assert again == baseline_plan
-    assert again.links[0].spec == baseline_plan.links[0].spec
-    assert again.tier_index == baseline_plan.tier_index
+def test_round_trip_through_json(shipped_plan):
+    again = plan.Plan.from_dict(json.loads(json.dumps(shipped_plan.to_dict())))
+    assert again == shipped_plan
+    assert again.links[0].spec == shipped_plan.links[0].spec
+    assert again.tier_index == shipped_plan.tier_index
