@@ -33,10 +33,10 @@ def summary(results: dict) -> str:
         throughput[row["tier"]].append(row)
     header = ["tier", *[f"{z} ok" for z in zones], "throughput Mbit/s (expected)"]
     rows = []
-    for tier in sorted(matrix):
+    for tier in sorted(set(matrix) | set(throughput)):
         cells = []
         for zone in zones:
-            ok, total = matrix[tier].get(zone, (0, 0))
+            ok, total = matrix.get(tier, {}).get(zone, (0, 0))
             cells.append(f"{ok}/{total}" if total else "-")
         flows = ", ".join(
             f"{r['bps'] / 1e6:.2f} ({r['expected_bps'] / 1e6:.2f}) to {r['dst']}"
