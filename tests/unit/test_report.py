@@ -74,3 +74,11 @@ def test_write_html_matrix(tmp_path, results_record):
     assert "<th>news</th><th>video</th>" in page
     assert ("<tr><th>citizen-1 (citizen)</th><td class='ok' title='intranet'>ok</td>"
             "<td class='blocked' title='global'>tcp_ip</td></tr>") in page
+
+
+def test_summary_keeps_throughput_of_a_tier_without_reachability_rows(results_record):
+    data = results_record()
+    data["reachability"] = [r for r in data["reachability"] if r["tier"] != "elite"]
+    text = report.summary(data)
+    elite = next((line for line in text.splitlines() if line.startswith("elite ")), "")
+    assert "4.80 to video" in elite
