@@ -1,0 +1,447 @@
+"""The Ryu app on fake datapaths: its handlers run, every message is serialized to OpenFlow 1.3
+bytes, parsed back, and replayed into fake switches to see where packets go. No switch, no
+network: the REST API is called through Ryu's own WSGI application object."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import struct
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from hermitnet.ryu_compat import patch_eventlet
+
+patch_eventlet()
+
+from ryu.app.wsgi import WSGIApplication  # noqa: E402
+from ryu.ofproto import ofproto_parser, ofproto_v1_3, ofproto_v1_3_parser  # noqa: E402
+from webob import Request  # noqa: E402
+
+from hermitnet.pipeline import CLASSIFY, FORWARD, POLICY  # noqa: E402
+from hermitnet.policy import (  # noqa: E402
+    PolicyState,
+    compile_policy,
+    policy_state_to_dict,
+    subscriber_meter_id,
+)
+from tests.unit.fakeswitch import FakeNetwork, FakeSwitch  # noqa: E402
+
+APP_PATH = Path(__file__).resolve().parents[2] / "controllers" / "tiered_routing.py"
+ofp, parser = ofproto_v1_3, ofproto_v1_3_parser
+
+
+def load_app_module():
+    spec = importlib.util.spec_from_file_location("tiered_routing_under_test", APP_PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+tiered_routing = load_app_module()
+
+
+class FakeDatapath:
+    """What the app uses of ryu.controller.controller.Datapath; keeps the serialized bytes and
+    answers barriers through the app (as the switch would, once everything before is done)."""
+
+    ofproto = ofp
+    ofproto_parser = parser
+
+    def __init__(self, dpid: int, app=None, answer_barriers: bool = True):
+        self.id = dpid
+        self.xid = 0
+        self.wire: list[bytes] = []
+        self.app = app
+        self.answer_barriers = answer_barriers
+
+    def set_xid(self, msg):
+        self.xid = (self.xid + 1) & ofp.MAX_XID
+        msg.set_xid(self.xid)
+        return self.xid
+
+    def send_msg(self, msg):
+        if msg.xid is None:
+            self.set_xid(msg)
+        msg.serialize()
+        self.wire.append(bytes(msg.buf))
+        if isinstance(msg, parser.OFPBarrierRequest) and self.app and self.answer_barriers:
+            reply = SimpleNamespace(datapath=self, xid=msg.xid)
+            self.app.barrier_reply(SimpleNamespace(msg=reply))
+        return True
+
+    def take(self) -> list:
+        """The messages sent since the last take(), parsed back from their bytes."""
+        messages = [decode(self, buf) for buf in self.wire]
+        self.wire = []
+        return messages
+
+
+def decode(datapath, buf: bytes):
+    version, msg_type, msg_len, xid = ofproto_parser.header(buf)
+    assert version == ofp.OFP_VERSION and msg_len == len(buf)
+    if msg_type == ofp.OFPT_METER_MOD:      # Ryu has no parser for it: read the wire format
+        command, flags, meter_id = struct.unpack_from("!HHI", buf, 8)
+        bands = []
+        offset = 16
+        while offset < len(buf):
+            band_type, band_len, rate, burst = struct.unpack_from("!HHII", buf, offset)
+            assert band_type == ofp.OFPMBT_DROP
+            bands.append(parser.OFPMeterBandDrop(rate=rate, burst_size=burst))
+            offset += band_len
+        msg = parser.OFPMeterMod(datapath, command, flags, meter_id, bands)
+    elif msg_type == ofp.OFPT_BARRIER_REQUEST:
+        msg = parser.OFPBarrierRequest(datapath)
+    elif msg_type == ofp.OFPT_MULTIPART_REQUEST:
+        (stats_type,) = struct.unpack_from("!H", buf, 8)
+        msg = SimpleNamespace(kind="stats", stats_type=stats_type, buf=buf)
+    else:
+        msg = ofproto_parser.msg(datapath, version, msg_type, msg_len, xid, buf)
+    msg.xid = xid
+    return msg
+
+
+def kind(msg) -> str:
+    return getattr(msg, "kind", None) or type(msg).__name__
+
+
+@pytest.fixture
+def make_app(baseline, baseline_plan, tmp_path, monkeypatch):
+    def make(state=None, **extra):
+        state = state or PolicyState.from_scenario(baseline)
+        config = {"plan": baseline_plan.to_dict(), "policy": policy_state_to_dict(state),
+                  "started_at": 1000.0, "counters_path": str(tmp_path / "counters.jsonl"),
+                  "counters_interval_s": 1.0, **extra}
+        path = tmp_path / "controller.json"
+        path.write_text(json.dumps(config))
+        monkeypatch.setenv("HERMITNET_CONTROLLER_CONFIG", str(path))
+        monkeypatch.setattr(tiered_routing.time, "time", lambda: 1010.0)   # now_s = 10
+        app = tiered_routing.TieredRouting(wsgi=WSGIApplication())
+        return app
+    return make
+
+
+def connect_all(app, plan) -> dict[str, FakeDatapath]:
+    datapaths = {}
+    for switch in (s for s in plan.switches if s.controlled):
+        datapath = FakeDatapath(switch.dpid, app)
+        app.switch_features(SimpleNamespace(msg=SimpleNamespace(datapath=datapath)))
+        datapaths[switch.name] = datapath
+    return datapaths
+
+
+def replay(plan, datapaths, switches=None) -> dict[str, FakeSwitch]:
+    """Feed what each datapath was sent into (new or existing) fake switches."""
+    switches = switches or {name: FakeSwitch(name, [], set()) for name in datapaths}
+    for name, datapath in datapaths.items():
+        for msg in datapath.take():
+            if kind(msg) != "stats":
+                switches[name].apply_message(msg)
+    return switches
+
+
+def test_connect_installs_the_whole_compiled_policy(make_app, baseline, baseline_plan):
+    app = make_app()
+    compiled = compile_policy(baseline_plan, PolicyState.from_scenario(baseline), 10.0)
+    datapath = FakeDatapath(baseline_plan.switch("border").dpid, app)
+    app.switch_features(SimpleNamespace(msg=SimpleNamespace(datapath=datapath)))
+    messages = datapath.take()
+    kinds = [kind(m) for m in messages]
+    # clear flows and meters, barrier, meters, flows, barrier
+    assert kinds[:3] == ["OFPFlowMod", "OFPMeterMod", "OFPBarrierRequest"]
+    assert messages[0].command == ofp.OFPFC_DELETE and messages[0].table_id == ofp.OFPTT_ALL
+    assert messages[1].command == ofp.OFPMC_DELETE and messages[1].meter_id == ofp.OFPM_ALL
+    assert kinds[-1] == "OFPBarrierRequest"
+    adds = [m for m in messages[3:-1] if kind(m) == "OFPFlowMod"]
+    assert all(m.command == ofp.OFPFC_ADD for m in adds)
+    rules, _ = compiled.for_switch("border")
+    per_table = {t: sum(1 for m in adds if m.table_id == t) for t in (CLASSIFY, POLICY, FORWARD)}
+    assert per_table == {t: sum(1 for r in rules if r.table == t)
+                         for t in (CLASSIFY, POLICY, FORWARD)}
+    assert {(m.table_id, m.priority, m.cookie) for m in adds} == {
+        (r.table, r.priority, r.cookie) for r in rules}
+    xids = [m.xid for m in messages]
+    assert len(set(xids)) == len(xids)
+    # leased rules carry the lease as a hard timeout, and only they do
+    leased = {(m.table_id, m.priority, m.cookie) for m in adds if m.hard_timeout}
+    assert leased == {(r.table, r.priority, r.cookie) for r in rules if r.lease}
+    assert {m.hard_timeout for m in adds if m.hard_timeout} == {int(app.lease_s)}
+
+
+def test_what_the_app_sends_forwards_packets_like_the_compiler(make_app, baseline_plan):
+    app = make_app()
+    datapaths = connect_all(app, baseline_plan)
+    net = FakeNetwork(baseline_plan, replay(baseline_plan, datapaths))
+    ip = {h.name: h.ip for h in baseline_plan.hosts}
+    assert net.send("citizen-1", ip["video"]).drop == ("nb-pyongyang-1", "denied")
+    assert net.send("elite-1", ip["video"]).delivered_to == "video"
+    assert net.send("video", ip["elite-1"]).delivered_to == "elite-1"
+    assert net.send("video", ip["citizen-1"]).drop == ("border", "denied")
+    assert net.send("library-1", ip["news"]).delivered_to == "news"
+    assert net.send("cafe-1", ip["news"], src_ip=ip["elite-1"]).drop == ("fixed", "spoofed")
+
+
+def test_policy_changes_send_only_the_difference(make_app, baseline_plan):
+    app = make_app()
+    datapaths = connect_all(app, baseline_plan)
+    switches = replay(baseline_plan, datapaths)
+    net = FakeNetwork(baseline_plan, switches)
+    ip = {h.name: h.ip for h in baseline_plan.hosts}
+
+    from hermitnet import policy
+
+    waits = app.apply(policy.block_site(baseline_plan, app.state, {"site": "video"}, 10))
+    sent = {name: datapath.take() for name, datapath in datapaths.items()}
+    for name, messages in sent.items():
+        # one blocklist rule per tier, then a barrier; nothing cleared, nothing else resent
+        tiers = len(baseline_plan.tier_index)
+        assert [kind(m) for m in messages] == ["OFPFlowMod"] * tiers + ["OFPBarrierRequest"]
+        assert {(m.command, m.table_id, m.priority) for m in messages[:-1]} == {
+            (ofp.OFPFC_ADD, POLICY, 300)}
+        for msg in messages:
+            switches[name].apply_message(msg)
+    assert app.wait_enforced(waits)["all_confirmed"]
+    assert net.send("elite-1", ip["video"]).drop == ("nb-pyongyang-1", "blocked")
+
+    app.apply(policy.unblock_site(baseline_plan, app.state, "video"))
+    for name, datapath in datapaths.items():
+        messages = datapath.take()
+        assert [m.command for m in messages if kind(m) == "OFPFlowMod"] == [
+            ofp.OFPFC_DELETE_STRICT] * len(baseline_plan.tier_index)
+        for msg in messages:
+            switches[name].apply_message(msg)
+    assert net.send("elite-1", ip["video"]).delivered_to == "video"
+
+    # a move replaces the subscriber's classify rule (counters restart under its new cookie)
+    app.apply(policy.move_subscriber(baseline_plan, app.state, "elite-1", {"tier": "citizen"}))
+    messages = datapaths["nb-pyongyang-1"].take()
+    classify = [m for m in messages if kind(m) == "OFPFlowMod" and m.table_id == CLASSIFY]
+    # its classify and spoofed rules now carry the citizen class
+    assert len(classify) == 2 and all(m.flags & ofp.OFPFF_RESET_COUNTS for m in classify)
+    for msg in messages:
+        switches["nb-pyongyang-1"].apply_message(msg)
+    replay(baseline_plan, datapaths, switches)
+    assert net.send("elite-1", ip["video"]).drop == ("nb-pyongyang-1", "denied")
+
+
+def test_rate_changes_add_modify_and_remove_meters(make_app, baseline_plan):
+    app = make_app()
+    datapaths = connect_all(app, baseline_plan)
+    switches = replay(baseline_plan, datapaths)
+    elite_meter = subscriber_meter_id(baseline_plan, "elite-1")
+
+    from hermitnet import policy
+
+    def change(rate):
+        app.apply(policy.set_tier_rate(baseline_plan, app.state, "elite", {"rate_mbps": rate}))
+        messages = datapaths["nb-pyongyang-1"].take()
+        for msg in messages:
+            switches["nb-pyongyang-1"].apply_message(msg)
+        replay(baseline_plan, datapaths, switches)
+        return [(kind(m), getattr(m, "command", None)) for m in messages]
+
+    assert change(2) == [("OFPMeterMod", ofp.OFPMC_ADD), ("OFPFlowMod", ofp.OFPFC_ADD),
+                         ("OFPBarrierRequest", None)]
+    hop = switches["nb-pyongyang-1"].process(baseline_plan.host("elite-1").port,
+                                             {"eth_type": 0x0800,
+                                              "ipv4_src": baseline_plan.host("elite-1").ip,
+                                              "ipv4_dst": baseline_plan.host("news").ip})
+    assert hop.meters == [elite_meter]
+    assert change(1) == [("OFPMeterMod", ofp.OFPMC_MODIFY), ("OFPBarrierRequest", None)]
+    assert change(None) == [("OFPFlowMod", ofp.OFPFC_ADD), ("OFPMeterMod", ofp.OFPMC_DELETE),
+                            ("OFPBarrierRequest", None)]
+    assert switches["nb-pyongyang-1"].meters == set()
+
+
+def test_meter_mods_carry_rate_and_burst(make_app, baseline, baseline_plan):
+    state = PolicyState.from_scenario(baseline)
+    state = state.with_changes(tier_rate_mbps={**state.tier_rate_mbps, "visitor": 1.5})
+    app = make_app(state)
+    datapath = FakeDatapath(baseline_plan.switch("nb-pyongyang-2").dpid, app)
+    app.switch_features(SimpleNamespace(msg=SimpleNamespace(datapath=datapath)))
+    (meter,) = [m for m in datapath.take() if kind(m) == "OFPMeterMod"
+                and m.command == ofp.OFPMC_ADD]
+    assert meter.meter_id == subscriber_meter_id(baseline_plan, "visitor-1")
+    assert meter.flags == ofp.OFPMF_KBPS | ofp.OFPMF_BURST | ofp.OFPMF_STATS
+    (band,) = meter.bands
+    assert band.rate == 1500 and band.burst_size == 750
+
+
+def test_lease_renewal_resends_only_leased_rules_to_border(make_app, baseline_plan):
+    app = make_app()
+    datapaths = connect_all(app, baseline_plan)
+    replay(baseline_plan, datapaths)
+    app.renew_leases()
+    sent = {name: datapath.take() for name, datapath in datapaths.items()}
+    assert all(not messages for name, messages in sent.items() if name != "border")
+    border = sent["border"]
+    global_sites = [h for h in baseline_plan.hosts if h.zone == "global"]
+    assert len(border) == len(global_sites) + 1
+    assert all(m.command == ofp.OFPFC_ADD and m.hard_timeout == int(app.lease_s)
+               and not m.flags & ofp.OFPFF_RESET_COUNTS for m in border)
+
+
+def test_switch_not_in_plan_is_ignored_and_leaving_switches_are_forgotten(make_app,
+                                                                          baseline_plan):
+    app = make_app()
+    stranger = FakeDatapath(0xDEAD, app)
+    app.switch_features(SimpleNamespace(msg=SimpleNamespace(datapath=stranger)))
+    assert stranger.wire == [] and app.datapaths == {}
+    datapaths = connect_all(app, baseline_plan)
+    core = datapaths["core"]
+    app.state_change(SimpleNamespace(datapath=core, state=tiered_routing.DEAD_DISPATCHER))
+    assert core.id not in app.datapaths and "core" not in app.installed
+    core.take()
+    from hermitnet import policy
+
+    app.apply(policy.block_site(baseline_plan, app.state, {"site": "video"}, 10))
+    assert core.wire == []
+
+
+def test_stats_polls_and_counter_totals(make_app, baseline_plan):
+    app = make_app()
+    datapaths = connect_all(app, baseline_plan)
+    replay(baseline_plan, datapaths)
+    border = datapaths["border"]
+    for request in tiered_routing.stats_requests(border, app.uplink[1]):
+        border.send_msg(request)
+    kinds = [m.stats_type for m in border.take()]
+    assert kinds == [ofp.OFPMP_FLOW, ofp.OFPMP_METER, ofp.OFPMP_PORT_STATS]
+    assert app.uplink == ("border", next(p for p, n in baseline_plan.trunk_ports("border").items()
+                                         if n == "global"))
+
+
+def test_counter_totals_never_go_down():
+    from hermitnet.policy import cookie
+
+    totals = tiered_routing.CounterTotals({1: "citizen"})
+    c = cookie("denied", 1)
+    totals.add_flow("nb", 1, 10, "m", c, 5, 500)
+    totals.add_flow("nb", 1, 10, "m", c, 8, 800)        # +3
+    totals.add_flow("nb", 1, 10, "m", c, 2, 200)        # restarted: +2
+    totals.add_flow("core", 1, 10, "m", c, 4, 400)      # another switch: +4
+    assert totals.flows == {"citizen": {"denied": {"packets": 14, "bytes": 1400}}}
+    totals.add_meter("nb", 3, "elite-1", "elite", 10, 1000, 100, 10000)
+    totals.add_meter("nb", 3, "elite-1", "elite", 15, 1500, 150, 15000)
+    assert totals.meters["elite"] == {"band_drop_packets": 15, "band_drop_bytes": 1500,
+                                      "in_packets": 150, "in_bytes": 15000}
+    assert totals.subscribers["elite-1"] == totals.meters["elite"]
+
+
+def test_flow_and_meter_stats_replies_feed_the_counters(make_app, baseline_plan, tmp_path):
+    from hermitnet.policy import cookie
+
+    app = make_app()
+    datapaths = connect_all(app, baseline_plan)
+    nb = datapaths["nb-pyongyang-1"]
+
+    def reply(body, flags=0):
+        return SimpleNamespace(msg=SimpleNamespace(datapath=nb, xid=77, flags=flags, body=body))
+
+    match = parser.OFPMatch(in_port=1)
+    stat = parser.OFPFlowStats(table_id=1, priority=10, cookie=cookie("denied", 1),
+                               packet_count=7, byte_count=700, match=match)
+    app.flow_stats(reply([stat], flags=ofp.OFPMPF_REPLY_MORE))
+    assert app.totals.flows == {}                       # waits for the last part
+    other = parser.OFPFlowStats(table_id=1, priority=11, cookie=cookie("denied", 1),
+                                packet_count=7, byte_count=700, match=match)
+    app.flow_stats(reply([other]))
+    app._write_counters()
+    line = json.loads((tmp_path / "counters.jsonl").read_text().splitlines()[-1])
+    assert line["flows"]["citizen"]["denied"] == {"packets": 14, "bytes": 1400}
+    assert line["t_s"] == 10.0 and line["switches"] == len(datapaths)
+
+
+# -- the REST API through Ryu's WSGI application -----------------------------------------------
+
+@pytest.fixture
+def api(make_app, baseline_plan):
+    app = make_app()
+    datapaths = connect_all(app, baseline_plan)
+    replay(baseline_plan, datapaths)
+    wsgi = WSGIApplication()
+    wsgi.register(tiered_routing.PolicyApi, {"app": app})
+
+    def call(method, path, body=None):
+        request = Request.blank(path, method=method)
+        if body is not None:
+            request.body = body if isinstance(body, bytes) else json.dumps(body).encode()
+            request.content_type = "application/json"
+        response = request.get_response(wsgi)
+        if response.content_type != "application/json":
+            return response.status_int, None
+        return response.status_int, json.loads(response.body)
+
+    return SimpleNamespace(app=app, call=call, datapaths=datapaths)
+
+
+def test_api_reads_policy_tiers_health_counters(api):
+    status, policy = api.call("GET", "/v1/policy")
+    assert status == 200 and policy["now_s"] == 10.0 and policy["blocklist"] == []
+    status, tiers = api.call("GET", "/v1/tiers")
+    assert status == 200 and {m["name"] for m in tiers["elite"]["members"]} == {"elite-1"}
+    status, health = api.call("GET", "/v1/health")
+    assert status == 200 and all(health["switches"].values())
+    status, counters = api.call("GET", "/v1/counters")
+    assert status == 200 and set(counters) >= {"t_s", "flows", "meters", "uplink"}
+
+
+def test_api_block_is_installed_and_confirmed(api):
+    status, body = api.call("POST", "/v1/blocklist", {"site": "video", "for_s": 60})
+    assert status == 200, body
+    assert body["policy"]["blocklist"][0] == {"site": "video", "from_s": None, "until_s": 70.0,
+                                              "reason": "", "active": True}
+    assert body["enforced"]["all_confirmed"]
+    assert len(body["enforced"]["switches_changed"]) == len(api.datapaths)
+    assert all(any(getattr(m, "priority", 0) == 300 for m in d.take())
+               for d in api.datapaths.values())
+    status, body = api.call("DELETE", "/v1/blocklist/video")
+    assert status == 200 and body["policy"]["blocklist"] == []
+
+
+@pytest.mark.parametrize("method,path,body,status,field", [
+    ("POST", "/v1/blocklist", {"site": "nosuch"}, 404, "site"),
+    ("POST", "/v1/blocklist", {"site": "video", "until_s": 3}, 400, "until_s"),
+    ("POST", "/v1/blocklist", b"{not json", 400, "body"),
+    ("DELETE", "/v1/blocklist/video", None, 404, "site"),
+    ("PUT", "/v1/subscribers/elite-1/tier", {"tier": "royal"}, 400, "tier"),
+    ("PUT", "/v1/subscribers/nobody/tier", {"tier": "citizen"}, 404, "subscriber"),
+    ("PUT", "/v1/tiers/elite/rate", {"rate_mbps": -1}, 400, "rate_mbps"),
+    ("PUT", "/v1/tiers/royal/rate", {"rate_mbps": 1}, 404, "tier"),
+])
+def test_api_rejects_bad_requests_and_sends_nothing(api, method, path, body, status, field):
+    before = api.app.state
+    got, answer = api.call(method, path, body)
+    assert (got, answer["field"]) == (status, field), answer
+    assert answer["error"]
+    assert api.app.state == before
+    assert all(d.wire == [] for d in api.datapaths.values())
+
+
+def test_api_move_and_rate(api, baseline_plan):
+    status, body = api.call("PUT", "/v1/subscribers/elite-1/tier", {"tier": "visitor"})
+    assert status == 200
+    assert "elite-1" in {m["name"] for m in body["policy"]["tiers"]["visitor"]["members"]}
+    status, body = api.call("PUT", "/v1/tiers/visitor/rate", {"rate_mbps": 0.5})
+    assert status == 200 and body["policy"]["tiers"]["visitor"]["rate_mbps"] == 0.5
+    meters = [m for d in api.datapaths.values() for m in d.take() if kind(m) == "OFPMeterMod"]
+    assert {m.meter_id for m in meters} == {subscriber_meter_id(baseline_plan, "elite-1"),
+                                            subscriber_meter_id(baseline_plan, "visitor-1")}
+
+
+def test_live_policy_survives_a_restart_of_the_same_run_only(make_app, baseline_plan, tmp_path):
+    from hermitnet import policy
+
+    app = make_app()
+    app.apply(policy.block_site(baseline_plan, app.state, {"site": "video"}, 10))
+    again = make_app()
+    assert [b.site for b in again.state.blocklist] == ["video"]
+    other_run = make_app(started_at=2000.0)
+    assert other_run.state.blocklist == ()
+
+
+def test_unknown_path_is_404(api):
+    status, _ = api.call("GET", "/v1/nothing")
+    assert status == 404
