@@ -10,8 +10,8 @@ import pytest
 
 from hermitnet import cli
 from hermitnet.emulation import manifest as manifest_module
-from tests.unit.test_controller import connect_all, replay, tiered_routing
-from tests.unit.test_controller import make_app as make_app_fixture  # noqa: F401  (a fixture)
+from hermitnet.policy import PolicyState
+from tests.unit.fakedatapath import build_app, connect_all, replay, tiered_routing
 
 
 class _Quiet(WSGIRequestHandler):
@@ -27,8 +27,8 @@ def policy_cli(run_cli, monkeypatch):
 
 
 @pytest.fixture
-def served_api(make_app, baseline_plan):
-    app = make_app()
+def served_api(baseline, baseline_plan, tmp_path, monkeypatch):
+    app = build_app(baseline_plan, PolicyState.from_scenario(baseline), tmp_path, monkeypatch)
     datapaths = connect_all(app, baseline_plan)
     replay(baseline_plan, datapaths)
     wsgi = tiered_routing.WSGIApplication()
