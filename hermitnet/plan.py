@@ -5,7 +5,12 @@ the controller and the tests all agree on names, addresses and port numbers.
 
 Addresses come from reserved ranges only: subscribers 100.64.0.0/10 (mobile 100.64.T.N, fixed-line
 100.100.T.N, T = tier index), intranet sites 10.1.0.N, national sites 203.0.113.N, global sites
-198.18.0.N (ZONE_PREFIXES).
+198.18.0.N, and smuggled foreign handsets 198.19.0.N: on a foreign cell they hold a foreign
+operator's address in the global zone (ZONE_PREFIXES).
+
+With a radio section, phones on the map start on the cell the radio model gives them at t = 0:
+a national handset behind that NodeB, a foreign handset on the `foreign` switch (the foreign
+operator's RAN, outside the national controller, linked straight to the global zone).
 """
 
 from __future__ import annotations
@@ -173,21 +178,44 @@ def build(scenario: Scenario, run_tag: int = 0, prefix: str = "hn") -> Plan:
     for name in ("rnc", "intranet", "fixed", "border"):
         builder.link("core", name, "core", unshaped)
     builder.link("border", "global", "uplink", scenario.uplink)
-    for cell in scenario.cells:
-        builder.switch(f"nb-{cell.name}", "ran", controlled=True)
-        builder.link(f"nb-{cell.name}", "rnc", "backhaul", cell.backhaul)
+    initial = _initial_attachments(scenario)
+    cells = [(c.name, c.backhaul) for c in scenario.cells]
+    if scenario.radio is not None:
+        backhaul = LinkSpec()
+        cells += [(c.name, backhaul) for c in scenario.radio.cells_of_kind("national")]
+    for cell_name, backhaul in cells:
+        builder.switch(f"nb-{cell_name}", "ran", controlled=True)
+        builder.link(f"nb-{cell_name}", "rnc", "backhaul", backhaul)
+    if any(s.handset == "foreign" for s in scenario.subscribers):
+        builder.switch("foreign", "foreign-ran", controlled=False)
+        builder.link("foreign", "global", "foreign-backhaul", unshaped)
 
     counters: dict[tuple[str, int], int] = {}
+    foreign_count = 0
     for sub in scenario.subscribers:
+        spec = sub.link
+        if sub.radio:
+            attachment = initial[sub.name]
+            spec = air_link_spec(sub.link, attachment.rate_mbps, attachment.loss_pct)
+        if sub.handset == "foreign":
+            _check_block(foreign_count, "foreign handsets")
+            ip = f"198.19.0.{_FIRST_HOST + foreign_count}"
+            foreign_count += 1
+            builder.host(sub.name, "foreign-handset", "foreign", ip, 15, tier=sub.tier,
+                         link_kind="air", spec=spec)
+            continue
         t = tier_index[sub.tier]
         n = counters.get((sub.access, t), 0)
         counters[(sub.access, t)] = n + 1
         _check_block(n, f"subscribers of tier {sub.tier!r} with {sub.access} access")
         second = 64 if sub.access == "mobile" else 100
         ip = f"100.{second}.{t}.{_FIRST_HOST + n}"
-        switch = f"nb-{sub.cell}" if sub.access == "mobile" else "fixed"
+        cell = sub.cell
+        if sub.radio:
+            cell = initial[sub.name].cell or scenario.radio.cells_of_kind("national")[0].name
+        switch = f"nb-{cell}" if sub.access == "mobile" else "fixed"
         builder.host(sub.name, sub.access, switch, ip, 32, tier=sub.tier,
-                     link_kind="air" if sub.access == "mobile" else "fixed", spec=sub.link)
+                     link_kind="air" if sub.access == "mobile" else "fixed", spec=spec)
 
     zone_counts: dict[str, int] = {}
     for site in scenario.sites:
@@ -203,6 +231,23 @@ def build(scenario: Scenario, run_tag: int = 0, prefix: str = "hn") -> Plan:
 
     return Plan(run_tag, prefix, tuple(builder.switches), tuple(builder.hosts),
                 tuple(builder.links), tier_index)
+
+
+# A detached phone keeps a (tiny) HTB rate so the class exists; its loss is 100 %.
+MIN_AIR_RATE_MBPS = 0.01
+
+
+def air_link_spec(base: LinkSpec, rate_mbps: float, loss_pct: float) -> LinkSpec:
+    """The air link of a phone on the radio map: its serving cell's rate and loss."""
+    return base.merged({"bw_mbps": max(rate_mbps, MIN_AIR_RATE_MBPS), "loss_pct": loss_pct})
+
+
+def _initial_attachments(scenario: Scenario) -> dict:
+    if scenario.radio is None:
+        return {}
+    from hermitnet import radio
+
+    return radio.evaluate(scenario.radio, 0.0)
 
 
 def _check_block(n: int, what: str) -> None:

@@ -18,12 +18,14 @@ SCHEMA_VERSION = "hermitnet.results/1"
 def leakage(arrived: dict, state, scenario) -> dict:
     """Bytes from each tier that arrived at a site in a zone its policy forbids, by path.
 
-    Paths: "uplink" for the global zone (only reachable through the international uplink),
-    "internal" for zones inside the national network.
+    Paths: "foreign-cell" for a smuggled handset on a foreign operator's cell, else "uplink" for
+    the global zone (only reachable through the international uplink) and "internal" for zones
+    inside the national network.
     """
     zone_of = {s.name: s.zone for s in scenario.sites}
+    foreign = {s.name for s in scenario.subscribers if s.handset == "foreign"}
     by_tier: dict[str, int] = {t: 0 for t in state.tier_zones}
-    by_path: dict[str, int] = {"uplink": 0, "internal": 0}
+    by_path: dict[str, int] = {"uplink": 0, "internal": 0, "foreign-cell": 0}
     for site, sources in arrived.items():
         zone = zone_of[site]
         for subscriber, counter in sources.items():
@@ -31,7 +33,11 @@ def leakage(arrived: dict, state, scenario) -> dict:
             if zone in state.tier_zones[tier] or counter["bytes"] == 0:
                 continue
             by_tier[tier] += counter["bytes"]
-            by_path["uplink" if zone == "global" else "internal"] += counter["bytes"]
+            if subscriber in foreign:
+                path = "foreign-cell"
+            else:
+                path = "uplink" if zone == "global" else "internal"
+            by_path[path] += counter["bytes"]
     return {"by_tier": by_tier, "by_path": by_path, "arrived": arrived}
 
 

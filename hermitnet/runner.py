@@ -27,6 +27,7 @@ from hermitnet.policy import Compiled, PolicyState, compile_policy, policy_state
 LOG = logging.getLogger("hermitnet.run")
 POLICY_INSTALL_TIMEOUT_S = 60
 COUNTERS_INTERVAL_S = 1.0
+POPULATION_PHONES = 200_000  # phones evaluated for jamming effectiveness in results.json
 
 
 def new_run_id() -> tuple[str, int]:
@@ -93,6 +94,14 @@ class LiveRun:
         self.results["throughput"], self.results["rtt"] = throughput.measure(
             self.emu, scenario, self.state, self.progress)
         timings["throughput"] = time.monotonic() - clock
+        if scenario.radio is not None:
+            from hermitnet.workload import timeline
+
+            clock = time.monotonic()
+            rows = timeline.replay(self.emu, scenario, self.progress) if scenario.timeline_s else []
+            self.results["radio"] = timeline.summary(scenario.radio, rows, POPULATION_PHONES,
+                                                     scenario.seed)
+            timings["timeline"] = time.monotonic() - clock
         arrived = observer.read(self.emu, self.plan)
         self.results["leakage"] = results_module.leakage(arrived, self.state, scenario)
         self.check_controller()

@@ -59,6 +59,8 @@ class Subscriber:
     access: str  # "mobile" | "fixed"
     cell: str | None
     link: LinkSpec
+    handset: str = "national"  # "foreign": a smuggled handset on foreign cells (radio UEs only)
+    radio: bool = False        # placed on the radio map: the air link follows the radio model
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,9 @@ class Scenario:
     connect_timeout_s: float
     throughput_seconds: float
     flows: tuple[Flow, ...]
-    radio: dict | None = field(default=None, compare=False)
+    radio: object = field(default=None, compare=False)  # hermitnet.radio.RadioModel or None
+    timeline_s: float = 0.0
+    timeline_traffic: tuple[Flow, ...] = ()
 
     def site(self, name: str) -> Site:
         return next(s for s in self.sites if s.name == name)
@@ -163,6 +167,16 @@ def from_dict(data, *, source: str = "<scenario>") -> Scenario:
         for c in data.get("cells", [])
     )
     subscribers = tuple(_subscriber(s, defaults) for s in data["subscribers"])
+    radio_model = None
+    if data.get("radio") is not None:
+        from hermitnet import radio
+
+        radio_model = radio.parse(data["radio"], source, seed=data.get("seed", 1))
+        subscribers += tuple(
+            Subscriber(ue.name, ue.tier, "mobile", None, defaults["mobile_link"],
+                       handset=ue.handset, radio=True)
+            for ue in radio_model.ues
+        )
     sites = tuple(
         Site(s["name"], s["zone"], s.get("hostname", f"{s['name']}.{s['zone']}.invalid"),
              s.get("title", s["name"]))
@@ -184,7 +198,11 @@ def from_dict(data, *, source: str = "<scenario>") -> Scenario:
         connect_timeout_s=float((measure.get("reachability") or {}).get("connect_timeout_s", 2)),
         throughput_seconds=float(throughput.get("seconds", 5)),
         flows=tuple(Flow(f["from"], f["to"]) for f in throughput.get("flows", [])),
-        radio=data.get("radio"),
+        radio=radio_model,
+        timeline_s=float((measure.get("timeline") or {}).get("duration_s", 0)),
+        timeline_traffic=tuple(
+            Flow(f["from"], f["to"]) for f in (measure.get("timeline") or {}).get("traffic", [])
+        ),
     )
     _check_references(scenario)
     return scenario
@@ -204,11 +222,18 @@ def _check_references(scenario: Scenario) -> None:
         raise HermitError(message, source=source, field=field_path)
 
     _unique([c.name for c in scenario.cells], "cells", fail)
-    _unique([s.name for s in scenario.subscribers], "subscribers", fail)
+    paths = _subscriber_paths(scenario)
+    if not scenario.subscribers:
+        fail("subscribers", "no subscribers: list some here or as radio.ues")
+    seen = set()
+    for i, sub in enumerate(scenario.subscribers):
+        if sub.name in seen:
+            fail(f"{paths[i]}.name", f"duplicate subscriber name {sub.name!r}")
+        seen.add(sub.name)
     _unique([s.name for s in scenario.sites], "sites", fail)
     for i, sub in enumerate(scenario.subscribers):
         if sub.name in RESERVED_NAMES or sub.name.startswith("nb-"):
-            fail(f"subscribers[{i}].name", f"{sub.name!r} is reserved for a switch; choose another")
+            fail(f"{paths[i]}.name", f"{sub.name!r} is reserved for a switch; choose another")
     for i, site in enumerate(scenario.sites):
         if site.name in RESERVED_NAMES or site.name.startswith("nb-"):
             fail(f"sites[{i}].name", f"{site.name!r} is reserved for a switch; choose another")
@@ -220,15 +245,15 @@ def _check_references(scenario: Scenario) -> None:
     cell_names = {c.name for c in scenario.cells}
     for i, sub in enumerate(scenario.subscribers):
         if sub.tier not in scenario.tiers:
-            fail(f"subscribers[{i}].tier", f"unknown tier {sub.tier!r}; expected one of: "
+            fail(f"{paths[i]}.tier", f"unknown tier {sub.tier!r}; expected one of: "
                  f"{', '.join(scenario.tiers)}")
         if sub.access == "fixed" and sub.cell:
-            fail(f"subscribers[{i}].cell", "a fixed-line subscriber has no cell; remove 'cell'")
-        if sub.access == "mobile" and sub.cell is None:
-            fail(f"subscribers[{i}].cell", "a mobile subscriber needs a cell; expected one of: "
+            fail(f"{paths[i]}.cell", "a fixed-line subscriber has no cell; remove 'cell'")
+        if sub.access == "mobile" and sub.cell is None and not sub.radio:
+            fail(f"{paths[i]}.cell", "a mobile subscriber needs a cell; expected one of: "
                  f"{', '.join(sorted(cell_names)) or '(no cells defined: add a cells section)'}")
         if sub.cell is not None and sub.cell not in cell_names:
-            fail(f"subscribers[{i}].cell", f"unknown cell {sub.cell!r}; expected one of: "
+            fail(f"{paths[i]}.cell", f"unknown cell {sub.cell!r}; expected one of: "
                  f"{', '.join(sorted(cell_names))}")
 
     site_names = [s.name for s in scenario.sites]
@@ -239,13 +264,31 @@ def _check_references(scenario: Scenario) -> None:
                  f"unknown site {name!r}; expected one of: {', '.join(site_names)}")
         if entry.from_s is not None and entry.until_s is not None and entry.until_s <= entry.from_s:
             fail(f"blocklist[{i}].until_s", "must be later than from_s")
-    for i, flow in enumerate(scenario.flows):
-        if flow.src not in {s.name for s in scenario.subscribers}:
-            fail(f"measure.throughput.flows[{i}].from", f"unknown subscriber {flow.src!r}")
-        if flow.dst not in site_names:
-            fail(f"measure.throughput.flows[{i}].to", f"unknown site {flow.dst!r}")
+    subscriber_names = {s.name for s in scenario.subscribers}
+    for what, flows in (("throughput.flows", scenario.flows),
+                        ("timeline.traffic", scenario.timeline_traffic)):
+        for i, flow in enumerate(flows):
+            if flow.src not in subscriber_names:
+                fail(f"measure.{what}[{i}].from", f"unknown subscriber {flow.src!r}")
+            if flow.dst not in site_names:
+                fail(f"measure.{what}[{i}].to", f"unknown site {flow.dst!r}")
+    if scenario.timeline_traffic and scenario.radio is None:
+        fail("measure.timeline", "a timeline needs a radio section (it replays the radio model)")
     if len(scenario.subscribers) > 200 or len(scenario.sites) > 200:
         fail("subscribers", "at most 200 subscribers and 200 sites are emulated; sample a subset")
+
+
+def _subscriber_paths(scenario: Scenario) -> list[str]:
+    """Where each subscriber was written: subscribers[i] or, for phones on the map, radio.ues[j]."""
+    paths, listed, on_map = [], 0, 0
+    for sub in scenario.subscribers:
+        if sub.radio:
+            paths.append(f"radio.ues[{on_map}]")
+            on_map += 1
+        else:
+            paths.append(f"subscribers[{listed}]")
+            listed += 1
+    return paths
 
 
 def _unique(names: list[str], field_path: str, fail) -> None:

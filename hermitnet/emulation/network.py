@@ -185,12 +185,29 @@ class Emulation:
                 if end.nft:
                     self.check(self._logical(end.node), ["nft", "-f", "-"], end.nft)
 
-    def set_rate(self, logical_host: str, bw_mbps: float) -> None:
-        """Change the rate of a host's access link, both directions (HTB must be in place)."""
+    def set_air_link(self, logical_host: str, bw_mbps: float, loss_pct: float) -> None:
+        """Give a phone's air link a new rate and loss, both directions.
+
+        The link was planned with HTB (every phone on the radio map has a rate), so the rate is
+        a class change; loss goes to netem where the kernel has it, else to the nftables drop
+        inside the phone.
+        """
         host = self.plan.host(logical_host)
-        self.check(logical_host, shaping.htb_rate_cmd(f"{host.node}-eth0", bw_mbps))
-        shaping.run_checked(shaping.htb_rate_cmd(f"{self._switch_node(host.switch)}-eth{host.port}",
-                                                 bw_mbps))
+        link = next(lk for lk in self.plan.links if lk.a == logical_host)
+        spec = link.spec.merged({"bw_mbps": bw_mbps, "loss_pct": loss_pct})
+        ends = ((f"{host.node}-eth0", logical_host),
+                (f"{self._switch_node(host.switch)}-eth{host.port}", None))
+        for intf, inside in ends:
+            argvs = [shaping.htb_rate_cmd(intf, bw_mbps)]
+            if self.caps.netem:
+                argvs.append(shaping.netem_cmd(intf, spec, under_htb=True))
+            for argv in argvs:
+                if inside:
+                    self.check(inside, argv)
+                else:
+                    shaping.run_checked(argv)
+        if not self.caps.netem:
+            self.check(logical_host, ["nft", "-f", "-"], shaping.nft_loss_script(loss_pct))
 
     def _switch_node(self, logical: str) -> str:
         return self.plan.switch(logical).node

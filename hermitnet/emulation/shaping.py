@@ -68,12 +68,16 @@ NFT_LOSS_STEPS = 1_000_000   # loss resolution: 0.0001 %
 def nft_loss_script(loss_pct: float) -> str:
     """Drop loss_pct of packets in and out of a host, in steps of 0.0001 %.
 
-    A loss above zero never rounds down to "drop nothing": the smallest threshold is one step.
+    A loss above zero never rounds down to "drop nothing": the smallest threshold is one step;
+    100 % (a phone with no serving cell) drops everything.
     """
     threshold = round(loss_pct * NFT_LOSS_STEPS / 100)
     if loss_pct > 0:
         threshold = max(1, threshold)
-    rule = f"numgen random mod {NFT_LOSS_STEPS} < {threshold} drop"
+    if threshold >= NFT_LOSS_STEPS:
+        rule = "drop"
+    else:
+        rule = f"numgen random mod {NFT_LOSS_STEPS} < {threshold} drop"
     return (
         f"table inet {NFT_LOSS_TABLE}\n"
         f"delete table inet {NFT_LOSS_TABLE}\n"

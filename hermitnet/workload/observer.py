@@ -34,11 +34,12 @@ def install(emu, plan) -> None:
 
 def read(emu, plan) -> dict[str, dict[str, dict[str, int]]]:
     """{site: {subscriber: {"packets": n, "bytes": n}}}"""
-    arrived = {}
-    for site in (h for h in plan.hosts if h.kind == "server"):
-        done = emu.run(site.name, ["nft", "-j", "list", "table", "inet", TABLE])
-        arrived[site.name] = parse_counters(done.stdout)
-    return arrived
+    return {h.name: read_site(emu, h.name) for h in plan.hosts if h.kind == "server"}
+
+
+def read_site(emu, site: str) -> dict[str, dict[str, int]]:
+    done = emu.run(site, ["nft", "-j", "list", "table", "inet", TABLE])
+    return parse_counters(done.stdout)
 
 
 def parse_counters(nft_json: str) -> dict[str, dict[str, int]]:

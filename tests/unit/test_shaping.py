@@ -168,7 +168,7 @@ def test_no_configured_parameter_is_dropped_silently(scenario_dict, kind, netem,
 
 
 @pytest.mark.parametrize("loss,threshold", [(1, 10_000), (2.5, 25_000), (0.01, 100),
-                                            (33.333, 333_330), (100, 1_000_000), (0.00012, 1)])
+                                            (33.333, 333_330), (99.9999, 999_999), (0.00012, 1)])
 def test_nft_loss_threshold(loss, threshold):
     script = shaping.nft_loss_script(loss)
     found = re.findall(r"numgen random mod (\d+) < (\d+) drop", script)
@@ -178,6 +178,13 @@ def test_nft_loss_threshold(loss, threshold):
     lines = script.splitlines()
     assert lines[0] == f"table inet {shaping.NFT_LOSS_TABLE}"
     assert lines[1] == f"delete table inet {shaping.NFT_LOSS_TABLE}"
+
+
+def test_nft_total_loss_drops_everything():
+    """nft's numgen threshold must stay below the modulus: 100 % is a plain drop."""
+    script = shaping.nft_loss_script(100)
+    assert "numgen" not in script
+    assert script.count("policy accept; drop;") == 2
 
 
 @pytest.mark.parametrize("loss", [0.004, 1e-9])

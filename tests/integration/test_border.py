@@ -1,0 +1,77 @@
+"""Issue 4 on the real emulator: jammers decide who reaches a foreign cell, and it shows in traffic.
+
+A compressed copy of scenarios/border.yaml: the east jammer goes on at 4 s and off at 12 s, and
+the smuggled foreign handset's pings to a foreign site are counted at that site every second.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from hermitnet import radio, runner, scenario
+from hermitnet.radio.sweep import apply_override
+from tests.integration.conftest import REPO, leftovers
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+ON_S, OFF_S, DURATION_S = 4.0, 12.0, 16.0
+FLOW = "smuggler-1->world-news"
+
+
+@pytest.fixture(scope="module")
+def border_run(tmp_path_factory):
+    doc = yaml.safe_load((REPO / "scenarios" / "border.yaml").read_text())
+    doc = apply_override(doc, "radio.jammers.1.schedule",
+                         [{"t_s": ON_S, "active": True}, {"t_s": OFF_S, "active": False}])
+    doc = apply_override(doc, "measure.timeline.duration_s", DURATION_S)
+    doc["measure"]["throughput"]["flows"] = []
+    loaded = scenario.from_dict(doc, source="border (compressed)")
+    # the premise: the model drops the smuggler when the east jammer is on, and only then
+    assert radio.evaluate(loaded.radio, ON_S - 1)["smuggler-1"].cell_kind == "foreign"
+    assert radio.evaluate(loaded.radio, ON_S)["smuggler-1"].cell is None
+    assert radio.evaluate(loaded.radio, OFF_S)["smuggler-1"].cell_kind == "foreign"
+    out = tmp_path_factory.mktemp("border")
+    _, results = runner.run(loaded, out, progress=lambda message: None)
+    return results
+
+
+def _arrived(results, flow, t_from, t_to) -> int:
+    """Bytes of `flow` that arrived in (t_from, t_to] of the timeline."""
+    at = {row["t_s"]: row["arrived_bytes"][flow] for row in results["radio"]["timeline"]}
+    return at[t_to] - at[t_from]
+
+
+def test_foreign_cell_traffic_flows_before_the_jammer(border_run):
+    assert _arrived(border_run, FLOW, 0.0, ON_S) > 0
+
+
+def test_jammer_on_stops_it_within_one_step(border_run):
+    step = 1.0
+    assert _arrived(border_run, FLOW, ON_S + step, OFF_S) == 0
+
+
+def test_jammer_off_restores_it_within_one_step(border_run):
+    assert _arrived(border_run, FLOW, OFF_S + 1.0, DURATION_S) > 0
+
+
+def test_national_phones_are_not_jammed(border_run):
+    assert _arrived(border_run, "citizen-1->news", ON_S + 1.0, OFF_S) > 0
+
+
+def test_foreign_cell_leakage_is_counted_by_path(border_run):
+    leakage = border_run["leakage"]
+    assert leakage["by_path"]["foreign-cell"] > 0
+    assert leakage["by_tier"]["citizen"] >= leakage["by_path"]["foreign-cell"]
+    assert leakage["by_path"]["uplink"] == 0
+
+
+def test_attachments_over_time_and_jamming_effectiveness(border_run):
+    radio_results = border_run["radio"]
+    kinds = [row["attached"]["foreign"] for row in radio_results["timeline"]]
+    assert max(kinds) > min(kinds), "the jammer schedule must change foreign attachments"
+    assert 0 < radio_results["jamming_effectiveness"] <= 1
+
+
+def test_nothing_is_left_behind(border_run):
+    assert leftovers(border_run["run_id"]) == []
