@@ -1,10 +1,14 @@
-"""List the scenarios shipped in scenarios/ with their descriptions."""
+"""List the scenarios shipped in scenarios/ with their descriptions.
+
+A file that does not load is listed with its error; the exit code is then 1.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from hermitnet import scenario
+from hermitnet.errors import HermitError
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -14,8 +18,14 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    broken = 0
     for path in sorted(args.dir.glob("*.yaml")):
-        loaded = scenario.load(path)
+        try:
+            loaded = scenario.load(path)
+        except HermitError as error:
+            broken += 1
+            print(f"{path}\n    (invalid: {error})")
+            continue
         first = loaded.description.split(". ")[0] if loaded.description else ""
         print(f"{path}\n    {first}")
-    return 0
+    return 1 if broken else 0

@@ -101,8 +101,6 @@ def test_scenarios_lists_the_shipped_baseline(run_cli):
     assert str(SCENARIO_DIR / "baseline.yaml") in out.splitlines()
 
 
-@pytest.mark.xfail(reason="BUG: `hermitnet scenarios` stops at the first file that does not "
-                          "load instead of listing the others and marking that one", strict=True)
 def test_scenarios_lists_the_good_ones_when_one_is_broken(run_cli, tmp_path):
     folder = tmp_path / "mine"
     folder.mkdir()
