@@ -337,3 +337,18 @@ def test_live_policy_survives_a_restart_of_the_same_run_only(make_app, baseline_
 def test_unknown_path_is_404(api):
     status, _ = api.call("GET", "/v1/nothing")
     assert status == 404
+
+
+def test_openapi_document_lists_exactly_the_routes_the_app_serves():
+    import yaml
+
+    document = yaml.safe_load((tiered_routing.Path(tiered_routing.__file__).parents[1] / "docs"
+                               / "openapi.yaml").read_text())
+    documented = {(path, method.upper()) for path, item in document["paths"].items()
+                  for method in item}
+    served = {(info["path"], method) for info in (
+        getattr(tiered_routing.PolicyApi, name).routing_info
+        for name in dir(tiered_routing.PolicyApi)
+        if hasattr(getattr(tiered_routing.PolicyApi, name), "routing_info"))
+        for method in info["methods"]}
+    assert documented == served
