@@ -15,30 +15,43 @@ from hermitnet.schema_check import validate
 SCHEMA_VERSION = "hermitnet.results/1"
 
 
-def leakage(arrived: dict, state, scenario) -> dict:
+def leakage(arrived: dict, state, scenario, probes_sent: int = 0) -> dict:
     """Bytes from each tier that arrived at a site in a zone its policy forbids, by path.
 
-    Paths: "foreign-cell" for a smuggled handset on a foreign operator's cell, else "uplink" for
-    the global zone (only reachable through the international uplink) and "internal" for zones
-    inside the national network.
+    `arrived` is what the observer counted at each site: by source subscriber, and escaped
+    probes by kind and sender ("probe:KIND:SENDER"). Paths: "foreign-cell" for a smuggled
+    handset on a foreign operator's cell; for probes their kind's path ("spoofed-source",
+    "tunnel", "ipv6"); else "uplink" for the global zone (reachable only through the
+    international uplink) and "internal" for zones inside the national network.
     """
+    from hermitnet.workload.probes import path_of
+
     zone_of = {s.name: s.zone for s in scenario.sites}
-    foreign = {s.name for s in scenario.subscribers if s.handset == "foreign"}
+    handset = {s.name: s.handset for s in scenario.subscribers}
     by_tier: dict[str, int] = {t: 0 for t in state.tier_zones}
-    by_path: dict[str, int] = {"uplink": 0, "internal": 0, "foreign-cell": 0}
-    for site, sources in arrived.items():
+    by_path: dict[str, int] = {p: 0 for p in
+                               ("uplink", "internal", "foreign-cell", "spoofed-source", "tunnel",
+                                "ipv6")}
+    escaped: dict[str, int] = {}
+    for site, counters in arrived.items():
         zone = zone_of[site]
-        for subscriber, counter in sources.items():
-            tier = state.membership[subscriber]
-            if zone in state.tier_zones[tier] or counter["bytes"] == 0:
+        for key, counter in counters.items():
+            if counter["bytes"] == 0:
                 continue
-            by_tier[tier] += counter["bytes"]
-            if subscriber in foreign:
-                path = "foreign-cell"
+            if key.startswith("probe:"):
+                _, kind, sender = key.split(":", 2)
+                escaped[kind] = escaped.get(kind, 0) + counter["packets"]
+                path = path_of(kind, zone, handset[sender])
             else:
-                path = "uplink" if zone == "global" else "internal"
+                sender = key
+                if zone in state.tier_zones[state.membership[sender]]:
+                    continue
+                path = path_of("policy-hole", zone, handset[sender])
+            by_tier[state.membership[sender]] += counter["bytes"]
             by_path[path] += counter["bytes"]
-    return {"by_tier": by_tier, "by_path": by_path, "arrived": arrived}
+    return {"by_tier": by_tier, "by_path": by_path, "probes_sent": probes_sent,
+            "probes_escaped": sum(escaped.values()), "probes_escaped_by_kind": escaped,
+            "arrived": arrived}
 
 
 def write(run_dir: Path, results: dict) -> Path:

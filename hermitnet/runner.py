@@ -81,7 +81,7 @@ class LiveRun:
 
     def measure_all(self) -> None:
         """Everything the scenario asks for, into self.results."""
-        from hermitnet.workload import observer, throughput
+        from hermitnet.workload import observer, probes, throughput
 
         timings = self.results["timings_s"]
         scenario = self.scenario
@@ -90,6 +90,8 @@ class LiveRun:
         clock = time.monotonic()
         self.results["reachability"] = self.measure_reachability()
         timings["reachability"] = time.monotonic() - clock
+        self.progress("leakage probes: policy hole, spoofed source, DNS/ICMP tunnels, IPv6")
+        probes_sent = probes.run(self.emu, self.plan, self.state, scenario)
         clock = time.monotonic()
         self.results["throughput"], self.results["rtt"] = throughput.measure(
             self.emu, scenario, self.state, self.progress)
@@ -103,7 +105,8 @@ class LiveRun:
                                                      scenario.seed)
             timings["timeline"] = time.monotonic() - clock
         arrived = observer.read(self.emu, self.plan)
-        self.results["leakage"] = results_module.leakage(arrived, self.state, scenario)
+        self.results["leakage"] = results_module.leakage(arrived, self.state, scenario,
+                                                         probes_sent)
         self.check_controller()
 
     def check_controller(self) -> None:

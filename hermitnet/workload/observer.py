@@ -1,7 +1,8 @@
-"""The leakage observer: byte counters at every server, by source subscriber.
+"""The leakage observer: byte counters at every server, by source subscriber and probe kind.
 
 It counts with nftables inside each server's namespace, what actually arrived, and does not trust
-the controller's own counters.
+the controller's own counters. Escaped probes (hermitnet.workload.probes) are counted first, by
+kind, and set aside, so they are not counted again by source.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ import json
 TABLE = "hermitnet_obs"
 
 
-def counter_script(subscribers) -> str:
+def counter_script(plan) -> str:
+    from hermitnet.workload.probes import observer_rules
+
+    subscribers = [h for h in plan.hosts if h.kind != "server"]
     rules = "\n".join(
-        f'    ip saddr {s.ip} counter comment "{s.name}"' for s in subscribers
+        [f"    {rule}" for rule in observer_rules(plan)]
+        + [f'    ip saddr {s.ip} counter comment "{s.name}"' for s in subscribers]
     )
     return (
         f"table inet {TABLE} {{\n"
@@ -26,8 +31,7 @@ def counter_script(subscribers) -> str:
 
 
 def install(emu, plan) -> None:
-    subscribers = [h for h in plan.hosts if h.kind != "server"]
-    script = counter_script(subscribers)
+    script = counter_script(plan)
     for site in (h for h in plan.hosts if h.kind == "server"):
         emu.check(site.name, ["nft", "-f", "-"], script)
 

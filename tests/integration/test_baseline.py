@@ -89,3 +89,11 @@ def test_throughput_follows_the_configured_bottleneck(baseline_run):
 def test_nothing_is_left_behind(baseline_run):
     _, _, results = baseline_run
     assert leftovers(results["run_id"]) == []
+
+
+def test_no_leakage_probe_escapes(baseline_run):
+    _, _, results = baseline_run
+    leakage = results["leakage"]
+    assert leakage["probes_sent"] > 0
+    assert leakage["probes_escaped"] == 0, leakage["probes_escaped_by_kind"]
+    assert all(v == 0 for v in leakage["by_path"].values())

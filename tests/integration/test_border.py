@@ -75,3 +75,16 @@ def test_attachments_over_time_and_jamming_effectiveness(border_run):
 
 def test_nothing_is_left_behind(border_run):
     assert leftovers(border_run["run_id"]) == []
+
+
+def test_probes_from_a_foreign_handset_escape_by_every_kind(border_run):
+    """The positive control of the observer: outside the national network nothing stops them."""
+    leakage = border_run["leakage"]
+    assert leakage["probes_sent"] > 0
+    assert set(leakage["probes_escaped_by_kind"]) == {
+        "policy-hole", "spoofed-source", "tunnel-dns", "tunnel-icmp", "ipv6"}
+    arrived = leakage["arrived"]["world-news"]
+    assert arrived["probe:ipv6:smuggler-1"]["packets"] > 0
+    # national phones' probes never arrive: the national policy stops every kind
+    assert all(c["packets"] == 0 for key, c in arrived.items()
+               if key.startswith("probe:") and key.endswith(("citizen-1", "citizen-2")))
