@@ -135,6 +135,11 @@ class _StrictLoader(yaml.SafeLoader):
 
 def load(path: str | Path) -> Scenario:
     """Read, validate and resolve a scenario file. Raises HermitError naming file and field."""
+    return from_dict(read_document(path), source=str(path))
+
+
+def read_document(path: str | Path):
+    """The scenario file as plain data (duplicate keys refused), before any validation."""
     path = Path(path)
     source = str(path)
     try:
@@ -142,10 +147,9 @@ def load(path: str | Path) -> Scenario:
     except OSError as error:
         raise HermitError(f"cannot read scenario file: {error.strerror}", source=source) from error
     try:
-        data = yaml.load(text, Loader=_StrictLoader)
+        return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as error:
         raise HermitError(f"not valid YAML: {error}", source=source) from error
-    return from_dict(data, source=source)
 
 
 def from_dict(data, *, source: str = "<scenario>") -> Scenario:

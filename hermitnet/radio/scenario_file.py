@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from hermitnet.errors import HermitError
 from hermitnet.radio.model import RadioModel
 from hermitnet.radio.parse import parse
 
 
 def read_scenario(path: str | Path) -> dict:
-    """The scenario file as a dict; errors name the file and, for YAML errors, the line."""
-    path = Path(path)
-    try:
-        document = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise HermitError(f"cannot read scenario: {error.strerror}", source=str(path)) from error
-    except yaml.YAMLError as error:
-        raise HermitError(f"not valid YAML: {error}", source=str(path)) from error
+    """The scenario file as a dict, read by the scenario loader's own reader."""
+    from hermitnet.scenario import read_document
+
+    document = read_document(path)
     if not isinstance(document, dict):
         raise HermitError("expected a mapping at the top level", source=str(path))
     return document
