@@ -7,6 +7,10 @@
   radio.jammers.duty_cycle.on_fraction=0.25,0.5,1
 For each value the radio model evaluates PHONES sampled phones, time-averaged over the jammer
 schedules in [0, DURATION_S); the results go to DIR/sweep.csv and DIR/sweep.png (no root).
+
+With --emulate (root), each value is also run on the emulated network (hermitnet run, results
+in DIR/run-N/): the emulated phones' share of time on foreign cells and the bytes that leaked
+through foreign cells, counted at the global sites, are added to each row and to the plot.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import argparse
 import csv
 from pathlib import Path
 
+from hermitnet.errors import HermitError
 from hermitnet.radio.scenario_file import read_scenario
 from hermitnet.radio.sweep import parse_assignment, radio_columns, sweep
 from hermitnet.radio.sweepplot import plot_sweep
@@ -40,6 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=60.0,
         help="time span whose jammer schedules are averaged (default 60)",
     )
+    parser.add_argument(
+        "--emulate",
+        action="store_true",
+        help="also run each value on the emulated network (root) and measure leaked traffic",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,12 +58,10 @@ def run(args: argparse.Namespace) -> int:
     assignment = parse_assignment(args.assignment)
     out_dir = Path(args.out or Path("results") / f"{scenario_path.stem}-sweep")
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = sweep(
-        document,
-        str(scenario_path),
-        assignment,
-        [radio_columns(args.phones, args.seed, args.duration_s)],
-    )
+    columns = [radio_columns(args.phones, args.seed, args.duration_s)]
+    if args.emulate:
+        columns.append(emulated_columns(out_dir))
+    rows = sweep(document, str(scenario_path), assignment, columns)
     csv_path, png_path = out_dir / "sweep.csv", out_dir / "sweep.png"
     with csv_path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -72,6 +80,32 @@ def run(args: argparse.Namespace) -> int:
         print("  " + "  ".join(f"{_cell(row[c]):>14}" for c in columns))
     print(f"wrote {csv_path}, {png_path}")
     return 0
+
+
+def emulated_columns(out_dir: Path):
+    """Run one overridden scenario on the emulated network; its leakage becomes sweep columns."""
+    from hermitnet import runner, scenario
+
+    runs = iter(range(10**6))
+
+    def columns(document: dict, source: str) -> dict:
+        loaded = scenario.from_dict(document, source=source)
+        if not loaded.timeline_s or not loaded.timeline_traffic:
+            raise HermitError("--emulate needs a timeline with traffic to count leakage",
+                              source=source, field="measure.timeline")
+        run_dir = out_dir / f"run-{next(runs)}"
+        print(f"* emulating {run_dir} ...", flush=True)
+        _, results = runner.run(loaded, run_dir, progress=lambda message: None)
+        timeline = results["radio"]["timeline"]
+        on_foreign = [row["attached"]["foreign"] / max(1, sum(row["attached"].values()))
+                      for row in timeline[:-1]]
+        return {
+            "emulated_foreign_share": sum(on_foreign) / len(on_foreign) if on_foreign else None,
+            "leaked_bytes_foreign_cell": results["leakage"]["by_path"]["foreign-cell"],
+            "run_dir": str(run_dir),
+        }
+
+    return columns
 
 
 def _cell(value: object) -> str:

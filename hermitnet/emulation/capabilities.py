@@ -90,10 +90,12 @@ def describe(caps: Capabilities) -> tuple[list[str], list[str]]:
     else:
         will_not.append("delay_ms and jitter_ms: the kernel has no netem qdisc")
         if caps.nft:
-            will.append("loss on access links: nftables random drop in the host (no netem)")
+            will.append("loss on access links: nftables random drop on the host's interface "
+                        "(netdev egress and ingress hooks; no netem)")
             will_not.append("loss_pct on switch-to-switch links (uplink, backhaul): needs netem")
         else:
-            will_not.append("loss_pct: neither netem nor nftables numgen is available")
+            will_not.append("loss_pct: neither netem nor nftables netdev egress hooks "
+                            "(Linux >= 5.16) are available")
     will.append("per-tier rate limits: OpenFlow meters")
     return will, will_not
 
@@ -125,10 +127,14 @@ def _probe_qdisc(qdisc: str) -> bool:
 
 
 def _probe_nft() -> bool:
+    """nftables with netdev egress/ingress hooks and numgen (Linux >= 5.16): loss without netem."""
     script = (
-        "add table inet probe\n"
-        "add chain inet probe c { type filter hook input priority 0; }\n"
-        "add rule inet probe c numgen random mod 100 < 1 drop\n"
+        "table netdev probe {\n"
+        '  chain e { type filter hook egress device "lo" priority 0; '
+        "numgen random mod 100 < 1 drop; }\n"
+        '  chain i { type filter hook ingress device "lo" priority 0; '
+        "numgen random mod 100 < 1 drop; }\n"
+        "}\n"
     )
     return _ok(["unshare", "--net", "nft", "-f", "-"], input=script)
 

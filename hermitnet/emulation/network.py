@@ -162,8 +162,7 @@ class Emulation:
         for switch in self.net.switches:
             for intf in switch.intfList():
                 if intf.name != "lo":
-                    shaping.run_checked(["ethtool", "-K", intf.name, "tx", "off"],
-                                        runner=_quiet_ethtool)
+                    shaping.run_checked(["ethtool", "-K", intf.name, "tx", "off"])
 
     def _static_arp(self) -> None:
         """Every host knows every other host's MAC: no ARP crosses the policy pipeline."""
@@ -207,7 +206,8 @@ class Emulation:
                 else:
                     shaping.run_checked(argv)
         if not self.caps.netem:
-            self.check(logical_host, ["nft", "-f", "-"], shaping.nft_loss_script(loss_pct))
+            self.check(logical_host, ["nft", "-f", "-"],
+                       shaping.nft_loss_script(loss_pct, f"{host.node}-eth0"))
 
     def _switch_node(self, logical: str) -> str:
         return self.plan.switch(logical).node
@@ -216,10 +216,14 @@ class Emulation:
         return next(h.name for h in self.plan.hosts if h.node == node)
 
     def check(self, logical_host: str, argv: list[str], input_text: str | None = None) -> None:
-        done = self.run(logical_host, argv, input_text=input_text, timeout_s=30)
-        if done.returncode != 0 or done.stderr.strip():
-            raise HermitError(f"{' '.join(argv)} in {logical_host} failed ({done.returncode}): "
-                              f"{done.stderr.strip() or done.stdout.strip()}")
+        """Run a command in a host; any non-zero exit or error output is a failure."""
+
+        def in_host(argv, input_text):
+            done = self.run(logical_host, argv, input_text=input_text, timeout_s=30)
+            return done.stdout, done.stderr, done.returncode
+
+        shaping.run_checked(argv, runner=in_host, input_text=input_text,
+                            where=f"in {logical_host}")
 
     # -- readiness ---------------------------------------------------------------------------
     def wait_policy_installed(self, expected: dict[str, dict[int, int]], timeout_s: float,
@@ -253,8 +257,3 @@ def installed_flow_counts(bridge: str) -> dict[int, int]:
             counts[table] = counts.get(table, 0) + 1
     return counts
 
-
-def _quiet_ethtool(argv, input_text):
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=15)
-    # ethtool reports "Actual changes" on stdout and nothing on stderr when it worked
-    return done.stdout, done.stderr, done.returncode

@@ -11,6 +11,7 @@ treats any failure as an error.
 from __future__ import annotations
 
 import subprocess
+import time
 from dataclasses import dataclass, field
 
 from hermitnet.errors import HermitError
@@ -65,11 +66,13 @@ def netem_cmd(intf: str, spec: LinkSpec, *, under_htb: bool, verb: str = "replac
 NFT_LOSS_STEPS = 1_000_000   # loss resolution: 0.0001 %
 
 
-def nft_loss_script(loss_pct: float) -> str:
-    """Drop loss_pct of packets in and out of a host, in steps of 0.0001 %.
+def nft_loss_script(loss_pct: float, device: str) -> str:
+    """Drop loss_pct of the frames leaving and entering `device`, in steps of 0.0001 %.
 
-    A loss above zero never rounds down to "drop nothing": the smallest threshold is one step;
-    100 % (a phone with no serving cell) drops everything.
+    netdev-family hooks on the device itself (egress and ingress), so that every frame is
+    subject to the loss: also those sent on raw packet sockets (scapy), which the inet
+    output hook never sees. A loss above zero never rounds down to "drop nothing": the smallest
+    threshold is one step; 100 % (a phone with no serving cell) drops everything.
     """
     threshold = round(loss_pct * NFT_LOSS_STEPS / 100)
     if loss_pct > 0:
@@ -78,12 +81,13 @@ def nft_loss_script(loss_pct: float) -> str:
         rule = "drop"
     else:
         rule = f"numgen random mod {NFT_LOSS_STEPS} < {threshold} drop"
+    hook = 'type filter hook {} device "{}" priority 0; policy accept;'
     return (
-        f"table inet {NFT_LOSS_TABLE}\n"
-        f"delete table inet {NFT_LOSS_TABLE}\n"
-        f"table inet {NFT_LOSS_TABLE} {{\n"
-        f"  chain egress {{ type filter hook output priority 0; policy accept; {rule}; }}\n"
-        f"  chain ingress {{ type filter hook input priority 0; policy accept; {rule}; }}\n"
+        f"table netdev {NFT_LOSS_TABLE}\n"
+        f"delete table netdev {NFT_LOSS_TABLE}\n"
+        f"table netdev {NFT_LOSS_TABLE} {{\n"
+        f"  chain egress {{ {hook.format('egress', device)} {rule}; }}\n"
+        f"  chain ingress {{ {hook.format('ingress', device)} {rule}; }}\n"
         "}\n"
     )
 
@@ -119,17 +123,37 @@ def plan_link(link, plan, *, netem: bool, nft: bool) -> LinkShaping:
         in_host = name in hosts
         ends.append(InterfaceShaping(
             intf, nodes[name] if in_host else "", tuple(tuple(c) for c in tc),
-            nft_loss_script(spec.loss_pct) if loss_by_nft and name == host_end else None))
+            nft_loss_script(spec.loss_pct, intf) if loss_by_nft and name == host_end else None))
     return LinkShaping(tuple(ends), tuple(not_emulated))
 
 
-def run_checked(argv: list[str], *, runner=None, input_text: str | None = None) -> None:
-    """Run one command; any non-zero exit or error output is a failure, never a log line."""
-    if runner is not None:
+# Said by iproute2 when another process changed the kernel's tables during its netlink dump (other
+# runs or users on the machine). With exit code 0 the command itself worked; otherwise it is
+# repeated (all commands here may run twice, except "replace" of an HTB root, which exits 0).
+TRANSIENT_ERRORS = ("Dump was interrupted and may be inconsistent.",)
+ATTEMPTS = 3
+
+
+def run_checked(argv: list[str], *, runner=None, input_text: str | None = None,
+                where: str = "") -> None:
+    """Run one command; any non-zero exit or error output is a failure, never a log line.
+
+    `runner(argv, input_text) -> (stdout, stderr, exit code)` runs it elsewhere (in a host).
+    """
+    runner = runner or _run_here
+    for attempt in range(1, ATTEMPTS + 1):
         out, err, code = runner(argv, input_text)
-    else:
-        done = subprocess.run(argv, input=input_text, capture_output=True, text=True, timeout=30)
-        out, err, code = done.stdout, done.stderr, done.returncode
-    if code != 0 or err.strip():
+        transient = err.strip() in TRANSIENT_ERRORS
+        if code == 0 and (not err.strip() or transient):
+            return
+        if transient and attempt < ATTEMPTS:
+            time.sleep(0.05 * attempt)
+            continue
         detail = err.strip() or out.strip()
-        raise HermitError(f"command failed ({code}): {' '.join(argv)}: {detail}")
+        place = f" {where}" if where else ""
+        raise HermitError(f"command failed ({code}): {' '.join(argv)}{place}: {detail}")
+
+
+def _run_here(argv: list[str], input_text: str | None) -> tuple[str, str, int]:
+    done = subprocess.run(argv, input=input_text, capture_output=True, text=True, timeout=30)
+    return done.stdout, done.stderr, done.returncode

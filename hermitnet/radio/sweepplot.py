@@ -16,7 +16,9 @@ SERIES = (
     ("border_foreign_reach_share", "border phones reaching a foreign cell", "-s"),
     ("jamming_effectiveness", "jamming effectiveness (border phones kept off)", "-^"),
     ("national_coverage_share", "national coverage", ":d"),
+    ("emulated_foreign_share", "emulated phones on foreign cells (time mean)", "-x"),
 )
+LEAKED = ("leaked_bytes_foreign_cell", "bytes leaked through foreign cells (emulated, right axis)")
 
 
 def plot_sweep(rows: list[dict], key: str, out_png: Path, title: str) -> None:
@@ -35,7 +37,16 @@ def plot_sweep(rows: list[dict], key: str, out_png: Path, title: str) -> None:
     ax.set_ylabel("share")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    handles, labels = ax.get_legend_handles_labels()
+    if LEAKED[0] in rows[0]:
+        right = ax.twinx()
+        ys = [float("nan") if row[LEAKED[0]] is None else row[LEAKED[0]] / 1e3 for row in rows]
+        (line,) = right.plot(xs, ys, "-*", color="black", label=LEAKED[1])
+        right.set_ylabel("leaked kB (foreign-cell path)")
+        right.set_ylim(bottom=0)
+        handles.append(line)
+        labels.append(LEAKED[1])
+    ax.legend(handles, labels, fontsize=8, loc="best")
     ax.set_title(title, fontsize=10)
     fig.savefig(out_png, bbox_inches="tight")
     plt.close(fig)

@@ -17,8 +17,10 @@ probe from a smuggled foreign handset that arrives took the foreign-cell path, w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import time
 
 KINDS = {
     # kind: (nft match inside the server, without the sender; leakage path, None: by zone)
@@ -115,7 +117,7 @@ def run(emu, plan, state, scenario) -> int:
 
 def send(iface: str, src_mac: str, marker: int, probes: list[dict]) -> int:
     """Send the probes from inside a host (runs there, see main()); returns packets sent."""
-    from scapy.all import DNS, DNSQR, ICMP, IP, UDP, Ether, IPv6, Raw, sendp  # noqa: PLC0415
+    from scapy.all import DNS, DNSQR, ICMP, IP, UDP, Ether, IPv6, Raw, conf
 
     packets = []
     for probe in probes:
@@ -135,8 +137,16 @@ def send(iface: str, src_mac: str, marker: int, probes: list[dict]) -> int:
             packet = ether / IP(src=probe["src_ip"], dst=probe["dst_ip"]) \
                 / UDP(sport=marker, dport=PORTS[kind]) / payload
         packets += [packet] * PACKETS_PER_PROBE
-    if packets:
-        sendp(packets, iface=iface, verbose=False, inter=0.002)
+    # One frame at a time: an air link that drops a frame (no service, loss) makes the send
+    # fail with ENOBUFS; that frame is sent and lost, as on a real radio link.
+    socket = conf.L2socket(iface=iface)
+    try:
+        for packet in packets:
+            with contextlib.suppress(OSError):
+                socket.send(packet)
+            time.sleep(0.002)
+    finally:
+        socket.close()
     return len(packets)
 
 

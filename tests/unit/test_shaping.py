@@ -116,7 +116,7 @@ def test_loss_without_netem_on_a_host_link_becomes_nft_on_the_host_only(scenario
     shaped = shaping.plan_link(link, p, netem=False, nft=True)
     host_end, switch_end = shaped.ends
     assert host_end.node == p.host(link.a).node
-    assert host_end.nft == shaping.nft_loss_script(2.5)
+    assert host_end.nft == shaping.nft_loss_script(2.5, host_end.intf)
     assert switch_end.nft is None
     assert shaped.not_emulated == ()
 
@@ -170,19 +170,21 @@ def test_no_configured_parameter_is_dropped_silently(scenario_dict, kind, netem,
 @pytest.mark.parametrize("loss,threshold", [(1, 10_000), (2.5, 25_000), (0.01, 100),
                                             (33.333, 333_330), (99.9999, 999_999), (0.00012, 1)])
 def test_nft_loss_threshold(loss, threshold):
-    script = shaping.nft_loss_script(loss)
+    script = shaping.nft_loss_script(loss, "hn00h1-eth0")
     found = re.findall(r"numgen random mod (\d+) < (\d+) drop", script)
     assert found == [("1000000", str(threshold))] * 2   # one rule on output, one on input
-    assert "hook output" in script and "hook input" in script
+    # netdev hooks on the device: raw-socket frames (scapy) are subject to the loss too
+    assert 'hook egress device "hn00h1-eth0"' in script
+    assert 'hook ingress device "hn00h1-eth0"' in script
     # reloading replaces the table: declare, delete, then define it again
     lines = script.splitlines()
-    assert lines[0] == f"table inet {shaping.NFT_LOSS_TABLE}"
-    assert lines[1] == f"delete table inet {shaping.NFT_LOSS_TABLE}"
+    assert lines[0] == f"table netdev {shaping.NFT_LOSS_TABLE}"
+    assert lines[1] == f"delete table netdev {shaping.NFT_LOSS_TABLE}"
 
 
 def test_nft_total_loss_drops_everything():
     """nft's numgen threshold must stay below the modulus: 100 % is a plain drop."""
-    script = shaping.nft_loss_script(100)
+    script = shaping.nft_loss_script(100, "hn00h1-eth0")
     assert "numgen" not in script
     assert script.count("policy accept; drop;") == 2
 
@@ -190,7 +192,7 @@ def test_nft_total_loss_drops_everything():
 @pytest.mark.parametrize("loss", [0.004, 1e-9])
 def test_nft_tiny_loss_is_not_rounded_away(loss):
     """A configured loss, however small, drops something rather than silently nothing."""
-    assert re.search(r"< [1-9]\d* drop", shaping.nft_loss_script(loss))
+    assert re.search(r"< [1-9]\d* drop", shaping.nft_loss_script(loss, "hn00h1-eth0"))
 
 
 def test_htb_burst_covers_ten_ms():
