@@ -105,8 +105,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=40)
     parser.add_argument("--cells", type=int, default=20)
+    parser.add_argument("--subscribers", type=int, default=200)
+    parser.add_argument("--sites", type=int, default=200)
     args = parser.parse_args()
-    loaded = scenario_module.from_dict(large_scenario(args.cells), source="bench")
+    loaded = scenario_module.from_dict(
+        large_scenario(args.cells, args.subscribers, args.sites), source="bench")
     out = Path(tempfile.mkdtemp(prefix="hn-bench-policy-"))
     clock = time.monotonic()
     with runner.session(loaded, out, progress=lambda message: None) as live:
