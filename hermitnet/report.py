@@ -66,7 +66,11 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def write_html(results: dict, run_dir: Path) -> Path:
-    """report.html: the summary, the full reachability matrix and what was not emulated."""
+    """report.html (and its PNG plots): the summary, the reachability matrix, the plots."""
+    from hermitnet import plots
+
+    images = "".join(f"<p><img src='{html.escape(p.name)}' alt='{html.escape(p.stem)}'></p>"
+                     for p in plots.write_all(results, run_dir))
     sites = sorted({r["site"] for r in results["reachability"]})
     hosts = []
     for r in results["reachability"]:
@@ -96,6 +100,8 @@ pre{{background:#f4f4f4;padding:1em}}</style></head><body>
 <h2>Reachability (HTTP fetch from each subscriber)</h2>
 <table><tr><th></th>{head}</tr>
 {''.join(body)}</table>
+<h2>Plots</h2>
+{images}
 </body></html>
 """
     path = run_dir / "report.html"

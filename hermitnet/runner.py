@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hermitnet import plan as plan_module
+from hermitnet import report
 from hermitnet import results as results_module
 from hermitnet.emulation import capabilities as caps_module
 from hermitnet.emulation import manifest as manifest_module
@@ -192,6 +193,7 @@ def session(scenario, out_dir: Path | None = None, progress=print, caps=None) ->
         results["finished"] = _now()
         _attach_counters(live)
         results_module.write(run_dir, results)
+        report.write_html(results, run_dir)
         progress(f"results: {run_dir}")
 
 
@@ -225,6 +227,8 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
                 expected_flow_counts(live.compiled), POLICY_INSTALL_TIMEOUT_S, live.controller)
             servers.start_sites(emu, scenario, live.run_dir, {f.dst for f in scenario.flows})
             observer.install(emu, plan)
+            for kind in ("uplink", "foreign-backhaul"):
+                emu.capture(kind, live.run_dir / "capture.pcap")
             live.started_monotonic = time.monotonic()
             progress(f"network up; controller API {live.controller_api}")
             yield

@@ -23,5 +23,5 @@ def run(args) -> int:
     run_dir, results = runner.run(loaded, args.out, progress=lambda m: print(f"* {m}", flush=True))
     print()
     print(report.summary(results))
-    print(f"\nresults: {run_dir}/results.json\nreport:  {report.write_html(results, run_dir)}")
+    print(f"\nresults: {run_dir}/results.json\nreport:  {run_dir / 'report.html'}")
     return 0

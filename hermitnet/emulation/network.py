@@ -131,6 +131,27 @@ class Emulation:
         self.manifest.add_process(process.pid, f"{what} in {logical_name}")
         return process
 
+    def capture(self, link_kind: str, path: Path, snaplen: int = 256,
+                max_packets: int = 200_000) -> list[str]:
+        """tcpdump on the switch end of every link of `link_kind` (e.g. the uplink) into pcaps.
+
+        Headers only (snaplen), bounded in packets; stopped with the emulation. Returns the
+        interfaces captured.
+        """
+        nodes = {s.name: s.node for s in self.plan.switches}
+        captured = []
+        for link in (lk for lk in self.plan.links if lk.kind == link_kind):
+            intf = f"{nodes[link.a]}-eth{link.a_port}"
+            pcap = path.with_name(f"{path.stem}-{link.a}-{link.b}{path.suffix}")
+            process = subprocess.Popen(
+                ["tcpdump", "-i", intf, "-w", str(pcap), "-s", str(snaplen), "-c",
+                 str(max_packets), "-U", "-Z", "root", "-n"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+            self.processes.append(process)
+            self.manifest.add_process(process.pid, f"tcpdump on {intf}")
+            captured.append(intf)
+        return captured
+
     def run(self, logical_name: str, argv: list[str], *, input_text: str | None = None,
             timeout_s: float = 60) -> subprocess.CompletedProcess:
         """Run a command inside a host and wait for it."""

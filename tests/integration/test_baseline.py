@@ -97,3 +97,25 @@ def test_no_leakage_probe_escapes(baseline_run):
     assert leakage["probes_sent"] > 0
     assert leakage["probes_escaped"] == 0, leakage["probes_escaped_by_kind"]
     assert all(v == 0 for v in leakage["by_path"].values())
+
+
+def test_no_citizen_packet_crosses_the_uplink(baseline_run):
+    """The uplink capture (a second observer): elite traffic is there, citizens' is not."""
+    from scapy.all import IP, rdpcap
+
+    loaded, run_dir, _ = baseline_run
+    packets = rdpcap(str(run_dir / "capture-border-global.pcap"))
+    sources = {p[IP].src for p in packets if IP in p}
+    plan_ips = {h["name"]: h["ip"] for h in
+                json.loads((run_dir / "controller.json").read_text())["plan"]["hosts"]}
+    assert plan_ips["elite-1"] in sources
+    for sub in loaded.subscribers:
+        if sub.tier in ("citizen", "public"):
+            assert plan_ips[sub.name] not in sources, sub.name
+
+
+def test_report_and_plots_are_written(baseline_run):
+    _, run_dir, _ = baseline_run
+    assert (run_dir / "throughput.png").read_bytes().startswith(b"\x89PNG")
+    for name in ("reachability.csv", "throughput.csv", "rtt.csv"):
+        assert (run_dir / name).stat().st_size > 0

@@ -52,6 +52,12 @@ def test_summary_of_a_failed_run(results_record):
     assert "not emulated" not in text
 
 
+def test_write_html_embeds_its_plots(tmp_path, results_record):
+    page = report.write_html(results_record(), tmp_path).read_text()
+    assert "<img src='throughput.png'" in page
+    assert (tmp_path / "throughput.png").read_bytes().startswith(b"\x89PNG")
+
+
 def test_write_html_escapes_names(tmp_path, results_record):
     data = results_record()
     data["scenario"] = "<b>bold</b>"
@@ -64,7 +70,7 @@ def test_write_html_escapes_names(tmp_path, results_record):
     assert path == tmp_path / "report.html"
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
-    assert "<img" not in page
+    assert "<img src=x>" not in page and "&lt;img src=x&gt;" in page
     assert "<th>a&amp;b</th>" in page
     assert "onmouseover='" not in page
 
