@@ -13,7 +13,9 @@ import sys
 from hermitnet import __version__
 from hermitnet.errors import HermitError
 
-COMMANDS = ("doctor", "validate", "run", "scenarios", "map", "sweep", "report", "clean")
+COMMANDS = (
+    "doctor", "validate", "run", "scenarios", "policy", "map", "sweep", "report", "clean",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
