@@ -257,10 +257,15 @@ def _attach_counters(live: LiveRun) -> None:
     live.results["counters"] = counters.summarise(path, live.plan)
 
 
-def run(scenario, out_dir: Path | None = None, progress=print, caps=None) -> tuple[Path, dict]:
-    """Run `scenario` and measure everything it asks for; returns (results folder, results)."""
+def run(scenario, out_dir: Path | None = None, progress=print, caps=None,
+        after=None) -> tuple[Path, dict]:
+    """Run `scenario` and measure everything it asks for; returns (results folder, results).
+
+    `after(live)`, if given, runs on the live network once everything is measured."""
     with session(scenario, out_dir, progress, caps) as live:
         live.measure_all()
+        if after is not None:
+            after(live)
     return live.run_dir, live.results
 
 

@@ -98,3 +98,23 @@ def test_clean_removes_what_a_killed_run_left(tmp_path):
     assert done.returncode == 0, done.stderr
     assert run_id in done.stdout
     assert leftovers(run_id) == []
+
+
+def test_hold_keeps_the_network_up_until_input_ends(tmp_path):
+    """--hold: the network stays up after measuring, Enter measures again, EOF finishes."""
+    out = tmp_path / "held"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hermitnet.cli", "run", str(REPO / "scenarios" / "baseline.yaml"),
+         "--out", str(out), "--hold"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO)
+    _wait_for(process, "press Enter to measure reachability again", timeout_s=300)
+    run_id = _manifest_of(out).run_id
+    assert leftovers(run_id), "the network is up while held"
+    process.stdin.write("\n")
+    process.stdin.flush()
+    _wait_for(process, "press Enter to measure again", timeout_s=120)
+    output, _ = process.communicate(input="", timeout=120)
+    assert process.returncode == 0, output
+    assert json.loads((out / "results.json").read_text())["status"] == "ok"
+    assert leftovers(run_id) == []
