@@ -304,18 +304,18 @@ def ensure_image(rebuild: bool = False, recipe: Recipe | None = None) -> Image:
     with _locked(root):
         if image.is_complete() and not rebuild:
             _log(f"image: cached {image.root}")
-            return image
-        if os.geteuid() != 0:
-            raise ImageError("building the lab image needs root (mmdebstrap --mode=root, chroot)")
-        build = root / f"{recipe.key}.build-{os.getpid()}"
-        shutil.rmtree(build, ignore_errors=True)
-        build.mkdir(parents=True)
-        try:
-            _build(recipe, build)
-            shutil.rmtree(image.root, ignore_errors=True)
-            build.rename(image.root)
-        finally:
+        else:
+            if os.geteuid() != 0:
+                raise ImageError("building the lab image needs root (mmdebstrap, chroot, mkfs)")
+            build = root / f"{recipe.key}.build-{os.getpid()}"
             shutil.rmtree(build, ignore_errors=True)
+            build.mkdir(parents=True)
+            try:
+                _build(recipe, build)
+                shutil.rmtree(image.root, ignore_errors=True)
+                build.rename(image.root)
+            finally:
+                shutil.rmtree(build, ignore_errors=True)
     # Images of older recipes are dead weight (~300 MB each): keep only this one.
     for old in clean_cache(keep=recipe.key):
         _log(f"image: removed the outdated image {old}")

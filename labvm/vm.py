@@ -59,6 +59,21 @@ def tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def remove_stale_runs(runs: Path) -> None:
+    """Remove run folders (named PID-TIME) whose harness process is gone (killed with -9)."""
+    for entry in runs.iterdir():
+        pid = entry.name.split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            _log(f"vm: removing the run folder of a dead harness: {entry}")
+            shutil.rmtree(entry, ignore_errors=True)
+        except PermissionError:
+            pass  # someone else's live process
+
+
 class LabVM:
     """One running lab VM. Use as a context manager."""
 
@@ -117,6 +132,7 @@ class LabVM:
     def start(self) -> None:
         runs = cache_root() / "runs"
         runs.mkdir(parents=True, exist_ok=True)
+        remove_stale_runs(runs)
         self.run_dir = runs / f"{os.getpid()}-{int(time.time())}"
         self.run_dir.mkdir()
         overlay = self.run_dir / "overlay.qcow2"
@@ -265,17 +281,20 @@ class LabVM:
         )
         chunks: list[str] = []
         log_fh = open(log, "a") if log else None  # noqa: SIM115 - closed below
+        started = time.monotonic()
 
         def pump() -> None:
             assert proc.stdout is not None
             for raw in proc.stdout:
                 line = raw.decode(errors="replace")
                 chunks.append(line)
+                # Seconds since the command started: shows where the time goes under emulation.
+                stamped = f"[{time.monotonic() - started:6.0f}s] {line}"
                 if log_fh:
-                    log_fh.write(line)
+                    log_fh.write(stamped)
                     log_fh.flush()
                 if echo:
-                    sys.stderr.write("    | " + line)
+                    sys.stderr.write("    " + stamped)
                     sys.stderr.flush()
 
         reader = threading.Thread(target=pump, daemon=True)
@@ -314,8 +333,7 @@ class LabVM:
             with tarfile.open(fileobj=proc.stdin, mode="w|") as tar:
                 for rel in files:
                     tar.add(root / rel, arcname=rel, recursive=False)
-            proc.stdin.close()
-            out, _ = proc.communicate(timeout=timeout)
+            out, _ = proc.communicate(timeout=timeout)  # closes stdin: tar sees the end
         except BaseException:
             proc.kill()
             proc.wait()
