@@ -11,6 +11,7 @@ nothing the run recorded survives.
 from __future__ import annotations
 
 import logging
+import shlex
 import subprocess
 import sys
 import time
@@ -44,6 +45,18 @@ class HermitSwitch(OVSSwitch):
 
     def start(self, controllers):
         super().start(controllers if self.controlled else [])
+
+    def vsctl(self, *args, **kwargs) -> str:
+        """ovs-vsctl as a process of its own, not typed into the switch's shell.
+
+        Mininet sends one ovs-vsctl line with every port of a bridge through a terminal, whose
+        line limit (4095 characters) silently cuts it for bridges of more than about 50 ports.
+        """
+        argv = ["ovs-vsctl", "--timeout=60", *shlex.split(" ".join(str(a) for a in args))]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=90)
+        if done.returncode != 0:
+            raise HermitError(f"ovs-vsctl failed for bridge {self.name}: {done.stderr.strip()}")
+        return done.stdout
 
 
 class HermitHost(Host):
