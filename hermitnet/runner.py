@@ -225,6 +225,7 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
             progress("waiting for every switch to connect and hold the policy")
             timings["policy_install"] = emu.wait_policy_installed(
                 expected_flow_counts(live.compiled), POLICY_INSTALL_TIMEOUT_S, live.controller)
+            _check_meters(live)
             servers.start_sites(emu, scenario, live.run_dir, {f.dst for f in scenario.flows})
             observer.install(emu, plan)
             for kind in ("uplink", "foreign-backhaul"):
@@ -234,6 +235,19 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
             yield
     finally:
         live.controller.stop()
+
+
+def _check_meters(live: LiveRun) -> None:
+    """Record how many meters the datapath offers; say so if tier rates cannot be enforced."""
+    bridge = next(s.node for s in live.plan.switches if s.controlled)
+    meters = caps_module.max_meters(bridge)
+    live.results["environment"]["max_meters"] = meters
+    rated = sorted(t for t, rate in live.state.tier_rate_mbps.items() if rate)
+    if rated and not meters:
+        line = (f"tier rate limits of {', '.join(rated)}: this datapath offers no OpenFlow "
+                "meters")
+        live.results["environment"]["not_emulated"].append(line)
+        live.progress(f"NOT emulated: {line}")
 
 
 def expected_flow_counts(compiled: Compiled) -> dict[str, dict[int, int]]:

@@ -17,9 +17,13 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     caps = capabilities.detect()
     will, will_not = capabilities.describe(caps)
+    meters = capabilities.probe_meters(caps.kernel_datapath) if caps.ovs_running and caps.root \
+        else None
+    if meters == 0:
+        will_not.append("tier rate limits (rate_mbps): this datapath has no OpenFlow meters")
     if args.json:
-        print(json.dumps({**caps.to_dict(), "emulated": will, "not_emulated": will_not},
-                         indent=2))
+        print(json.dumps({**caps.to_dict(), "max_meters": meters, "emulated": will,
+                          "not_emulated": will_not}, indent=2))
         return 0 if not caps.problems else 1
     print(f"root:            {'yes' if caps.root else 'no'}")
     running = "running" if caps.ovs_running else "NOT running"
@@ -34,6 +38,7 @@ def run(args) -> int:
     print(f"iperf3:          {caps.iperf3 or 'missing'}")
     print(f"scapy:           {caps.scapy or 'missing'}")
     print(f"kernel:          {caps.kernel}")
+    print(f"OpenFlow meters: {meters if meters is not None else 'unknown (needs root and OVS)'}")
     print("\nA run on this machine will emulate:")
     print("\n".join(f"  - {line}" for line in will))
     if will_not:

@@ -96,8 +96,33 @@ def describe(caps: Capabilities) -> tuple[list[str], list[str]]:
         else:
             will_not.append("loss_pct: neither netem nor nftables netdev egress hooks "
                             "(Linux >= 5.16) are available")
-    will.append("per-tier rate limits: OpenFlow meters")
+    will.append("tier rate limits: OpenFlow meters, one per subscriber (checked on the run's "
+                "bridges; a run says if the datapath has none)")
     return will, will_not
+
+
+def max_meters(bridge: str) -> int | None:
+    """How many OpenFlow meters `bridge` offers (0: tier rate limits cannot be enforced)."""
+    result = _run(["ovs-ofctl", "-O", "OpenFlow13", "--timeout=5", "meter-features", bridge])
+    if result is None or result.returncode != 0:
+        return None
+    match = re.search(r"max_meter:(\d+)", result.stdout)
+    return int(match.group(1)) if match else None
+
+
+def probe_meters(kernel_datapath: bool) -> int | None:
+    """Meters on a throwaway bridge of this machine's datapath type, removed afterwards."""
+    bridge = f"hnprobe{os.getpid() % 100000}"
+    datapath = "system" if kernel_datapath else "netdev"
+    if not _ok(["ovs-vsctl", "--timeout=10", "add-br", bridge, "--", "set", "bridge", bridge,
+                f"datapath_type={datapath}", "protocols=OpenFlow13", "fail_mode=secure"]):
+        return None
+    try:
+        return max_meters(bridge)
+    finally:
+        _ok(["ovs-vsctl", "--timeout=10", "--if-exists", "del-br", bridge])
+        if os.path.exists(f"/sys/class/net/{bridge}"):
+            _ok(["ip", "link", "del", bridge])
 
 
 def _run(argv: list[str], **kw) -> subprocess.CompletedProcess | None:
