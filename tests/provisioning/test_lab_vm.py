@@ -25,6 +25,7 @@ if str(REPO) not in sys.path:  # labvm/ is a tool of the checkout, not part of t
 from labvm import image as labimage  # noqa: E402
 from labvm import prove  # noqa: E402
 from labvm.hostdeps import HostDepsError, ensure_host_packages  # noqa: E402
+from labvm.vm import remove_stale_runs  # noqa: E402
 
 GOOD = {
     "status": "ok",
@@ -119,6 +120,15 @@ def test_repo_files_lists_tracked_and_untracked_not_ignored(tmp_path: Path) -> N
     (tmp_path / ".venv").mkdir()
     (tmp_path / ".venv" / "x").write_text("d")
     assert prove.repo_files(tmp_path) == [".gitignore", "new.txt", "tracked.txt"]
+
+
+def test_stale_run_folders_of_dead_harnesses_are_removed(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / f"{dead.pid}-1").mkdir()
+    (tmp_path / f"{os.getpid()}-1").mkdir()
+    remove_stale_runs(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [f"{os.getpid()}-1"]
 
 
 # --- the proof on a real VM ----------------------------------------------------------------
