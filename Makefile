@@ -16,12 +16,13 @@ VENV := $(REPO)/.venv
 SCENARIO ?= scenarios/baseline.yaml
 PYTEST_ARGS ?=
 ANSIBLE_ARGS ?=
+BOOTSTRAP_ARGS ?=
 
 # Ansible from .ansible-venv/, its own tools first on PATH, UTF-8 whatever the caller's locale.
 ANSIBLE_ENV := PATH="$(ANSIBLE_VENV)/bin:$$PATH" LC_ALL=C.UTF-8 LANG=C.UTF-8 \
 	ANSIBLE_NOCOWS=1 ANSIBLE_RETRY_FILES_ENABLED=0 ANSIBLE_FORCE_COLOR=0
 
-.PHONY: help setup demo test lint clean bootstrap check-root
+.PHONY: help setup demo test lint clean bootstrap check-root vm-test
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -34,7 +35,7 @@ check-root:
 	fi
 
 bootstrap: check-root ## Install python3-venv if missing, then ansible-core into .ansible-venv/
-	@flock $(REPO)/Makefile $(REPO)/scripts/bootstrap.sh
+	@flock $(REPO)/Makefile $(REPO)/scripts/bootstrap.sh $(BOOTSTRAP_ARGS)
 
 # Two setups at once (two shells, or a test while a setup runs) would pip-install into the same
 # venv together: they take turns on a lock held on the Makefile itself (flock, util-linux).
@@ -45,9 +46,13 @@ setup: bootstrap ## Install and start everything the lab needs (idempotent)
 demo: setup ## Setup, then run the baseline scenario
 	cd $(REPO) && $(VENV)/bin/hermitnet run $(SCENARIO)
 
-test: setup ## Setup, then run the whole test suite
+# The test suite also needs the lab-VM and Vagrant tools (role test_tools), and ansible-lint.
+test: ANSIBLE_ARGS += -e hermitnet_test_tools=true
+test: BOOTSTRAP_ARGS += --with-lint
+test: setup ## Setup (with the test tools), then run the whole test suite
 	cd $(REPO) && $(VENV)/bin/python -m pytest tests $(PYTEST_ARGS)
 
+lint: BOOTSTRAP_ARGS += --with-lint
 lint: setup ## Setup, then ruff and ansible-lint (both run; fails if either fails)
 	cd $(REPO) && rc=0; \
 	  $(VENV)/bin/ruff check . || rc=1; \
@@ -57,3 +62,6 @@ lint: setup ## Setup, then ruff and ansible-lint (both run; fails if either fail
 clean: check-root ## Remove what runs left behind (namespaces, bridges, processes of hermitnet runs)
 	@if [ ! -x $(VENV)/bin/hermitnet ]; then echo "hermitnet: nothing installed yet (make setup)"; exit 0; fi
 	cd $(REPO) && $(VENV)/bin/hermitnet clean
+
+vm-test: setup ## Only the lab-VM proof: boot a VM under QEMU, make setup + baseline inside it
+	cd $(REPO) && $(VENV)/bin/python -m pytest tests/provisioning/test_lab_vm.py -m vm -s $(PYTEST_ARGS)

@@ -3,8 +3,9 @@
 # environments, then put a pinned ansible-core and ansible-lint into .ansible-venv/.
 # Everything else (Open vSwitch, Mininet, the project's .venv) is the playbook's job.
 #
-# Usage: scripts/bootstrap.sh   (as root; the Makefile calls it and skips it when its
-# stamp file is newer than this script and playbooks/ansible-requirements.txt)
+# Usage: scripts/bootstrap.sh [--with-lint]   (as root; the Makefile calls it). --with-lint
+# also installs ansible-lint (make lint, make test); a lab (make setup, make demo, the lab VM)
+# does without it. Each part is skipped while its requirements file is unchanged.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -49,11 +50,19 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import sys' >/dev/nul
   "$python" -m venv "$venv"
 fi
 
-want="$(sha256sum "$requirements" | cut -d' ' -f1)"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$venv/bin/ansible-playbook" ]; then
-  exit 0
-fi
-echo "bootstrap: installing $(grep -v '^#' "$requirements" | tr '\n' ' ')into $venv"
-"$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$requirements"
+install() { # requirements-file stamp-file: pip install unless the stamp matches the file
+  local want
+  want="$(sha256sum "$1" | cut -d' ' -f1)"
+  if [ -f "$2" ] && [ "$(cat "$2")" = "$want" ]; then
+    return 0
+  fi
+  echo "bootstrap: installing $(grep -v '^#' "$1" | tr '\n' ' ')into $venv"
+  "$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$1"
+  echo "$want" >"$2"
+}
+
+install "$requirements" "$stamp"
 "$venv/bin/ansible-playbook" --version | head -n1
-echo "$want" >"$stamp"
+if [ "${1:-}" = "--with-lint" ]; then
+  install "$repo/playbooks/lint-requirements.txt" "$venv/.hermitnet-bootstrap-lint"
+fi
