@@ -4,10 +4,12 @@
                                                          core --> fixed-line terminals
                                                          core --> border --uplink--> global zone
 
-By hand (any scenario file; the Topo's graph, with Mininet's own controller and link classes):
+By hand, from the checkout (any scenario file; the Topo's graph only: plain learning switches,
+no tier policy; every host reaches every other):
 
     sudo .venv/bin/python /usr/bin/mn --custom topologies/national3g.py \
-         --topo national3g,scenarios/baseline.yaml --switch ovs,datapath=user --link tc
+         --topo national3g,scenarios/baseline.yaml \
+         --switch ovs,datapath=user,failMode=standalone --controller none --test pingall
 
 `hermitnet run` builds the same Topo with its own switch, controller and shaping classes.
 Link settings are attached as Mininet TCLink parameters (bw in Mbit/s, delay, loss in %), so
@@ -21,7 +23,9 @@ import sys
 
 from mininet.topo import Topo
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# `mn --custom` runs this file without __file__: then the checkout is the working directory.
+_REPO = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))) if "__file__" in globals()
+         else os.getcwd())
 
 
 class National3GTopo(Topo):
