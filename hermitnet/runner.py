@@ -218,7 +218,7 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
     try:
         progress(f"building network: {len(plan.switches)} switches, {len(plan.hosts)} hosts, "
                  f"{caps.datapath} datapath")
-        with Emulation(plan, caps, manifest, live.controller.of_port, log_dir=live.run_dir) as emu:
+        with Emulation(plan, caps, manifest, live.controller.of_port) as emu:
             live.emu = emu
             live.results["environment"]["not_emulated"] += emu.not_emulated
             timings["build"] = time.monotonic() - clock

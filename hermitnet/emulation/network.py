@@ -1,7 +1,7 @@
 """The emulated network of one run: Mininet + Open vSwitch, as a context manager that always stops.
 
     with Emulation(plan, caps, manifest, controller_port) as emu:
-        emu.host("citizen-1").cmd(...)
+        emu.run("citizen-1", ["ping", "-c", "1", "10.1.0.10"])
 
 On exit, whether the body returned, raised or was interrupted, every process started in a host,
 every host, switch and link is removed, and then the manifest is applied once more so that
@@ -66,12 +66,11 @@ class HermitHost(Host):
 
 
 class Emulation:
-    def __init__(self, plan, caps, manifest, controller_port: int, *, log_dir: Path):
+    def __init__(self, plan, caps, manifest, controller_port: int):
         self.plan = plan
         self.caps = caps
         self.manifest = manifest
         self.controller_port = controller_port
-        self.log_dir = log_dir
         self.net: Mininet | None = None
         self.not_emulated: list[str] = []
         self.processes: list[subprocess.Popen] = []
