@@ -42,37 +42,28 @@ def _manifest_of(out) -> manifest_module.Manifest:
     return next(m for m in manifest_module.list_manifests() if m.results_dir == str(out))
 
 
-def test_ctrl_c_during_a_run_removes_everything(tmp_path):
-    out = tmp_path / "interrupted"
+def _run_until_up(out) -> tuple[subprocess.Popen, manifest_module.Manifest]:
     process = _start_run(out)
     _wait_for(process, "network up")
-    run_id = _manifest_of(out).run_id
-    assert leftovers(run_id), "the network should exist while the run is up"
-    process.send_signal(signal.SIGINT)
+    return process, _manifest_of(out)
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_run_removes_everything(tmp_path, how):
+    out = tmp_path / "interrupted"
+    process, manifest = _run_until_up(out)
+    assert leftovers(manifest.run_id), "the network should exist while the run is up"
+    process.send_signal(how)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 130, output
     results = json.loads((out / "results.json").read_text())
     assert results["status"] == "interrupted"
-    assert leftovers(run_id) == []
-
-
-def test_sigterm_is_an_interruption_too(tmp_path):
-    out = tmp_path / "terminated"
-    process = _start_run(out)
-    _wait_for(process, "network up")
-    run_id = _manifest_of(out).run_id
-    process.terminate()
-    process.communicate(timeout=120)
-    assert process.returncode == 130
-    assert json.loads((out / "results.json").read_text())["status"] == "interrupted"
-    assert leftovers(run_id) == []
+    assert leftovers(manifest.run_id) == []
 
 
 def test_a_run_whose_controller_dies_fails_and_cleans_up(tmp_path):
     out = tmp_path / "failed"
-    process = _start_run(out)
-    _wait_for(process, "network up")
-    manifest = _manifest_of(out)
+    process, manifest = _run_until_up(out)
     controller = next(p for p in manifest.processes if p["what"] == "controller")
     os.kill(controller["pid"], signal.SIGKILL)
     output, _ = process.communicate(timeout=180)
@@ -87,9 +78,8 @@ def test_a_run_whose_controller_dies_fails_and_cleans_up(tmp_path):
 def test_clean_removes_what_a_killed_run_left(tmp_path):
     """A run killed with SIGKILL cannot clean up; `hermitnet clean` removes exactly its objects."""
     out = tmp_path / "killed"
-    process = _start_run(out)
-    _wait_for(process, "network up")
-    run_id = _manifest_of(out).run_id
+    process, manifest = _run_until_up(out)
+    run_id = manifest.run_id
     process.kill()
     process.wait(timeout=30)
     assert leftovers(run_id), "SIGKILL leaves the network behind"
