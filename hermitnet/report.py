@@ -8,10 +8,14 @@ from pathlib import Path
 
 
 def tier_zone_matrix(results: dict) -> dict[str, dict[str, tuple[int, int]]]:
-    """{tier: {zone: (fetches ok, fetches)}}"""
+    """{tier: {zone: (fetches ok, fetches)}}; smuggled foreign handsets get a row of their own
+    ("citizen (foreign handset)"): they do not go through the national network at all."""
     matrix: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     for row in results["reachability"]:
-        cell = matrix[row["tier"]][row["zone"]]
+        group = row["tier"]
+        if row.get("access") == "foreign-cell":
+            group += " (foreign handset)"
+        cell = matrix[group][row["zone"]]
         cell[0] += int(row["ok"])
         cell[1] += 1
     return {t: {z: (c[0], c[1]) for z, c in zones.items()} for t, zones in matrix.items()}

@@ -86,5 +86,6 @@ def measure(emu, scenario, run_dir: Path) -> list[dict]:
             blocking = classify(Fetch(exit_code, http_code, connect_s, body), site.name)
             rows.append({"tier": sub.tier, "host": sub.name, "site": site.name,
                          "zone": zone_of_site[site.name], "ok": blocking == "false",
-                         "blocking": blocking})
+                         "blocking": blocking,
+                         "access": "foreign-cell" if sub.handset == "foreign" else sub.access})
     return rows

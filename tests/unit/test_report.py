@@ -88,3 +88,13 @@ def test_summary_keeps_throughput_of_a_tier_without_reachability_rows(results_re
     text = report.summary(data)
     elite = next((line for line in text.splitlines() if line.startswith("elite ")), "")
     assert "4.80 to video" in elite
+
+
+def test_foreign_handsets_get_their_own_row(results_record):
+    data = results_record()
+    row = dict(data["reachability"][0], host="smuggler-1", access="foreign-cell")
+    data["reachability"].append(row)
+    matrix = report.tier_zone_matrix(data)
+    assert f"{row['tier']} (foreign handset)" in matrix
+    assert sum(total for _, total in matrix[f"{row['tier']} (foreign handset)"].values()) == 1
+    assert f"{row['tier']} (foreign handset)" in report.summary(data)
