@@ -12,6 +12,7 @@ from pathlib import Path
 from hermitnet.errors import HermitError
 
 APP = Path(__file__).resolve().parents[2] / "controllers" / "tiered_routing.py"
+LAUNCHER = Path(sys.executable).with_name("hermitnet-ryu-manager")
 
 
 def free_port() -> int:
@@ -33,7 +34,9 @@ class ControllerProcess:
         self.process: subprocess.Popen | None = None
 
     def argv(self) -> list[str]:
-        return [sys.executable, "-m", "hermitnet.ryu_compat",
+        # The entry point, not `python -m hermitnet.ryu_compat`: the venv's .pth hook has
+        # imported that module already, and runpy warns about running it a second time.
+        return [str(LAUNCHER),
                 "--ofp-listen-host", "127.0.0.1", "--ofp-tcp-listen-port", str(self.of_port),
                 "--wsapi-host", "127.0.0.1", "--wsapi-port", str(self.api_port),
                 str(APP)]
@@ -41,6 +44,8 @@ class ControllerProcess:
     def start(self) -> None:
         if not APP.exists():
             raise HermitError(f"controller app not found at {APP}")
+        if not LAUNCHER.exists():
+            raise HermitError(f"controller launcher not found at {LAUNCHER} (run: make setup)")
         self.config_path.write_text(json.dumps(self.config, indent=1))
         log = self.log_path.open("a")
         self.process = subprocess.Popen(
