@@ -209,13 +209,11 @@ class Emulation:
             planned = shaping.plan_link(link, self.plan, netem=self.caps.netem, nft=self.caps.nft)
             self.not_emulated.extend(planned.not_emulated)
             for end in planned.ends:
+                inside = self._logical(end.node) if end.node else None
                 for argv in end.tc:
-                    if end.node:
-                        self.check(self._logical(end.node), list(argv))
-                    else:
-                        shaping.run_checked(list(argv))
+                    self._check_at(inside, list(argv))
                 if end.nft:
-                    self.check(self._logical(end.node), ["nft", "-f", "-"], end.nft)
+                    self._check_at(inside, ["nft", "-f", "-"], end.nft)
 
     def set_air_link(self, logical_host: str, bw_mbps: float, loss_pct: float) -> None:
         """Give a phone's air link a new rate and loss, both directions.
@@ -230,14 +228,9 @@ class Emulation:
         ends = ((f"{host.node}-eth0", logical_host),
                 (f"{self._switch_node(host.switch)}-eth{host.port}", None))
         for intf, inside in ends:
-            argvs = [shaping.htb_rate_cmd(intf, bw_mbps)]
+            self._check_at(inside, shaping.htb_rate_cmd(intf, bw_mbps))
             if self.caps.netem:
-                argvs.append(shaping.netem_cmd(intf, spec, under_htb=True))
-            for argv in argvs:
-                if inside:
-                    self.check(inside, argv)
-                else:
-                    shaping.run_checked(argv)
+                self._check_at(inside, shaping.netem_cmd(intf, spec, under_htb=True))
         if not self.caps.netem:
             self.check(logical_host, ["nft", "-f", "-"],
                        shaping.nft_loss_script(loss_pct, f"{host.node}-eth0"))
@@ -247,6 +240,14 @@ class Emulation:
 
     def _logical(self, node: str) -> str:
         return next(h.name for h in self.plan.hosts if h.node == node)
+
+    def _check_at(self, logical_host: str | None, argv: list[str],
+                  input_text: str | None = None) -> None:
+        """Run a command inside a host, or in the root namespace (switch ends) for None."""
+        if logical_host is None:
+            shaping.run_checked(argv, input_text=input_text)
+        else:
+            self.check(logical_host, argv, input_text)
 
     def check(self, logical_host: str, argv: list[str], input_text: str | None = None) -> None:
         """Run a command in a host; any non-zero exit or error output is a failure."""

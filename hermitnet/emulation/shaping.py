@@ -53,14 +53,15 @@ def htb_rate_cmd(intf: str, bw_mbps: float, verb: str = "change") -> list[str]:
             "rate", f"{bw_mbps:g}mbit", "burst", str(burst_bytes), "quantum", "1514"]
 
 
-def netem_cmd(intf: str, spec: LinkSpec, *, under_htb: bool, verb: str = "replace") -> list[str]:
+def netem_cmd(intf: str, spec: LinkSpec, *, under_htb: bool) -> list[str]:
+    """netem with the spec's delay, jitter and loss; "replace" adds it or changes it in place."""
     parent = ["parent", HTB_CLASS] if under_htb else ["root"]
     args = ["delay", f"{spec.delay_ms:g}ms"]
     if spec.jitter_ms:
         args += [f"{spec.jitter_ms:g}ms", "distribution", "normal"]
     if spec.loss_pct:
         args += ["loss", f"{spec.loss_pct:g}%"]
-    return ["tc", "qdisc", verb, "dev", intf, *parent, "handle", NETEM_HANDLE, "netem", *args]
+    return ["tc", "qdisc", "replace", "dev", intf, *parent, "handle", NETEM_HANDLE, "netem", *args]
 
 
 NFT_LOSS_STEPS = 1_000_000   # loss resolution: 0.0001 %

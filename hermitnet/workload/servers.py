@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,10 +37,10 @@ def start_sites(emu, scenario, run_dir: Path, iperf_sites: set[str]) -> None:
         root = write_site_page(site, run_dir / "sites" / site.name).parent
         emu.popen(site.name, [sys.executable, "-m", "http.server", str(HTTP_PORT), "--bind",
                               host.ip, "--directory", str(root)], "http server",
-                  stdout=_devnull(), stderr=_devnull())
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if site.name in iperf_sites:
             emu.popen(site.name, ["iperf3", "-s", "-B", host.ip, "-p", str(IPERF_PORT)],
-                      "iperf3 server", stdout=_devnull(), stderr=_devnull())
+                      "iperf3 server", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for site in scenario.sites:
         ports = [HTTP_PORT] + ([IPERF_PORT] if site.name in iperf_sites else [])
         _wait_listening(emu, site.name, ports)
@@ -55,9 +56,3 @@ def _wait_listening(emu, site_name: str, ports: list[int], timeout_s: float = 20
             raise HermitError(f"servers in {site_name} did not listen on {ports} "
                               f"within {timeout_s:g} s")
         time.sleep(0.1)
-
-
-def _devnull():
-    import subprocess
-
-    return subprocess.DEVNULL
