@@ -28,7 +28,7 @@ fi
 # python3-apt: Ansible's apt module runs under /usr/bin/python3 and needs it.
 missing=()
 for pkg in python3 python3-venv python3-apt ca-certificates; do
-  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+  if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]; then
     missing+=("$pkg")
   fi
 done
@@ -62,7 +62,9 @@ install() { # requirements-file stamp-file: pip install unless the stamp matches
 }
 
 install "$requirements" "$stamp"
-"$venv/bin/ansible-playbook" --version | head -n1
+# Not `| head -n1`: under pipefail, ansible can die of SIGPIPE when head exits first.
+version="$("$venv/bin/ansible-playbook" --version)"
+echo "${version%%$'\n'*}"
 if [ "${1:-}" = "--with-lint" ]; then
   install "$repo/playbooks/lint-requirements.txt" "$venv/.hermitnet-bootstrap-lint"
 fi
