@@ -152,7 +152,9 @@ def test_baseline_in_lab_vm_uses_kernel_datapath_and_netem(
 
     out = tmp_path / "labvm"
     try:
-        report = prove.run(until="baseline", out_dir=out, repo=REPO)
+        # The stages take about 20 minutes: their lines reach the terminal as they happen.
+        with capsys.disabled():
+            report = prove.run(until="baseline", out_dir=out, repo=REPO)
     finally:
         with capsys.disabled():
             timings = (out / "timings.json").read_text() if (out / "timings.json").exists() else ""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -121,6 +124,19 @@ def test_report_writes_html(run_cli, tmp_path, results_record):
     assert out.startswith("scenario baseline (seed 1): ok")
     assert f"report: {run_dir / 'report.html'}" in out
     assert (run_dir / "report.html").read_text().startswith("<!doctype html>")
+
+
+def test_report_into_a_closed_pipe_ends_without_a_traceback(tmp_path, results_record):
+    """`hermitnet report DIR | head`: the reader is gone before the summary is written."""
+    results.write(tmp_path, results_record())
+    reader_gone = subprocess.Popen(
+        [sys.executable, "-m", "hermitnet.cli", "report", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(HERE.parents[1])})
+    reader_gone.stdout.close()   # closed long before the child has imported anything
+    err = reader_gone.stderr.read().decode()
+    assert reader_gone.wait(timeout=60) == 141, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
 
 
 def test_report_on_a_folder_without_results(run_cli, tmp_path):
