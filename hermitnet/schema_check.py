@@ -66,5 +66,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "pattern":
         description = error.schema.get("description", f"matching {error.validator_value}")
         return f"{error.instance!r} is not a valid value; expected {description}"
-    expected = error.schema.get("description") if isinstance(error.schema, dict) else None
+    if error.validator == "required" or not isinstance(error.schema, dict):
+        return error.message
+    expected = error.schema.get("description")
     return f"{error.message} (expected: {expected})" if expected else error.message

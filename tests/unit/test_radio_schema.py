@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
 
 from hermitnet import scenario
 from hermitnet.errors import HermitError
@@ -131,3 +132,33 @@ def test_invalid_sections_fail_naming_the_field(what, mutate, field, hint):
     assert error.source == "fixture.yaml"
     assert error.field == field, str(error)
     assert hint in str(error)
+
+
+def test_the_yaml_language_server_header_checks_the_radio_section_too():
+    """As an editor does: take the schema the `# yaml-language-server: $schema=...` header of
+    border.yaml names, resolve its refs against that file's own location, and validate."""
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT7
+
+    header = BORDER_YAML.read_text().splitlines()[0]
+    assert header.startswith("# yaml-language-server: $schema=")
+    schema_path = (BORDER_YAML.parent / header.split("$schema=", 1)[1]).resolve()
+
+    def retrieve(uri: str) -> Resource:
+        path = Path(uri.removeprefix("file://"))
+        return Resource.from_contents(json.loads(path.read_text()), DRAFT7)
+
+    schema = json.loads(schema_path.read_text())
+    registry = Registry(retrieve=retrieve).with_resource(
+        schema_path.as_uri(), Resource.from_contents(schema, DRAFT7))
+    resolver = registry.resolver(base_uri=schema_path.as_uri())
+    radio_schema = resolver.lookup(schema["properties"]["radio"]["$ref"]).contents
+    assert radio_schema["title"] == "hermitnet scenario: radio section"
+
+    document = yaml.safe_load(BORDER_YAML.read_text())
+    bad = yaml.safe_load(BORDER_YAML.read_text())
+    bad["radio"]["jammers"][0]["power_dbm"] = "high"
+    validator = jsonschema.Draft7Validator({"$ref": schema_path.as_uri()}, registry=registry)
+    assert list(validator.iter_errors(document)) == []
+    errors = list(validator.iter_errors(bad))
+    assert [list(e.absolute_path) for e in errors] == [["radio", "jammers", 0, "power_dbm"]]
