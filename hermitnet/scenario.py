@@ -24,6 +24,7 @@ from hermitnet.schema_check import validate
 
 DEFAULT_SEED = 1
 """The seed of a scenario that gives none: the run, the radio model, map and sweep all use it."""
+
 # Logical switch names of the plan; hosts may not take them (nor names starting "nb-").
 RESERVED_NAMES = frozenset({"core", "rnc", "intranet", "fixed", "border", "global"})
 
@@ -258,8 +259,12 @@ def _origin(layers: list[tuple[str, dict]], parts: list[str | int]) -> str:
 
 
 def from_dict(data, *, source: str = "<scenario>") -> Scenario:
+    """Validate and resolve one scenario document (a merged one: `extends` is for files)."""
     if not isinstance(data, dict):
         raise HermitError("expected a mapping at the top level", source=source)
+    if "extends" in data:
+        raise HermitError("extends names a file to build on; it is resolved when a file is read "
+                          "(scenario.load), not in a document", source=source, field="extends")
     validate(data, "scenario", source=source)
 
     defaults = {kind: LinkSpec().merged(values) for kind, values in DEFAULT_LINKS.items()}

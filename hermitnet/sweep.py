@@ -86,7 +86,7 @@ def _set(node: object, path: list[str], value: object, key: str, walked: list) -
                 _set(item, path, value, key, [*walked, index])
         return
     if not isinstance(node, dict):
-        raise HermitError(f"{where} is a {type(node).__name__}, not a mapping", field=key)
+        raise HermitError(f"{where} is {node!r}, not a mapping", field=key)
     if not rest:
         node[head] = value
         return

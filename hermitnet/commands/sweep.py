@@ -1,8 +1,9 @@
 """Sweep one scenario parameter and count the phones that still reach a foreign cell.
 
---set KEY=V1,V2,... overrides a dotted path of the scenario for each value in turn:
+--set KEY=V1,V2,... overrides a dotted path of the scenario (merged with the files it extends)
+for each value in turn; each overridden scenario is checked like any scenario file:
   radio.jammers.power_dbm=30,40,50        every jammer (a plain segment applies to all entries)
-  radio.jammers.0.power_dbm=30,40,50      only the first jammer
+  radio.jammers[0].power_dbm=30,40,50     only the first jammer (also radio.jammers.0.power_dbm)
   radio.jammers.count=0,1,2,3             keep the first N jammers
   radio.jammers.duty_cycle.on_fraction=0.25,0.5,1
 For each value the radio model evaluates PHONES sampled phones, time-averaged over the jammer

@@ -50,7 +50,7 @@ def test_apply_override_broadcasts_indexes_counts_and_creates():
     ("key", "value", "hint"),
     [
         ("radio.jammers.7.power_dbm", 1, "no index 7"),
-        ("radio.bounds_km.x", 1, "radio.bounds_km[0] is a int, not a mapping"),
+        ("radio.bounds_km.x", 1, "radio.bounds_km[0] is 0, not a mapping"),
         ("radio.jammers.count", -1, "count"),
     ],
 )

@@ -393,3 +393,9 @@ def test_extends_must_be_a_path(tmp_path):
     with pytest.raises(HermitError) as caught:
         scenario.load(child)
     assert caught.value.field == "extends" and "string" in str(caught.value)
+
+
+def test_a_document_with_extends_is_refused_by_from_dict(scenario_dict):
+    with pytest.raises(HermitError) as caught:
+        scenario.from_dict(scenario_dict(extends="baseline.yaml"), source="doc")
+    assert caught.value.field == "extends"
