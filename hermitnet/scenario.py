@@ -128,6 +128,13 @@ class Scenario:
     def subscriber(self, name: str) -> Subscriber:
         return next(s for s in self.subscribers if s.name == name)
 
+    def require_radio(self):
+        """The radio model, for commands that need one; a HermitError naming `radio` if none."""
+        if self.radio is None:
+            raise HermitError("this scenario has no radio section (see scenarios/border.yaml)",
+                              source=self.source, field="radio")
+        return self.radio
+
 
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""

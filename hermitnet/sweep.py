@@ -118,11 +118,8 @@ def run(
     rows = []
     for number, value in enumerate(assignment.values):
         loaded = scenario.from_dict(apply_override(document, assignment.key, value), source=source)
-        if loaded.radio is None:
-            raise HermitError("this scenario has no radio section (see scenarios/border.yaml)",
-                              source=source, field="radio")
         row = {assignment.key: value}
-        row.update(radio_columns(loaded.radio, n_phones, seed, duration_s))
+        row.update(radio_columns(loaded.require_radio(), n_phones, seed, duration_s))
         if emulate_dir is not None:
             row.update(emulated_columns(loaded, emulate_dir / f"run-{number}", progress))
         rows.append(row)

@@ -16,7 +16,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from hermitnet import scenario
-from hermitnet.errors import HermitError
 from hermitnet.radio.attach import evaluate
 from hermitnet.radio.mapplot import draw_map
 from hermitnet.radio.population import population
@@ -61,10 +60,7 @@ def _ue_rows(attachments) -> list[dict]:
 def run(args: argparse.Namespace) -> int:
     scenario_path = Path(args.scenario)
     loaded = scenario.load(scenario_path)
-    model = loaded.radio
-    if model is None:
-        raise HermitError("this scenario has no radio section (see scenarios/border.yaml)",
-                          source=str(scenario_path), field="radio")
+    model = loaded.require_radio()
     seed = model.seed if args.seed is None else args.seed
     out_png = Path(args.out or Path("results") / f"{scenario_path.stem}-map.png")
     out_png.parent.mkdir(parents=True, exist_ok=True)
