@@ -14,11 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hermitnet.radio import parse, population  # noqa: E402
+from hermitnet import scenario  # noqa: E402
+from hermitnet.radio import population  # noqa: E402
 
 
 def main() -> int:
@@ -28,8 +27,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    document = yaml.safe_load(Path(args.scenario).read_text())
-    model = parse(document["radio"], args.scenario, seed=document.get("seed", 0))
+    model = scenario.load(args.scenario).radio
     baseline_phones = max(args.phones // 10, 1)
     started = time.perf_counter()
     population(model, baseline_phones, args.seed, workers=1)

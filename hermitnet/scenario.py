@@ -1,10 +1,19 @@
 """Scenario file -> validated, immutable model. The only reader of scenario YAML.
 
 Everything downstream (plan, policy, radio, emulation) takes a `Scenario`, never raw YAML.
+
+A scenario may build on another: `extends: baseline.yaml` (a path relative to the extending
+file; chains allowed, loops refused). The documents are deep-merged: mappings key by key with
+the extending file winning, lists and plain values replaced whole (a `sites:` list given in
+the extending file is the whole site list). Every file of a chain is checked against the
+scenario schema on its own (what an editor shows), then the merged document is validated and
+resolved like any single file; an error names the file its field came from.
 """
 
 from __future__ import annotations
 
+import copy
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -13,7 +22,9 @@ import yaml
 from hermitnet.errors import HermitError
 from hermitnet.schema_check import validate
 
-ZONES = ("intranet", "national", "global")
+DEFAULT_SEED = 1
+"""The seed of a scenario that gives none: the run, the radio model, map and sweep all use it."""
+
 # Logical switch names of the plan; hosts may not take them (nor names starting "nb-").
 RESERVED_NAMES = frozenset({"core", "rnc", "intranet", "fixed", "border", "global"})
 
@@ -117,6 +128,13 @@ class Scenario:
     def subscriber(self, name: str) -> Subscriber:
         return next(s for s in self.subscribers if s.name == name)
 
+    def require_radio(self):
+        """The radio model, for commands that need one; a HermitError naming `radio` if none."""
+        if self.radio is None:
+            raise HermitError("this scenario has no radio section (see scenarios/border.yaml)",
+                              source=self.source, field="radio")
+        return self.radio
+
 
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
@@ -135,12 +153,25 @@ class _StrictLoader(yaml.SafeLoader):
 
 def load(path: str | Path) -> Scenario:
     """Read, validate and resolve a scenario file. Raises HermitError naming file and field."""
-    return from_dict(read_document(path), source=str(path))
+    layers = _read_chain(Path(path))
+    try:
+        return from_dict(_merge(layers), source=str(path))
+    except HermitError as error:
+        moved = _from_its_file(error, layers)
+        if moved is None:
+            raise
+        raise moved from error
 
 
-def read_document(path: str | Path):
-    """The scenario file as plain data (duplicate keys refused), before any validation."""
-    path = Path(path)
+def read_document(path: str | Path) -> dict:
+    """The scenario file as plain data with its `extends` chain merged, before the full check.
+
+    Each file of a chain has passed the schema on its own; the merged document has not yet.
+    """
+    return _merge(_read_chain(Path(path)))
+
+
+def _read_yaml(path: Path):
     source = str(path)
     try:
         text = path.read_text()
@@ -152,9 +183,95 @@ def read_document(path: str | Path):
         raise HermitError(f"not valid YAML: {error}", source=source) from error
 
 
+def _read_chain(path: Path) -> list[tuple[str, dict]]:
+    """(file, its own data without `extends`) for the file and each file it extends, in order."""
+    layers: list[tuple[str, dict]] = []
+    seen: list[Path] = []
+    while True:
+        data = _read_yaml(path)
+        source = str(path)
+        if not isinstance(data, dict):
+            raise HermitError("expected a mapping at the top level", source=source)
+        seen.append(path.resolve())
+        layers.append((source, data))
+        if "extends" not in data and len(layers) == 1:
+            return layers   # a single file: from_dict validates it
+        validate(data, "scenario", source=source)
+        if "extends" not in data:
+            break
+        target = path.parent / data["extends"]
+        if target.resolve() in seen:
+            loop = " -> ".join([*(name for name, _ in layers), str(target)])
+            raise HermitError(f"extends loops back to a file already in the chain: {loop}",
+                              source=source, field="extends")
+        if not target.is_file():
+            raise HermitError(f"no scenario file {target} (a path relative to this file)",
+                              source=source, field="extends")
+        path = target
+    return [(source, {k: v for k, v in data.items() if k != "extends"}) for source, data in layers]
+
+
+def _merge(layers: list[tuple[str, dict]]) -> dict:
+    """Deep-merge the chain, the first (extending) file winning: mappings key by key, the rest
+    (lists, plain values) replaced whole."""
+    merged: dict = {}
+    for _, data in reversed(layers):
+        merged = _merged(merged, data)
+    return merged
+
+
+def _merged(base, over):
+    if not (isinstance(base, dict) and isinstance(over, dict)):
+        return copy.deepcopy(over)
+    result = dict(base)
+    for key, value in over.items():
+        result[key] = _merged(base[key], value) if key in base else copy.deepcopy(value)
+    return result
+
+
+def _from_its_file(error: HermitError, layers: list[tuple[str, dict]]) -> HermitError | None:
+    """The error re-pointed at the extended file its field was written in; None if it is
+    the named file's own."""
+    if len(layers) == 1 or error.field is None:
+        return None
+    origin = _origin(layers, _field_parts(error.field))
+    if origin == layers[0][0]:
+        return None
+    return HermitError(f"{error.message} (extended by {layers[0][0]})", source=origin,
+                       field=error.field)
+
+
+def _field_parts(field_path: str) -> list[str | int]:
+    """`measure.throughput.flows[1].to` -> ['measure', 'throughput', 'flows', 1, 'to']."""
+    if field_path == "(top level)":
+        return []
+    return [int(part[1:-1]) if part.startswith("[") else part
+            for part in re.findall(r"\[\d+\]|[^.\[\]]+", field_path)]
+
+
+def _origin(layers: list[tuple[str, dict]], parts: list[str | int]) -> str:
+    """The first file of the chain that writes the field: it holds every mapping key on the
+    way, or a list or value on the way (which it then gives whole)."""
+    for source, data in layers:
+        node = data
+        for part in parts:
+            if not isinstance(node, dict):
+                return source
+            if part not in node:
+                break
+            node = node[part]
+        else:
+            return source
+    return layers[0][0]
+
+
 def from_dict(data, *, source: str = "<scenario>") -> Scenario:
+    """Validate and resolve one scenario document (a merged one: `extends` is for files)."""
     if not isinstance(data, dict):
         raise HermitError("expected a mapping at the top level", source=source)
+    if "extends" in data:
+        raise HermitError("extends names a file to build on; it is resolved when a file is read "
+                          "(scenario.load), not in a document", source=source, field="extends")
     validate(data, "scenario", source=source)
 
     defaults = {kind: LinkSpec().merged(values) for kind, values in DEFAULT_LINKS.items()}
@@ -170,12 +287,13 @@ def from_dict(data, *, source: str = "<scenario>") -> Scenario:
         Cell(c["name"], defaults["backhaul_link"].merged(c.get("backhaul")))
         for c in data.get("cells", [])
     )
-    subscribers = tuple(_subscriber(s, defaults) for s in data["subscribers"])
+    subscribers = tuple(_subscriber(s, defaults) for s in data.get("subscribers", []))
+    seed = data.get("seed", DEFAULT_SEED)
     radio_model = None
     if data.get("radio") is not None:
         from hermitnet import radio
 
-        radio_model = radio.parse(data["radio"], source, seed=data.get("seed", 1))
+        radio_model = radio.parse(data["radio"], source, seed=seed)
         subscribers += tuple(
             Subscriber(ue.name, ue.tier, "mobile", None, defaults["mobile_link"],
                        handset=ue.handset, radio=True)
@@ -191,7 +309,7 @@ def from_dict(data, *, source: str = "<scenario>") -> Scenario:
     scenario = Scenario(
         name=data["name"],
         source=source,
-        seed=data.get("seed", 1),
+        seed=seed,
         description=data.get("description", "").strip(),
         tiers=tiers,
         cells=cells,

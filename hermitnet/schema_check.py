@@ -1,4 +1,8 @@
-"""Validate plain data against one of hermitnet's JSON Schemas, with errors a user can act on."""
+"""Validate plain data against one of hermitnet's JSON Schemas, with errors a user can act on.
+
+A schema may reference another shipped schema by file name (`{"$ref": "radio.schema.json"}`):
+the reference resolves here from the package, and for an editor from the file next to it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from functools import cache
 from importlib import resources
 
 import jsonschema
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT7
 
 from hermitnet.errors import HermitError
 
@@ -20,6 +26,17 @@ def load_schema(name: str) -> dict:
     return schema
 
 
+@cache
+def _registry() -> Registry:
+    """Every shipped schema, under its file name (what a `$ref` between them says)."""
+    names = [entry.name for entry in resources.files("hermitnet.schemas").iterdir()
+             if entry.name.endswith(".schema.json")]
+    return Registry().with_resources(
+        (name, Resource.from_contents(load_schema(name.removesuffix(".schema.json")),
+                                      default_specification=DRAFT7))
+        for name in names)
+
+
 def dotted(path) -> str:
     """`['subscribers', 2, 'tier']` -> `subscribers[2].tier`."""
     out = ""
@@ -30,7 +47,7 @@ def dotted(path) -> str:
 
 def validate(data, schema_name: str, *, source: str, prefix: str = "") -> None:
     """Raise HermitError for the first (most relevant) schema violation, naming file and field."""
-    validator = jsonschema.Draft7Validator(load_schema(schema_name))
+    validator = jsonschema.Draft7Validator(load_schema(schema_name), registry=_registry())
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), e.path))
     if not errors:
         return
@@ -49,4 +66,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "pattern":
         description = error.schema.get("description", f"matching {error.validator_value}")
         return f"{error.instance!r} is not a valid value; expected {description}"
-    return error.message
+    if error.validator == "required" or not isinstance(error.schema, dict):
+        return error.message
+    expected = error.schema.get("description")
+    return f"{error.message} (expected: {expected})" if expected else error.message

@@ -15,10 +15,10 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from hermitnet import scenario
 from hermitnet.radio.attach import evaluate
 from hermitnet.radio.mapplot import draw_map
 from hermitnet.radio.population import population
-from hermitnet.radio.scenario_file import radio_model, read_scenario
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,8 +59,8 @@ def _ue_rows(attachments) -> list[dict]:
 
 def run(args: argparse.Namespace) -> int:
     scenario_path = Path(args.scenario)
-    document = read_scenario(scenario_path)
-    model = radio_model(document, str(scenario_path))
+    loaded = scenario.load(scenario_path)
+    model = loaded.require_radio()
     seed = model.seed if args.seed is None else args.seed
     out_png = Path(args.out or Path("results") / f"{scenario_path.stem}-map.png")
     out_png.parent.mkdir(parents=True, exist_ok=True)
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     on_foreign = sum(a.cell_kind == "foreign" for a in attachments.values())
     when = "every jammer on" if args.t_s is None else f"t = {args.t_s:g} s"
     title = (
-        f"{document.get('name', scenario_path.stem)}: {when}; "
+        f"{loaded.name}: {when}; "
         f"{result.n_phones:,} phones, border phones reaching a foreign cell "
         f"{result.border_foreign_reach_share:.0%} (unjammed "
         f"{result.border_foreign_reach_share_unjammed:.0%})"

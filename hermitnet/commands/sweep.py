@@ -1,8 +1,9 @@
 """Sweep one scenario parameter and count the phones that still reach a foreign cell.
 
---set KEY=V1,V2,... overrides a dotted path of the scenario for each value in turn:
+--set KEY=V1,V2,... overrides a dotted path of the scenario (merged with the files it extends)
+for each value in turn; each overridden scenario is checked like any scenario file:
   radio.jammers.power_dbm=30,40,50        every jammer (a plain segment applies to all entries)
-  radio.jammers.0.power_dbm=30,40,50      only the first jammer
+  radio.jammers[0].power_dbm=30,40,50     only the first jammer (also radio.jammers.0.power_dbm)
   radio.jammers.count=0,1,2,3             keep the first N jammers
   radio.jammers.duty_cycle.on_fraction=0.25,0.5,1
 For each value the radio model evaluates PHONES sampled phones, time-averaged over the jammer
@@ -16,13 +17,9 @@ through foreign cells, counted at the global sites, are added to each row and to
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
-from hermitnet.errors import HermitError
-from hermitnet.radio.scenario_file import read_scenario
-from hermitnet.radio.sweep import parse_assignment, radio_columns, sweep
-from hermitnet.radio.sweepplot import plot_sweep
+from hermitnet import sweep
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,25 +51,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     scenario_path = Path(args.scenario)
-    document = read_scenario(scenario_path)
-    assignment = parse_assignment(args.assignment)
+    assignment = sweep.parse_assignment(args.assignment)
     out_dir = Path(args.out or Path("results") / f"{scenario_path.stem}-sweep")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    columns = [radio_columns(args.phones, args.seed, args.duration_s)]
-    if args.emulate:
-        columns.append(emulated_columns(out_dir))
-    rows = sweep(document, str(scenario_path), assignment, columns)
-    csv_path, png_path = out_dir / "sweep.csv", out_dir / "sweep.png"
-    with csv_path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    plot_sweep(
-        rows,
-        assignment.key,
-        png_path,
-        title=f"{scenario_path.name}: {args.phones:,} phones per value",
+    rows = sweep.run(
+        scenario_path,
+        assignment,
+        n_phones=args.phones,
+        seed=args.seed,
+        duration_s=args.duration_s,
+        emulate_dir=out_dir if args.emulate else None,
+        progress=_progress,
     )
+    title = f"{scenario_path.name}: {args.phones:,} phones per value"
+    csv_path, png_path = sweep.write(rows, assignment.key, out_dir, title=title)
     print(f"sweep of {assignment.key} over {scenario_path} ({args.phones:,} phones per value)")
     columns = list(rows[0])
     print("  " + "  ".join(f"{c:>14.14}" for c in columns))
@@ -82,30 +73,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def emulated_columns(out_dir: Path):
-    """Run one overridden scenario on the emulated network; its leakage becomes sweep columns."""
-    from hermitnet import runner, scenario
-
-    runs = iter(range(10**6))
-
-    def columns(document: dict, source: str) -> dict:
-        loaded = scenario.from_dict(document, source=source)
-        if not loaded.timeline_s or not loaded.timeline_traffic:
-            raise HermitError("--emulate needs a timeline with traffic to count leakage",
-                              source=source, field="measure.timeline")
-        run_dir = out_dir / f"run-{next(runs)}"
-        print(f"* emulating {run_dir} ...", flush=True)
-        _, results = runner.run(loaded, run_dir, progress=lambda message: None)
-        timeline = results["radio"]["timeline"]
-        on_foreign = [row["attached"]["foreign"] / max(1, sum(row["attached"].values()))
-                      for row in timeline[:-1]]
-        return {
-            "emulated_foreign_share": sum(on_foreign) / len(on_foreign) if on_foreign else None,
-            "leaked_bytes_foreign_cell": results["leakage"]["by_path"]["foreign-cell"],
-            "run_dir": str(run_dir),
-        }
-
-    return columns
+def _progress(message: str) -> None:
+    print(f"* {message}", flush=True)
 
 
 def _cell(value: object) -> str:

@@ -1,6 +1,12 @@
-"""Check a scenario file with the same loader `run` uses, and compile its policy; no root needed."""
+"""Check a scenario file with the same loader `run` uses, and compile its policy; no root needed.
+
+--show prints each file as `run` sees it, with the files it extends merged in, as YAML (the
+check's result goes in a comment line above it).
+"""
 
 from __future__ import annotations
+
+import yaml
 
 from hermitnet import plan, scenario
 from hermitnet.policy import PolicyState, compile_policy
@@ -8,13 +14,21 @@ from hermitnet.policy import PolicyState, compile_policy
 
 def add_arguments(parser) -> None:
     parser.add_argument("scenario", nargs="+", help="scenario YAML file(s)")
+    parser.add_argument("--show", action="store_true",
+                        help="print the document after merging the files it extends, as YAML")
 
 
 def run(args) -> int:
-    for path in args.scenario:
+    for number, path in enumerate(args.scenario):
         loaded = scenario.load(path)
         layout = plan.build(loaded)
         compiled = compile_policy(layout, PolicyState.from_scenario(loaded))
-        print(f"{path}: ok ({len(loaded.subscribers)} subscribers, {len(loaded.sites)} sites, "
-              f"{len(layout.switches)} switches, {len(compiled.rules)} rules)")
+        verdict = (f"{path}: ok ({len(loaded.subscribers)} subscribers, {len(loaded.sites)} sites, "
+                   f"{len(layout.switches)} switches, {len(compiled.rules)} rules)")
+        if not args.show:
+            print(verdict)
+            continue
+        print(("---\n" if number else "") + f"# {verdict}")
+        print(yaml.safe_dump(scenario.read_document(path), sort_keys=False, allow_unicode=True,
+                             width=100), end="")
     return 0

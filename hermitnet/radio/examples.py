@@ -1,4 +1,5 @@
-"""A minimal valid radio section: a starting point for new scenarios, and the tests' fixture."""
+"""A minimal valid radio section and a scenario around it: starting points for new scenarios,
+and the tests' fixtures."""
 
 from __future__ import annotations
 
@@ -18,9 +19,28 @@ MINIMAL_SECTION = {
     "propagation": {"shadowing_db": 0},
 }
 
+MINIMAL_SCENARIO = {
+    "schema": 1,
+    "name": "radio-mini",
+    "tiers": {"citizen": {"zones": ["intranet"]}},
+    "sites": [{"name": "news", "zone": "intranet"}],
+    "radio": MINIMAL_SECTION,
+}
+"""The phones are the radio section's UEs; no cells or subscribers of their own."""
+
 
 def minimal_section(**changes) -> dict:
     """A deep copy of MINIMAL_SECTION with top-level keys replaced by `changes`."""
     section = copy.deepcopy(MINIMAL_SECTION)
     section.update(changes)
     return section
+
+
+def minimal_scenario(section: dict | None = None, **changes) -> dict:
+    """A deep copy of MINIMAL_SCENARIO with `section` as its radio section (default: the
+    minimal one) and top-level keys replaced by `changes`."""
+    document = copy.deepcopy(MINIMAL_SCENARIO)
+    if section is not None:
+        document["radio"] = copy.deepcopy(section)
+    document.update(copy.deepcopy(changes))
+    return document

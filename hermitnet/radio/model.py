@@ -7,7 +7,7 @@ here is already in km (town references resolved) and every default filled in.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -206,7 +206,6 @@ class RadioModel:
     selection: SelectionThresholds
     link: LinkParameters
     population: PopulationParameters
-    extra: dict = field(default_factory=dict, compare=False)
 
     def cells_of_kind(self, kind: str) -> tuple[Cell, ...]:
         return tuple(cell for cell in self.cells if cell.kind == kind)

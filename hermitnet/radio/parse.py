@@ -1,12 +1,11 @@
-"""Parse a scenario's `radio:` section: JSON Schema first, then the checks a schema cannot say."""
+"""A scenario's `radio:` section (already schema-checked) -> RadioModel, with the checks a
+schema cannot say (unique names, known towns, a west-to-east border, waypoints in time order).
+
+Pure: no file reading and no schema validation; `hermitnet.scenario` reads the file, validates
+the whole document (the radio section against radio.schema.json) and then calls `parse`.
+"""
 
 from __future__ import annotations
-
-import json
-from functools import lru_cache
-from pathlib import Path
-
-import jsonschema
 
 from hermitnet.errors import HermitError
 from hermitnet.radio.model import (
@@ -22,44 +21,12 @@ from hermitnet.radio.model import (
     UserEquipment,
 )
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "radio.schema.json"
 SECTION = "radio"
 
 CELL_DEFAULTS = {
     "national": {"power_dbm": 43.0, "height_m": 30.0, "freq_mhz": 2140.0, "technology": "hspa-7.2"},
     "foreign": {"power_dbm": 46.0, "height_m": 50.0, "freq_mhz": 2130.0, "technology": "hspa-21"},
 }
-
-
-@lru_cache(maxsize=1)
-def load_schema() -> dict:
-    return json.loads(SCHEMA_PATH.read_text())
-
-
-def _dotted(path) -> str:
-    return ".".join([SECTION, *(str(part) for part in path)])
-
-
-def _describe(error: jsonschema.ValidationError) -> str:
-    if error.validator == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
-        unknown = ", ".join(sorted(map(str, set(error.instance) - set(allowed))))
-        return f"unknown field(s) {unknown}; expected one of: {', '.join(allowed)}"
-    if error.validator == "required":
-        return f"{error.message}; {error.schema.get('description', '')}".rstrip("; ")
-    expected = error.schema.get("description", "")
-    return f"{error.message}" + (f" (expected: {expected})" if expected else "")
-
-
-def validate_section(section: object, source: str) -> None:
-    """Raise HermitError naming the first schema violation's dotted field path."""
-    validator = jsonschema.Draft7Validator(load_schema())
-    errors = sorted(
-        validator.iter_errors(section), key=lambda e: (list(e.absolute_path), e.message)
-    )
-    if errors:
-        error = jsonschema.exceptions.best_match(errors)
-        raise HermitError(_describe(error), source=source, field=_dotted(error.absolute_path))
 
 
 class _Resolver:
@@ -98,7 +65,7 @@ def _unique_names(section: dict, source: str) -> None:
     seen: dict[str, str] = {}
     for key in ("towns", "national_cells", "foreign_cells", "jammers", "ues"):
         for index, item in enumerate(section.get(key, [])):
-            path = f"{SECTION}.{key}.{index}.name"
+            path = f"{SECTION}.{key}[{index}].name"
             if key != "towns" and item["name"] in seen:
                 raise HermitError(
                     f"name {item['name']!r} already used at {seen[item['name']]}",
@@ -192,7 +159,7 @@ def _parse_ue(item: dict, path: str, resolver: _Resolver, mobile_height_m: float
             raise HermitError(
                 f"waypoint times must increase; {t_s} s follows {waypoints[-1][0]} s",
                 source=resolver.source,
-                field=f"{path}.moves.{index}.t_s",
+                field=f"{path}.moves[{index}].t_s",
             )
         waypoints.append((t_s, float(move["position_km"][0]), float(move["position_km"][1])))
     return UserEquipment(
@@ -204,12 +171,11 @@ def _parse_ue(item: dict, path: str, resolver: _Resolver, mobile_height_m: float
     )
 
 
-def parse(section: dict, source: str, *, seed: int = 0) -> RadioModel:
-    """Validate a `radio:` section and build the RadioModel; errors name file and field.
+def parse(section: dict, source: str, *, seed: int) -> RadioModel:
+    """Build the RadioModel of a schema-valid `radio:` section; errors name file and field.
 
     `seed` is the scenario's seed, used unless the section sets its own `seed`.
     """
-    validate_section(section, source)
     _unique_names(section, source)
     border = _parse_border(section, source)
     towns = tuple(_parse_town(item) for item in section["towns"])
@@ -217,16 +183,16 @@ def parse(section: dict, source: str, *, seed: int = 0) -> RadioModel:
     propagation = section.get("propagation", {})
     mobile_height_m = float(propagation.get("mobile_height_m", 1.5))
     cells = tuple(
-        _parse_cell(item, kind, f"{SECTION}.{key}.{index}", resolver)
+        _parse_cell(item, kind, f"{SECTION}.{key}[{index}]", resolver)
         for key, kind in (("national_cells", "national"), ("foreign_cells", "foreign"))
         for index, item in enumerate(section.get(key, []))
     )
     jammers = tuple(
-        _parse_jammer(item, f"{SECTION}.jammers.{index}", resolver)
+        _parse_jammer(item, f"{SECTION}.jammers[{index}]", resolver)
         for index, item in enumerate(section.get("jammers", []))
     )
     ues = tuple(
-        _parse_ue(item, f"{SECTION}.ues.{index}", resolver, mobile_height_m)
+        _parse_ue(item, f"{SECTION}.ues[{index}]", resolver, mobile_height_m)
         for index, item in enumerate(section.get("ues", []))
     )
     x_min, y_min, x_max, y_max = (float(v) for v in section["bounds_km"])

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from hermitnet import radio, runner, scenario
-from hermitnet.radio.sweep import apply_override
+from hermitnet.sweep import apply_override
 from tests.integration.conftest import REPO, leftovers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]

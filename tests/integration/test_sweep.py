@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from hermitnet.radio.sweep import apply_override
+from hermitnet.sweep import apply_override
 from tests.integration.conftest import REPO
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]

@@ -81,6 +81,24 @@ def test_validate_stops_at_the_first_broken_file(run_cli):
     assert "fixed_with_cell.yaml: subscribers[0].cell" in err
 
 
+def test_validate_show_prints_the_merged_document_as_yaml(run_cli):
+    from hermitnet import scenario
+
+    blocklist = SCENARIO_DIR / "blocklist-2016.yaml"
+    code, out, err = run_cli("validate", BASELINE, blocklist, "--show")
+    assert code == 0, err
+    assert out.startswith(f"# {BASELINE}: ok (6 subscribers, 13 sites, ")
+    assert f"\n---\n# {blocklist}: ok (6 subscribers, 17 sites, " in out
+    shown = list(yaml.safe_load_all(out))
+    assert shown == [scenario.read_document(BASELINE), scenario.read_document(blocklist)]
+    assert "extends" not in shown[1] and shown[1]["tiers"] == shown[0]["tiers"]
+
+
+def test_validate_without_show_prints_no_document(run_cli):
+    code, out, _ = run_cli("validate", SCENARIO_DIR / "blocklist-2016.yaml")
+    assert code == 0 and len(out.splitlines()) == 1
+
+
 def test_validate_missing_file(run_cli, tmp_path):
     code, _, err = run_cli("validate", tmp_path / "gone.yaml")
     assert code == 2
