@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from hermitnet import scenario
+from hermitnet.errors import HermitError
 from hermitnet.radio.attach import evaluate
 from hermitnet.radio.mapplot import draw_map
 from hermitnet.radio.population import population
@@ -23,7 +24,8 @@ from hermitnet.radio.population import population
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenario", help="scenario YAML file with a radio section")
-    parser.add_argument("--out", help="PNG to write (default results/<scenario>-map.png)")
+    parser.add_argument("--out",
+                        help="PNG file, or folder for <scenario>-map.png (default results/)")
     parser.add_argument(
         "--phones",
         type=int,
@@ -57,12 +59,24 @@ def _ue_rows(attachments) -> list[dict]:
     ]
 
 
+def _out_png(out: str | None, stem: str) -> Path:
+    """--out as given: a folder (existing, or written with a trailing /) or a .png file."""
+    if out is None:
+        return Path("results") / f"{stem}-map.png"
+    path = Path(out)
+    if path.is_dir() or out.endswith("/"):
+        return path / f"{stem}-map.png"
+    if path.suffix.lower() != ".png":
+        raise HermitError(f"--out {out}: expected a .png file or a folder")
+    return path
+
+
 def run(args: argparse.Namespace) -> int:
     scenario_path = Path(args.scenario)
     loaded = scenario.load(scenario_path)
     model = loaded.require_radio()
     seed = model.seed if args.seed is None else args.seed
-    out_png = Path(args.out or Path("results") / f"{scenario_path.stem}-map.png")
+    out_png = _out_png(args.out, scenario_path.stem)
     out_png.parent.mkdir(parents=True, exist_ok=True)
     jammer_on = model.active_jammers(args.t_s)
     attachments = _with_all_jammers(model) if args.t_s is None else evaluate(model, args.t_s)

@@ -191,3 +191,17 @@ def test_clean_leaves_a_live_run_alone_and_cleans_a_dead_one(run_cli, monkeypatc
     assert live.path.exists() and not dead.path.exists()
     code, out, _ = run_cli("clean", "--all")
     assert "hnaa: removed 0 objects" in out and not live.path.exists()
+
+
+@pytest.mark.parametrize("out", ["maps", "maps/"])
+def test_map_into_a_folder_writes_the_png_there(run_cli, tmp_path, out):
+    (tmp_path / "maps").mkdir()
+    code, _, err = run_cli("map", SCENARIO_DIR / "border.yaml", "--out", out, "--phones", 500)
+    assert code == 0, err
+    assert (tmp_path / "maps" / "border-map.png").stat().st_size > 0
+
+
+def test_map_refuses_an_output_that_is_not_png(run_cli):
+    code, _, err = run_cli("map", SCENARIO_DIR / "border.yaml", "--out", "map.svg")
+    assert code == 2
+    assert "--out map.svg: expected a .png file or a folder" in err
