@@ -16,9 +16,7 @@ from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hermitnet.radio import parse, population  # noqa: E402
+from hermitnet.radio import parse, population
 
 
 def main() -> int:

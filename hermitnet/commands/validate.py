@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from hermitnet import plan, scenario
+from hermitnet import plan, scenario, shipped
 from hermitnet.policy import PolicyState, compile_policy
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("scenario", nargs="+", help="scenario YAML file(s)")
+    parser.add_argument("scenario", nargs="+",
+                        help="scenario YAML file(s), or names of shipped scenarios")
 
 
 def run(args) -> int:
     for path in args.scenario:
-        loaded = scenario.load(path)
+        loaded = scenario.load(shipped.scenario_path(path))
         layout = plan.build(loaded)
         compiled = compile_policy(layout, PolicyState.from_scenario(loaded))
         print(f"{path}: ok ({len(loaded.subscribers)} subscribers, {len(loaded.sites)} sites, "

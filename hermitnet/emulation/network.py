@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import shlex
 import subprocess
-import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -26,10 +25,8 @@ from mininet.node import Host, OVSSwitch, RemoteController
 from hermitnet.emulation import manifest as manifest_module
 from hermitnet.emulation import shaping
 from hermitnet.emulation.process import run_checked
+from hermitnet.emulation.topology import National3GTopo
 from hermitnet.errors import HermitError
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from topologies.national3g import National3GTopo  # noqa: E402
 
 LOG = logging.getLogger("hermitnet.emulation")
 
