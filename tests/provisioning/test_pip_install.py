@@ -2,7 +2,8 @@
 
 The checkout is installed (not editable) into a fresh venv outside it, and the installed
 `hermitnet` runs from another folder with no PYTHONPATH: the schemas, the shipped scenarios and
-the controller app must come from the installed package, never from the checkout.
+the controller app must come from the installed package, never from the checkout. The
+dependencies come from PyPI, as for any user.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
+pytestmark = pytest.mark.timeout(1200)
 
 # Like the playbook: a venv of the system Python (the distribution's Mininet stays importable).
 SYSTEM_PYTHON = Path("/usr/bin/python3")
