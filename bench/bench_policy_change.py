@@ -29,12 +29,9 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from hermitnet import runner  # noqa: E402
-from hermitnet import scenario as scenario_module  # noqa: E402
-from hermitnet.policy import compile_policy  # noqa: E402
+from hermitnet import runner
+from hermitnet import scenario as scenario_module
+from hermitnet.policy import compile_policy
 
 
 def large_scenario(cells: int, subscribers: int = 200, sites: int = 200) -> dict:

@@ -12,12 +12,9 @@ import argparse
 import resource
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hermitnet import scenario  # noqa: E402
-from hermitnet.radio import population  # noqa: E402
+from hermitnet import scenario
+from hermitnet.radio import population
 
 
 def main() -> int:

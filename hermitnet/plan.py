@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from hermitnet.scenario import LinkSpec, Scenario
 
@@ -73,6 +73,9 @@ class Plan:
     hosts: tuple[HostPlan, ...]
     links: tuple[LinkPlan, ...]
     tier_index: dict[str, int] = field(default_factory=dict)
+    # The radio state at t = 0 the air links were laid out from ({UE name: Attachment}); in
+    # memory only, for the radio timeline's first step: not part of to_dict().
+    radio_t0: dict = field(default_factory=dict, compare=False, repr=False)
 
     def switch(self, name: str) -> SwitchPlan:
         return next(s for s in self.switches if s.name == name)
@@ -139,7 +142,9 @@ class Plan:
         return list(reversed(path))
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(replace(self, radio_t0={}))
+        del data["radio_t0"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> Plan:
@@ -153,14 +158,6 @@ class Plan:
             ),
             tier_index=dict(data["tier_index"]),
         )
-
-
-def zone_of(ip: str) -> str | None:
-    address = ipaddress.ip_address(ip)
-    for zone, prefix in ZONE_PREFIXES.items():
-        if address in ipaddress.ip_network(prefix):
-            return zone
-    return None
 
 
 def build(scenario: Scenario, run_tag: int = 0, prefix: str = "hn") -> Plan:
@@ -193,10 +190,7 @@ def build(scenario: Scenario, run_tag: int = 0, prefix: str = "hn") -> Plan:
     counters: dict[tuple[str, int], int] = {}
     foreign_count = 0
     for sub in scenario.subscribers:
-        spec = sub.link
-        if sub.radio:
-            attachment = initial[sub.name]
-            spec = air_link_spec(sub.link, attachment.rate_mbps, attachment.loss_pct)
+        spec = air_link_spec(sub.link, initial[sub.name]) if sub.radio else sub.link
         if sub.handset == "foreign":
             _check_block(foreign_count, "foreign handsets")
             ip = f"198.19.0.{_FIRST_HOST + foreign_count}"
@@ -230,16 +224,23 @@ def build(scenario: Scenario, run_tag: int = 0, prefix: str = "hn") -> Plan:
                      link_kind="server", spec=unshaped)
 
     return Plan(run_tag, prefix, tuple(builder.switches), tuple(builder.hosts),
-                tuple(builder.links), tier_index)
+                tuple(builder.links), tier_index, initial)
 
 
-# A detached phone keeps a (tiny) HTB rate so the class exists; its loss is 100 %.
+# A phone without service keeps a (tiny) HTB rate so its class exists; its loss is 100 %.
 MIN_AIR_RATE_MBPS = 0.01
 
 
-def air_link_spec(base: LinkSpec, rate_mbps: float, loss_pct: float) -> LinkSpec:
-    """The air link of a phone on the radio map: its serving cell's rate and loss."""
-    return base.merged({"bw_mbps": max(rate_mbps, MIN_AIR_RATE_MBPS), "loss_pct": loss_pct})
+def air_link_spec(base: LinkSpec, attachment) -> LinkSpec:
+    """The air link a phone's radio state gives it: its serving cell's rate and loss.
+
+    The one rule from radio state to link settings, for the plan (t = 0) and the timeline (every
+    later step). No serving cell: everything is dropped.
+    """
+    if attachment.cell is None:
+        return base.merged({"bw_mbps": MIN_AIR_RATE_MBPS, "loss_pct": 100.0})
+    return base.merged({"bw_mbps": max(attachment.rate_mbps, MIN_AIR_RATE_MBPS),
+                        "loss_pct": attachment.loss_pct})
 
 
 def _initial_attachments(scenario: Scenario) -> dict:

@@ -15,11 +15,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hermitnet import report, runner, scenario
+from hermitnet import report, runner, scenario, shipped
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("scenario", type=Path, help="scenario YAML file")
+    parser.add_argument("scenario", type=shipped.scenario_path,
+                        help="scenario YAML file, or the name of a shipped scenario")
     parser.add_argument("--out", type=Path,
                         help="results folder (default: results/<name>-<time>-<id>)")
     mode = parser.add_mutually_exclusive_group()

@@ -8,22 +8,24 @@ from __future__ import annotations
 
 import yaml
 
-from hermitnet import plan, scenario
+from hermitnet import plan, scenario, shipped
 from hermitnet.policy import PolicyState, compile_policy
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("scenario", nargs="+", help="scenario YAML file(s)")
+    parser.add_argument("scenario", nargs="+",
+                        help="scenario YAML file(s), or names of shipped scenarios")
     parser.add_argument("--show", action="store_true",
                         help="print the document after merging the files it extends, as YAML")
 
 
 def run(args) -> int:
-    for number, path in enumerate(args.scenario):
+    for number, name in enumerate(args.scenario):
+        path = shipped.scenario_path(name)
         loaded = scenario.load(path)
         layout = plan.build(loaded)
         compiled = compile_policy(layout, PolicyState.from_scenario(loaded))
-        verdict = (f"{path}: ok ({len(loaded.subscribers)} subscribers, {len(loaded.sites)} sites, "
+        verdict = (f"{name}: ok ({len(loaded.subscribers)} subscribers, {len(loaded.sites)} sites, "
                    f"{len(layout.switches)} switches, {len(compiled.rules)} rules)")
         if not args.show:
             print(verdict)

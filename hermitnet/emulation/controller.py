@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+from hermitnet import shipped
 from hermitnet.errors import HermitError
 
-APP = Path(__file__).resolve().parents[2] / "controllers" / "tiered_routing.py"
 LAUNCHER = Path(sys.executable).with_name("hermitnet-ryu-manager")
 
 
@@ -22,7 +22,7 @@ def free_port() -> int:
 
 
 class ControllerProcess:
-    """`hermitnet-ryu-manager` running controllers/tiered_routing.py for one run."""
+    """`hermitnet-ryu-manager` running the tiered-routing app (package data) for one run."""
 
     def __init__(self, config: dict, run_dir: Path, manifest):
         self.config_path = run_dir / "controller.json"
@@ -39,17 +39,16 @@ class ControllerProcess:
         return [str(LAUNCHER),
                 "--ofp-listen-host", "127.0.0.1", "--ofp-tcp-listen-port", str(self.of_port),
                 "--wsapi-host", "127.0.0.1", "--wsapi-port", str(self.api_port),
-                str(APP)]
+                str(shipped.controller_app())]
 
     def start(self) -> None:
-        if not APP.exists():
-            raise HermitError(f"controller app not found at {APP}")
+        argv = self.argv()
         if not LAUNCHER.exists():
             raise HermitError(f"controller launcher not found at {LAUNCHER} (run: make setup)")
         self.config_path.write_text(json.dumps(self.config, indent=1))
         log = self.log_path.open("a")
         self.process = subprocess.Popen(
-            self.argv(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={**_clean_env(), "HERMITNET_CONTROLLER_CONFIG": str(self.config_path)},
             start_new_session=True)
         log.close()

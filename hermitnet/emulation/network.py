@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import shlex
 import subprocess
-import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -25,10 +24,9 @@ from mininet.node import Host, OVSSwitch, RemoteController
 
 from hermitnet.emulation import manifest as manifest_module
 from hermitnet.emulation import shaping
+from hermitnet.emulation.process import run_checked
+from hermitnet.emulation.topology import National3GTopo
 from hermitnet.errors import HermitError
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from topologies.national3g import National3GTopo  # noqa: E402
 
 LOG = logging.getLogger("hermitnet.emulation")
 
@@ -195,7 +193,7 @@ class Emulation:
         for switch in self.net.switches:
             for intf in switch.intfList():
                 if intf.name != "lo":
-                    shaping.run_checked(["ethtool", "-K", intf.name, "tx", "off"])
+                    run_checked(["ethtool", "-K", intf.name, "tx", "off"])
 
     def _static_arp(self) -> None:
         """Every host knows every other host's MAC: no ARP crosses the policy pipeline."""
@@ -206,37 +204,27 @@ class Emulation:
 
     def _shape_links(self) -> None:
         for link in self.plan.links:
-            planned = shaping.plan_link(link, self.plan, netem=self.caps.netem, nft=self.caps.nft)
+            planned = shaping.plan_link(link, self.plan, self.caps)
             self.not_emulated.extend(planned.not_emulated)
             for end in planned.ends:
-                inside = self._logical(end.node) if end.node else None
-                for argv in end.tc:
-                    self._check_at(inside, list(argv))
-                if end.nft:
-                    self._check_at(inside, ["nft", "-f", "-"], end.nft)
+                self._apply(end)
 
-    def set_air_link(self, logical_host: str, bw_mbps: float, loss_pct: float) -> None:
-        """Give a phone's air link a new rate and loss, both directions.
+    def set_air_link(self, logical_host: str, spec) -> None:
+        """Give a phone's air link new settings (a LinkSpec from plan.air_link_spec), both ways.
 
-        The link was planned with HTB (every phone on the radio map has a rate), so the rate is
-        a class change; loss goes to netem where the kernel has it, else to the nftables drop
-        inside the phone.
+        The commands come from shaping.air_link_update, which says what this machine's kernel
+        can do and refuses a loss it could not emulate.
         """
-        host = self.plan.host(logical_host)
         link = next(lk for lk in self.plan.links if lk.a == logical_host)
-        spec = link.spec.merged({"bw_mbps": bw_mbps, "loss_pct": loss_pct})
-        ends = ((f"{host.node}-eth0", logical_host),
-                (f"{self._switch_node(host.switch)}-eth{host.port}", None))
-        for intf, inside in ends:
-            self._check_at(inside, shaping.htb_rate_cmd(intf, bw_mbps))
-            if self.caps.netem:
-                self._check_at(inside, shaping.netem_cmd(intf, spec, under_htb=True))
-        if not self.caps.netem:
-            self.check(logical_host, ["nft", "-f", "-"],
-                       shaping.nft_loss_script(loss_pct, f"{host.node}-eth0"))
+        for end in shaping.air_link_update(link, self.plan, spec, self.caps):
+            self._apply(end)
 
-    def _switch_node(self, logical: str) -> str:
-        return self.plan.switch(logical).node
+    def _apply(self, end) -> None:
+        inside = self._logical(end.node) if end.node else None
+        for argv in end.tc:
+            self._check_at(inside, list(argv))
+        if end.nft:
+            self._check_at(inside, ["nft", "-f", "-"], end.nft)
 
     def _logical(self, node: str) -> str:
         return next(h.name for h in self.plan.hosts if h.node == node)
@@ -245,7 +233,7 @@ class Emulation:
                   input_text: str | None = None) -> None:
         """Run a command inside a host, or in the root namespace (switch ends) for None."""
         if logical_host is None:
-            shaping.run_checked(argv, input_text=input_text)
+            run_checked(argv, input_text=input_text)
         else:
             self.check(logical_host, argv, input_text)
 
@@ -256,7 +244,7 @@ class Emulation:
             done = self.run(logical_host, argv, input_text=input_text, timeout_s=30)
             return done.stdout, done.stderr, done.returncode
 
-        shaping.run_checked(argv, runner=in_host, input_text=input_text,
+        run_checked(argv, runner=in_host, input_text=input_text,
                             where=f"in {logical_host}")
 
     # -- readiness ---------------------------------------------------------------------------

@@ -1,17 +1,15 @@
 """Link shaping: plan what each interface gets, as commands, before anything runs.
 
-Rates use HTB; delay, jitter and loss use netem where the kernel has it. Without netem, loss on a
-host's access link is emulated with an nftables random drop inside the host, and everything else
-is reported as not emulated: a configured parameter is never dropped silently.
+Rates use HTB, delay, jitter and loss use netem, where the kernel has them. Without netem, loss on
+a host's access link is emulated with an nftables random drop inside the host, and everything
+else is reported as not emulated: a configured parameter is never dropped silently.
 
-The builders here are pure (they return argv lists and nft scripts); `apply()` runs them and
-treats any failure as an error.
+The builders here are pure (they return argv lists and nft scripts); the emulation runs them with
+`hermitnet.emulation.process.run_checked`, which treats any failure as an error.
 """
 
 from __future__ import annotations
 
-import subprocess
-import time
 from dataclasses import dataclass, field
 
 from hermitnet.errors import HermitError
@@ -93,34 +91,38 @@ def nft_loss_script(loss_pct: float, device: str) -> str:
     )
 
 
-def plan_link(link, plan, *, netem: bool, nft: bool) -> LinkShaping:
+def plan_link(link, plan, caps) -> LinkShaping:
     """Shaping of both ends of a plan link, and what of its spec this machine cannot emulate.
 
-    Rates and netem apply to each end's egress (so to both directions). Without netem, loss on
-    an access link is dropped by nftables inside the host, in both directions at once.
+    `caps` says which shapers the kernel has (`htb`, `netem`, `nft`). Rates and netem apply to
+    each end's egress (so to both directions). Without netem, loss on an access link is dropped
+    by nftables inside the host, in both directions at once.
     """
     spec = link.spec
-    hosts = {h.name: h for h in plan.hosts}
-    nodes = {**{s.name: s.node for s in plan.switches}, **{h.name: h.node for h in plan.hosts}}
+    hosts = {h.name for h in plan.hosts}
+    nodes = _nodes(plan)
     what = f"{link.kind} link {link.a}-{link.b}"
     host_end = next((name for name in (link.a, link.b) if name in hosts), None)
+    rate = bool(spec.bw_mbps) and caps.htb
     needs_netem = bool(spec.delay_ms or spec.jitter_ms or spec.loss_pct)
-    loss_by_nft = not netem and bool(spec.loss_pct) and host_end is not None and nft
+    loss_by_nft = not caps.netem and bool(spec.loss_pct) and host_end is not None and caps.nft
     not_emulated = []
-    if not netem and (spec.delay_ms or spec.jitter_ms):
+    if spec.bw_mbps and not caps.htb:
+        not_emulated.append(f"{what}: bw_mbps={spec.bw_mbps:g} (no HTB qdisc in this kernel)")
+    if not caps.netem and (spec.delay_ms or spec.jitter_ms):
         not_emulated.append(f"{what}: delay_ms={spec.delay_ms:g} jitter_ms={spec.jitter_ms:g} "
                             "(no netem in this kernel)")
-    if not netem and spec.loss_pct and not loss_by_nft:
+    if not caps.netem and spec.loss_pct and not loss_by_nft:
         not_emulated.append(f"{what}: loss_pct={spec.loss_pct:g} (no netem in this kernel; "
                             "loss without netem is emulated on access links only)")
     ends = []
     for name, port in ((link.a, link.a_port), (link.b, link.b_port)):
         intf = f"{nodes[name]}-eth{port}"
         tc: list[list[str]] = []
-        if spec.bw_mbps:
+        if rate:
             tc += htb_cmds(intf, spec.bw_mbps)
-        if needs_netem and netem:
-            tc.append(netem_cmd(intf, spec, under_htb=bool(spec.bw_mbps)))
+        if needs_netem and caps.netem:
+            tc.append(netem_cmd(intf, spec, under_htb=rate))
         in_host = name in hosts
         ends.append(InterfaceShaping(
             intf, nodes[name] if in_host else "", tuple(tuple(c) for c in tc),
@@ -128,33 +130,38 @@ def plan_link(link, plan, *, netem: bool, nft: bool) -> LinkShaping:
     return LinkShaping(tuple(ends), tuple(not_emulated))
 
 
-# Said by iproute2 when another process changed the kernel's tables during its netlink dump (other
-# runs or users on the machine). With exit code 0 the command itself worked; otherwise it is
-# repeated (all commands here may run twice, except "replace" of an HTB root, which exits 0).
-TRANSIENT_ERRORS = ("Dump was interrupted and may be inconsistent.",)
-ATTEMPTS = 3
+def air_link_update(link, plan, spec: LinkSpec, caps) -> tuple[InterfaceShaping, ...]:
+    """Commands that move a phone's air link, shaped by `plan_link` at the start, to `spec`.
 
-
-def run_checked(argv: list[str], *, runner=None, input_text: str | None = None,
-                where: str = "") -> None:
-    """Run one command; any non-zero exit or error output is a failure, never a log line.
-
-    `runner(argv, input_text) -> (stdout, stderr, exit code)` runs it elsewhere (in a host).
+    The rate is a change of the HTB class (every phone on the radio map has one) where the kernel
+    has HTB; without HTB the rate was reported as not emulated when the link was set up. Loss
+    (and the link's delay) goes to netem on both ends where the kernel has it, else to the
+    nftables drop inside the phone. A loss with neither netem nor nftables is an error: the
+    radio timeline cannot be emulated on this machine, and saying nothing would fake it.
     """
-    runner = runner or _run_here
-    for attempt in range(1, ATTEMPTS + 1):
-        out, err, code = runner(argv, input_text)
-        transient = err.strip() in TRANSIENT_ERRORS
-        if code == 0 and (not err.strip() or transient):
-            return
-        if transient and attempt < ATTEMPTS:
-            time.sleep(0.05 * attempt)
-            continue
-        detail = err.strip() or out.strip()
-        place = f" {where}" if where else ""
-        raise HermitError(f"command failed ({code}): {' '.join(argv)}{place}: {detail}")
+    host = next(name for name in (link.a, link.b) if name in {h.name for h in plan.hosts})
+    nodes = _nodes(plan)
+    if spec.loss_pct and not caps.netem and not caps.nft:
+        raise HermitError(
+            f"air link {link.a}-{link.b}: loss_pct={spec.loss_pct:g} needs netem or nftables "
+            "(netdev egress hooks, Linux >= 5.16); this machine has neither")
+    rate = bool(spec.bw_mbps) and caps.htb
+    ends = []
+    for name, port in ((link.a, link.a_port), (link.b, link.b_port)):
+        intf = f"{nodes[name]}-eth{port}"
+        tc: list[list[str]] = []
+        if rate:
+            tc.append(htb_rate_cmd(intf, spec.bw_mbps))
+        if caps.netem:
+            tc.append(netem_cmd(intf, spec, under_htb=rate))
+        nft = None
+        if name == host and not caps.netem and caps.nft:
+            nft = nft_loss_script(spec.loss_pct, intf)
+        ends.append(InterfaceShaping(intf, nodes[name] if name == host else "",
+                                     tuple(tuple(c) for c in tc), nft))
+    return tuple(ends)
 
 
-def _run_here(argv: list[str], input_text: str | None) -> tuple[str, str, int]:
-    done = subprocess.run(argv, input=input_text, capture_output=True, text=True, timeout=30)
-    return done.stdout, done.stderr, done.returncode
+def _nodes(plan) -> dict[str, str]:
+    """Logical name -> emulated node name, for every switch and host of the plan."""
+    return {**{s.name: s.node for s in plan.switches}, **{h.name: h.node for h in plan.hosts}}

@@ -2,7 +2,9 @@
 
 At every timeline step (jammer edges, moves, every `reevaluate_s`), the counters at the sites
 are read first (so a row's bytes are what arrived up to that moment) and then the radio model is
-evaluated and every air link whose serving cell, rate or loss changed is re-shaped.
+evaluated and every air link whose settings changed is re-shaped. The links start as the plan
+laid them out from the radio state at t = 0, which is also the first step's state: t = 0 is
+evaluated once, by the plan.
 """
 
 from __future__ import annotations
@@ -12,18 +14,11 @@ import time
 from collections import Counter
 
 from hermitnet import radio
-from hermitnet.plan import MIN_AIR_RATE_MBPS
+from hermitnet.plan import air_link_spec
 from hermitnet.workload import observer
 
 PING_INTERVAL_S = 0.1
 PING_PAYLOAD_BYTES = 972  # 1000-byte IP packets
-
-
-def air_link_of(attachment) -> tuple[float, float]:
-    """(rate, loss) an attachment gives the air link; no serving cell drops everything."""
-    if attachment.cell is None:
-        return MIN_AIR_RATE_MBPS, 100.0
-    return max(attachment.rate_mbps, MIN_AIR_RATE_MBPS), attachment.loss_pct
 
 
 def sample_times(model, duration_s: float) -> list[float]:
@@ -39,7 +34,7 @@ def replay(emu, scenario, progress) -> list[dict]:
     plan = emu.plan
     flows = scenario.timeline_traffic
     sites = sorted({f.dst for f in flows})
-    current = {name: air_link_of(a) for name, a in radio.evaluate(model, 0.0).items()}
+    current = {link.a: link.spec for link in plan.links if link.a in plan.radio_t0}
     progress(f"timeline: {duration_s:g} s of radio replay, {len(flows)} traffic flows")
     count = max(1, math.ceil(duration_s / PING_INTERVAL_S))
     pings = [
@@ -57,13 +52,13 @@ def replay(emu, scenario, progress) -> list[dict]:
             if delay > 0:
                 time.sleep(delay)
             arrived = {site: observer.read_site(emu, site) for site in sites}
-            attachments = radio.evaluate(model, t_s)
+            attachments = plan.radio_t0 if t_s == 0 else radio.evaluate(model, t_s)
             changed = []
             for name, attachment in attachments.items():
-                link = air_link_of(attachment)
-                if t_s < duration_s and link != current.get(name):
-                    emu.set_air_link(name, *link)
-                    current[name] = link
+                spec = air_link_spec(current[name], attachment)
+                if t_s < duration_s and spec != current[name]:
+                    emu.set_air_link(name, spec)
+                    current[name] = spec
                     changed.append(name)
             rows.append(_row(t_s, time.monotonic() - started, attachments, changed, flows,
                              arrived))

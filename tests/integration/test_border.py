@@ -1,4 +1,4 @@
-"""Issue 4 on the real emulator: jammers decide who reaches a foreign cell, and it shows in traffic.
+"""The border scenario on the real emulator: jammers decide who reaches a foreign cell, in traffic.
 
 A compressed copy of scenarios/border.yaml: the east jammer goes on at 4 s and off at 12 s, and
 the smuggled foreign handset's pings to a foreign site are counted at that site every second.

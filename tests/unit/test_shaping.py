@@ -10,7 +10,20 @@ import pytest
 
 from hermitnet import plan, scenario
 from hermitnet.emulation import shaping
+from hermitnet.emulation.capabilities import Capabilities
 from hermitnet.errors import HermitError
+from hermitnet.radio import Attachment
+
+FULL = Capabilities(
+    root=True, ovs_running=True, ovs="Open vSwitch 3.1.0", kernel_datapath=False, netem=True,
+    htb=True, nft=True, mininet="2.3.0", controller="ryu 4.34", iperf3="iperf3 3.12",
+    scapy="2.5.0", kernel="6.1.0-18-amd64",
+)
+
+
+def _caps(**changes) -> Capabilities:
+    """This machine's shapers as a run detects them: all of them unless told otherwise."""
+    return dataclasses.replace(FULL, **changes)
 
 
 def _plan_with(scenario_dict, *, mobile=None, uplink=None, backhaul=None):
@@ -48,7 +61,7 @@ def _qdisc_kinds(cmds):
 
 def test_htb_and_netem_under_htb_on_both_ends(baseline_plan):
     link = _link(baseline_plan, "uplink")   # bw 10, delay 30
-    shaped = shaping.plan_link(link, baseline_plan, netem=True, nft=True)
+    shaped = shaping.plan_link(link, baseline_plan, _caps())
     assert shaped.not_emulated == ()
     assert len(shaped.ends) == 2
     border, glob = baseline_plan.switch("border"), baseline_plan.switch("global")
@@ -69,7 +82,7 @@ def test_htb_and_netem_under_htb_on_both_ends(baseline_plan):
 def test_host_end_runs_in_the_host_namespace(baseline_plan):
     link = next(lk for lk in baseline_plan.links if lk.a == "citizen-1")
     host = baseline_plan.host("citizen-1")
-    shaped = shaping.plan_link(link, baseline_plan, netem=True, nft=True)
+    shaped = shaping.plan_link(link, baseline_plan, _caps())
     host_end, switch_end = shaped.ends
     assert host_end.node == host.node and host_end.intf == f"{host.node}-eth0"
     assert switch_end.node == ""
@@ -79,7 +92,7 @@ def test_host_end_runs_in_the_host_namespace(baseline_plan):
 def test_netem_at_root_without_a_rate(scenario_dict):
     p = _with_spec(_plan_with(scenario_dict), "uplink",
                    scenario.LinkSpec(None, delay_ms=25, jitter_ms=5, loss_pct=1.5))
-    shaped = shaping.plan_link(_link(p, "uplink"), p, netem=True, nft=True)
+    shaped = shaping.plan_link(_link(p, "uplink"), p, _caps())
     for end in shaped.ends:
         (netem,) = end.tc
         assert netem[netem.index("dev") + 2] == "root"
@@ -89,21 +102,21 @@ def test_netem_at_root_without_a_rate(scenario_dict):
 
 def test_unshaped_link_gets_nothing(baseline_plan):
     link = next(lk for lk in baseline_plan.links if lk.kind == "core")
-    shaped = shaping.plan_link(link, baseline_plan, netem=True, nft=True)
+    shaped = shaping.plan_link(link, baseline_plan, _caps())
     assert all(end.tc == () and end.nft is None for end in shaped.ends)
     assert shaped.not_emulated == ()
 
 
 def test_rate_only_needs_no_netem(scenario_dict):
     p = _plan_with(scenario_dict, mobile={"bw_mbps": 3, "delay_ms": 0})
-    shaped = shaping.plan_link(_link(p, "air"), p, netem=False, nft=False)
+    shaped = shaping.plan_link(_link(p, "air"), p, _caps(netem=False, nft=False))
     assert shaped.not_emulated == ()
     assert all(_qdisc_kinds(e.tc) == ["htb-root", "htb-class"] for e in shaped.ends)
 
 
 def test_without_netem_delay_is_reported_not_dropped(baseline_plan):
     link = _link(baseline_plan, "uplink")
-    shaped = shaping.plan_link(link, baseline_plan, netem=False, nft=True)
+    shaped = shaping.plan_link(link, baseline_plan, _caps(netem=False))
     assert all("netem" not in cmd for end in shaped.ends for cmd in end.tc)
     assert all(_qdisc_kinds(e.tc) == ["htb-root", "htb-class"] for e in shaped.ends)
     (line,) = shaped.not_emulated
@@ -113,7 +126,7 @@ def test_without_netem_delay_is_reported_not_dropped(baseline_plan):
 def test_loss_without_netem_on_a_host_link_becomes_nft_on_the_host_only(scenario_dict):
     p = _plan_with(scenario_dict, mobile={"delay_ms": 0, "loss_pct": 2.5})
     link = _link(p, "air")
-    shaped = shaping.plan_link(link, p, netem=False, nft=True)
+    shaped = shaping.plan_link(link, p, _caps(netem=False))
     host_end, switch_end = shaped.ends
     assert host_end.node == p.host(link.a).node
     assert host_end.nft == shaping.nft_loss_script(2.5, host_end.intf)
@@ -123,7 +136,7 @@ def test_loss_without_netem_on_a_host_link_becomes_nft_on_the_host_only(scenario
 
 def test_loss_without_netem_on_a_switch_link_is_reported(scenario_dict):
     p = _plan_with(scenario_dict, uplink={"delay_ms": 0, "loss_pct": 1})
-    shaped = shaping.plan_link(_link(p, "uplink"), p, netem=False, nft=True)
+    shaped = shaping.plan_link(_link(p, "uplink"), p, _caps(netem=False))
     assert all(end.nft is None for end in shaped.ends)
     (line,) = shaped.not_emulated
     assert "loss_pct=1" in line
@@ -131,7 +144,7 @@ def test_loss_without_netem_on_a_switch_link_is_reported(scenario_dict):
 
 def test_loss_without_netem_nor_nft_is_reported(scenario_dict):
     p = _plan_with(scenario_dict, mobile={"delay_ms": 0, "loss_pct": 3})
-    shaped = shaping.plan_link(_link(p, "air"), p, netem=False, nft=False)
+    shaped = shaping.plan_link(_link(p, "air"), p, _caps(netem=False, nft=False))
     assert all(end.nft is None for end in shaped.ends)
     (line,) = shaped.not_emulated
     assert "loss_pct=3" in line
@@ -147,7 +160,7 @@ def test_no_configured_parameter_is_dropped_silently(scenario_dict, kind, netem,
     base = _plan_with(scenario_dict)
     for spec in SPECS:
         p = _with_spec(base, kind, spec)
-        shaped = shaping.plan_link(_link(p, kind), p, netem=netem, nft=nft)
+        shaped = shaping.plan_link(_link(p, kind), p, _caps(netem=netem, nft=nft))
         report = " ".join(shaped.not_emulated)
         for end in shaped.ends:
             text = " ".join(" ".join(cmd) for cmd in end.tc)
@@ -203,34 +216,90 @@ def test_htb_burst_covers_ten_ms():
     assert cmd[2] == "change"
 
 
-def _fake(out="", err="", code=0):
-    calls = []
-
-    def runner(argv, input_text):
-        calls.append((argv, input_text))
-        return out, err, code
-
-    return runner, calls
-
-
-def test_run_checked_passes_argv_and_input():
-    runner, calls = _fake()
-    shaping.run_checked(["nft", "-f", "-"], runner=runner, input_text="table inet x {}")
-    assert calls == [(["nft", "-f", "-"], "table inet x {}")]
+def test_without_htb_a_rate_is_reported_and_netem_sits_at_the_root(baseline_plan):
+    link = _link(baseline_plan, "uplink")   # bw 10, delay 30
+    shaped = shaping.plan_link(link, baseline_plan, _caps(htb=False))
+    (line,) = shaped.not_emulated
+    assert "uplink link border-global" in line and "bw_mbps=10" in line and "HTB" in line
+    for end in shaped.ends:
+        (netem,) = end.tc
+        assert _qdisc_kinds(end.tc) == ["netem"]
+        assert netem[netem.index("dev") + 2] == "root"
 
 
-def test_run_checked_raises_on_exit_code():
-    runner, _ = _fake(out="what went wrong", code=2)
-    with pytest.raises(HermitError, match=r"command failed \(2\): tc qdisc .*what went wrong"):
-        shaping.run_checked(["tc", "qdisc", "add"], runner=runner)
+@pytest.mark.parametrize("htb", [True, False])
+def test_rates_are_shaped_or_reported(scenario_dict, htb):
+    p = _plan_with(scenario_dict, mobile={"bw_mbps": 3, "delay_ms": 0})
+    shaped = shaping.plan_link(_link(p, "air"), p, _caps(htb=htb, netem=False, nft=False))
+    tc = " ".join(" ".join(cmd) for end in shaped.ends for cmd in end.tc)
+    assert ("rate 3mbit" in tc) == htb
+    assert bool(shaped.not_emulated) == (not htb)
 
 
-def test_run_checked_raises_on_error_output_even_with_exit_0():
-    runner, _ = _fake(err="RTNETLINK answers: Invalid argument\n", code=0)
-    with pytest.raises(HermitError, match="RTNETLINK answers"):
-        shaping.run_checked(["tc", "qdisc", "add"], runner=runner)
+# -- air links re-shaped by the radio timeline ------------------------------------------------
+
+def _phone_link(p):
+    return next(lk for lk in p.links if lk.kind == "air")
 
 
-def test_run_checked_ignores_whitespace_only_stderr():
-    runner, _ = _fake(out="ok", err="\n  ", code=0)
-    shaping.run_checked(["true"], runner=runner)
+def _radio_state(cell, rate=1.5, loss=2.0):
+    return Attachment("ue", cell, "national" if cell else None, -3.0, rate, loss, -10.0, (0, 0))
+
+
+def _update(p, attachment, **caps):
+    link = _phone_link(p)
+    spec = plan.air_link_spec(link.spec, attachment)
+    return link, shaping.air_link_update(link, p, spec, _caps(**caps))
+
+
+def test_air_update_changes_the_htb_class_and_netem_on_both_ends(baseline_plan):
+    link, ends = _update(baseline_plan, _radio_state("nb-1", rate=0.96, loss=3.7))
+    host = baseline_plan.host(link.a)
+    assert [e.intf for e in ends] == [f"{host.node}-eth0",
+                                      f"{baseline_plan.switch(link.b).node}-eth{link.b_port}"]
+    assert [e.node for e in ends] == [host.node, ""]
+    for end in ends:
+        rate, netem = end.tc
+        assert rate[:3] == ("tc", "class", "change") and "0.96mbit" in rate
+        assert netem[netem.index("parent") + 1] == shaping.HTB_CLASS
+        assert netem[-2:] == ("loss", "3.7%")
+        assert end.nft is None
+
+
+def test_air_update_without_service_drops_everything(baseline_plan):
+    _, ends = _update(baseline_plan, _radio_state(None, rate=3.0, loss=0.0))
+    for end in ends:
+        rate, netem = end.tc
+        assert f"{plan.MIN_AIR_RATE_MBPS:g}mbit" in rate
+        assert netem[-2:] == ("loss", "100%")
+
+
+def test_air_update_without_netem_drops_with_nft_inside_the_phone(baseline_plan):
+    _, ends = _update(baseline_plan, _radio_state(None), netem=False)
+    phone_end, switch_end = ends
+    assert phone_end.nft == shaping.nft_loss_script(100.0, phone_end.intf)
+    assert "policy accept; drop;" in phone_end.nft
+    assert switch_end.nft is None
+    assert all(_qdisc_kinds(e.tc) == ["htb-class"] for e in ends)
+
+
+def test_air_update_back_to_no_loss_clears_the_nft_drop(baseline_plan):
+    _, ends = _update(baseline_plan, _radio_state("nb-1", loss=0.0), netem=False)
+    assert ends[0].nft == shaping.nft_loss_script(0.0, ends[0].intf)
+    assert "< 0 drop" in ends[0].nft
+
+
+def test_air_update_refuses_a_loss_it_cannot_emulate(baseline_plan):
+    with pytest.raises(HermitError, match=r"loss_pct=100 needs netem or nftables"):
+        _update(baseline_plan, _radio_state(None), netem=False, nft=False)
+    _, ends = _update(baseline_plan, _radio_state("nb-1", loss=0.0), netem=False, nft=False)
+    assert all(_qdisc_kinds(e.tc) == ["htb-class"] and e.nft is None for e in ends)
+
+
+def test_air_update_without_htb_leaves_the_rate_to_the_start_report(baseline_plan):
+    link, ends = _update(baseline_plan, _radio_state("nb-1", rate=0.5, loss=1.0), htb=False)
+    for end in ends:
+        (netem,) = end.tc
+        assert netem[netem.index("dev") + 2] == "root" and netem[-2:] == ("loss", "1%")
+    reported = shaping.plan_link(link, baseline_plan, _caps(htb=False)).not_emulated
+    assert any("bw_mbps=" in line for line in reported)

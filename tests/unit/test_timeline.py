@@ -1,15 +1,19 @@
-"""The radio timeline's pure parts: when it samples, what an attachment does to the air link."""
+"""The radio timeline's pure parts: when it samples, what radio state does to an air link."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from hermitnet import scenario
-from hermitnet.plan import MIN_AIR_RATE_MBPS
+import pytest
+
+from hermitnet import plan, scenario
+from hermitnet.plan import MIN_AIR_RATE_MBPS, air_link_spec
 from hermitnet.radio import Attachment
-from hermitnet.workload.timeline import air_link_of, sample_times
+from hermitnet.scenario import LinkSpec
+from hermitnet.workload.timeline import sample_times
 
 REPO = Path(__file__).resolve().parents[2]
+BASE = LinkSpec(bw_mbps=2.0, delay_ms=80.0, jitter_ms=0.0, loss_pct=0.5)
 
 
 def _attachment(cell, rate=1.5, loss=2.0):
@@ -17,13 +21,39 @@ def _attachment(cell, rate=1.5, loss=2.0):
 
 
 def test_no_serving_cell_drops_everything():
-    assert air_link_of(_attachment(None, rate=0.0, loss=100.0)) == (MIN_AIR_RATE_MBPS, 100.0)
-    assert air_link_of(_attachment(None, rate=3.0, loss=0.0)) == (MIN_AIR_RATE_MBPS, 100.0)
+    for gone in (_attachment(None, rate=0.0, loss=100.0), _attachment(None, rate=3.0, loss=0.0)):
+        spec = air_link_spec(BASE, gone)
+        assert (spec.bw_mbps, spec.loss_pct) == (MIN_AIR_RATE_MBPS, 100.0)
 
 
-def test_a_serving_cell_gives_its_rate_and_loss():
-    assert air_link_of(_attachment("changbai-1", rate=0.96, loss=3.7)) == (0.96, 3.7)
-    assert air_link_of(_attachment("c", rate=0.0, loss=0.0))[0] == MIN_AIR_RATE_MBPS
+def test_a_serving_cell_gives_its_rate_and_loss_and_keeps_the_delay():
+    spec = air_link_spec(BASE, _attachment("changbai-1", rate=0.96, loss=3.7))
+    assert spec == LinkSpec(bw_mbps=0.96, delay_ms=80.0, jitter_ms=0.0, loss_pct=3.7)
+    assert air_link_spec(BASE, _attachment("c", rate=0.0, loss=0.0)).bw_mbps == MIN_AIR_RATE_MBPS
+
+
+@pytest.fixture(scope="module")
+def border():
+    return scenario.load(REPO / "scenarios" / "border.yaml")
+
+
+def test_the_plan_lays_air_links_out_from_the_radio_state_at_t0(border):
+    """The timeline's first step is the plan's t = 0 state: the same rule, evaluated once."""
+    layout = plan.build(border)
+    assert set(layout.radio_t0) == {ue.name for ue in border.radio.ues}
+    subscribers = {s.name: s for s in border.subscribers}
+    for name, attachment in layout.radio_t0.items():
+        link = next(lk for lk in layout.links if lk.a == name)
+        assert link.kind == "air"
+        assert link.spec == air_link_spec(subscribers[name].link, attachment)
+        assert air_link_spec(link.spec, attachment) == link.spec   # t = 0: nothing to re-shape
+
+
+def test_the_t0_radio_state_stays_out_of_the_serialized_plan(border):
+    layout = plan.build(border)
+    data = layout.to_dict()
+    assert "radio_t0" not in data
+    assert plan.Plan.from_dict(data) == layout
 
 
 def test_samples_cover_every_edge_every_step_and_the_end():
