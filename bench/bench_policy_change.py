@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 
 from hermitnet import runner  # noqa: E402
 from hermitnet import scenario as scenario_module  # noqa: E402
-from hermitnet.policy import compile_policy  # noqa: E402
+from hermitnet.policy.compile import compile_policy  # noqa: E402
 
 
 def large_scenario(cells: int, subscribers: int = 200, sites: int = 200) -> dict:

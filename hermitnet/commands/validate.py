@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from hermitnet import plan, scenario
-from hermitnet.policy import PolicyState, compile_policy
+from hermitnet.policy.compile import compile_policy
+from hermitnet.policy.state import PolicyState
 
 
 def add_arguments(parser) -> None:

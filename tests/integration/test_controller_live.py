@@ -17,7 +17,8 @@ import urllib.request
 import pytest
 
 from hermitnet import counters, runner, scenario
-from hermitnet.policy import BlockEntry, compile_policy
+from hermitnet.policy.compile import compile_policy
+from hermitnet.scenario import BlockEntry
 from hermitnet.workload import observer
 from tests.integration.conftest import REPO
 
