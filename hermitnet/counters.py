@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hermitnet.policy.compile import decode_cookie
+from hermitnet.policy.compile import Meter, decode_cookie
 
 MAX_SERIES_POINTS = 300
 UPLINK_FIELDS = ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "rx_dropped", "tx_dropped")
@@ -64,11 +64,13 @@ class CounterTotals:
         cell["packets"] += dp
         cell["bytes"] += db
 
-    def add_meter(self, switch: str, meter_id: int, subscriber: str, tier: str,
-                  band_packets: int, band_bytes: int, in_packets: int, in_bytes: int) -> None:
-        dp, db = self._delta(("band", switch, meter_id), band_packets, band_bytes)
-        ip, ib = self._delta(("meter", switch, meter_id), in_packets, in_bytes)
-        for table, name in ((self.meters, tier), (self.subscribers, subscriber)):
+    def add_meter(self, meter: Meter, band_packets: int, band_bytes: int, in_packets: int,
+                  in_bytes: int) -> None:
+        """Stats of one compiled meter: packets its band dropped, packets it saw."""
+        key = (meter.switch, meter.meter_id)
+        dp, db = self._delta(("band", *key), band_packets, band_bytes)
+        ip, ib = self._delta(("meter", *key), in_packets, in_bytes)
+        for table, name in ((self.meters, meter.tier), (self.subscribers, meter.subscriber)):
             cell = table.setdefault(name, {"band_drop_packets": 0, "band_drop_bytes": 0,
                                            "in_packets": 0, "in_bytes": 0})
             cell["band_drop_packets"] += dp

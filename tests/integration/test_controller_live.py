@@ -216,6 +216,16 @@ def test_counters_per_tier_and_decision(live):
     assert len(lines) >= 3
 
 
+def test_unknown_paths_and_methods_answer_json_and_nothing_raised(live):
+    assert api(live, "GET", "/v1/nothing") == (404, {
+        "error": "no such path: /v1/nothing; see docs/openapi.yaml", "field": None,
+        "status": 404})
+    status, answer = api(live, "POST", "/v1/policy", {})
+    assert (status, answer["status"]) == (405, 405) and "allowed: GET" in answer["error"]
+    assert api(live, "GET", "/v1/health")[1]["exceptions"] == 0
+    assert live.controller.errors() == []
+
+
 def test_fail_secure_then_the_policy_comes_back(live):
     """Controller down: the country keeps its last policy inside, the border closes when the
     lease runs out and nothing arrives at the global zone; back up: the policy, including a

@@ -216,10 +216,38 @@ def test_flow_and_meter_stats_replies_feed_the_counters(make_app, baseline_plan,
     other = parser.OFPFlowStats(table_id=1, priority=11, cookie=cookie("denied", 1),
                                 packet_count=7, byte_count=700, match=match)
     app.flow_stats(reply([other]))
-    app._write_counters()
+    app.poll_counters()
     line = json.loads((tmp_path / "counters.jsonl").read_text().splitlines()[-1])
     assert line["flows"]["citizen"]["denied"] == {"packets": 14, "bytes": 1400}
     assert line["t_s"] == 10.0 and line["switches"] == len(datapaths)
+
+
+def test_meter_and_port_stats_replies_feed_the_counters(make_app, baseline, baseline_plan):
+    state = PolicyState.from_scenario(baseline)
+    app = make_app(state.with_changes(tier_rate_mbps={**state.tier_rate_mbps, "elite": 2.0}))
+    datapaths = connect_all(app, baseline_plan)
+    elite = baseline_plan.host("elite-1")
+    nb = datapaths[elite.switch]
+
+    def reply(datapath, body):
+        return SimpleNamespace(msg=SimpleNamespace(datapath=datapath, xid=9, flags=0, body=body))
+
+    band = parser.OFPMeterBandStats(packet_band_count=5, byte_band_count=7500)
+    app.meter_stats(reply(nb, [
+        parser.OFPMeterStats(meter_id=subscriber_meter_id(baseline_plan, "elite-1"),
+                             packet_in_count=40, byte_in_count=60000, band_stats=[band]),
+        parser.OFPMeterStats(meter_id=999, packet_in_count=1, byte_in_count=1, band_stats=[])]))
+    assert app.totals.meters == {"elite": {"band_drop_packets": 5, "band_drop_bytes": 7500,
+                                           "in_packets": 40, "in_bytes": 60000}}
+    assert app.totals.subscribers == {"elite-1": app.totals.meters["elite"]}
+    switch, port = baseline_plan.uplink_port()
+    stat = SimpleNamespace(port_no=port, rx_packets=1, rx_bytes=100, tx_packets=2, tx_bytes=200,
+                           rx_dropped=0, tx_dropped=0)
+    app.port_stats(reply(datapaths[switch], [stat]))
+    assert app.counters_line()["uplink"] == {
+        "switch": switch, "port": port, "rx_packets": 1, "rx_bytes": 100, "tx_packets": 2,
+        "tx_bytes": 200, "rx_dropped": 0, "tx_dropped": 0}
+    assert app.exceptions == 0
 
 
 # -- the REST API through Ryu's WSGI application -----------------------------------------------
@@ -373,6 +401,10 @@ def test_a_periodic_task_that_raises_is_recorded(make_app, baseline_plan, tmp_pa
     app.renew_leases()
     assert [e["where"] for e in errors_recorded(tmp_path)] == ["renew_leases"]
     assert errors_recorded(tmp_path)[0]["error"].startswith("KeyError")
+    for _ in range(tiered_routing.MAX_RECORDED_EXCEPTIONS + 4):   # failing on every round
+        app.renew_leases()
+    assert app.exceptions == tiered_routing.MAX_RECORDED_EXCEPTIONS + 5
+    assert len(errors_recorded(tmp_path)) == tiered_routing.MAX_RECORDED_EXCEPTIONS
 
 
 def test_a_rest_view_that_raises_answers_500_and_is_recorded(api, tmp_path, monkeypatch):
@@ -403,3 +435,26 @@ def test_openapi_document_lists_exactly_the_routes_the_app_serves():
             assert "500" in operation["responses"], f"{method} {path}"
     assert {"NoSuchPath", "MethodNotAllowed", "Failed"} <= set(document["components"]["responses"])
     assert "404" in document["info"]["description"] and "405" in document["info"]["description"]
+
+
+def test_recorded_exceptions_reach_results_and_fail_the_run(make_app, baseline_plan, tmp_path):
+    import jsonschema
+
+    from hermitnet import runner, schema_check
+    from hermitnet.emulation.controller import ControllerProcess
+    from hermitnet.errors import HermitError
+
+    process = ControllerProcess({}, tmp_path, manifest=None)     # reads what the app wrote
+    assert process.errors() == []
+    app = make_app()
+    app.datapaths[0xBAD] = FakeDatapath(0xBAD, app)
+    app.renew_leases()
+    with open(process.errors_path, "a") as handle:
+        handle.write('{"time_s": 3')                              # cut short by a kill
+    errors = process.errors()
+    assert [e["where"] for e in errors] == ["renew_leases", "controller-errors.jsonl"]
+    schema = schema_check.load_schema("results")["properties"]["controller"]
+    jsonschema.validate({"errors": errors}, schema)
+    with pytest.raises(HermitError, match=r"raised 2 exception\(s\).* in renew_leases: KeyError"):
+        runner._fail_if_the_controller_raised(errors)
+    runner._fail_if_the_controller_raised([])

@@ -6,7 +6,7 @@ import json
 from types import SimpleNamespace
 
 from hermitnet.counters import CounterTotals, downsample, summarise
-from hermitnet.policy.compile import cookie
+from hermitnet.policy.compile import Meter, cookie
 
 
 def line(t, epoch, denied, drops, tx, allow=0):
@@ -71,8 +71,9 @@ def test_counter_totals_never_go_down():
     totals.add_flow("nb", 1, 10, "m", cookie("denied", 9), 1, 100)    # class not in the plan
     assert totals.flows == {"citizen": {"denied": {"packets": 14, "bytes": 1400}},
                             "-": {"denied": {"packets": 1, "bytes": 100}}}
-    totals.add_meter("nb", 3, "elite-1", "elite", 10, 1000, 100, 10000)
-    totals.add_meter("nb", 3, "elite-1", "elite", 15, 1500, 150, 15000)
+    meter = Meter("nb", 3, 2000, 1000, "elite", "elite-1")
+    totals.add_meter(meter, 10, 1000, 100, 10000)
+    totals.add_meter(meter, 15, 1500, 150, 15000)
     assert totals.meters["elite"] == {"band_drop_packets": 15, "band_drop_bytes": 1500,
                                       "in_packets": 150, "in_bytes": 15000}
     assert totals.subscribers["elite-1"] == totals.meters["elite"]

@@ -198,6 +198,7 @@ def test_no_rates_no_meters(baseline, baseline_plan):
 def test_only_rules_that_cross_the_uplink_are_leased(baseline, baseline_plan):
     compiled = compile_policy(baseline_plan, PolicyState.from_scenario(baseline))
     uplink = next(p for p, n in baseline_plan.trunk_ports("border").items() if n == "global")
+    assert baseline_plan.uplink_port() == ("border", uplink)
     leased = [r for r in compiled.rules if r.lease]
     global_sites = [h for h in baseline_plan.hosts if h.zone == "global"]
     assert {r.switch for r in leased} == {"border"}
