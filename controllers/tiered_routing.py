@@ -184,7 +184,7 @@ class TieredRouting(app_manager.RyuApp):
         self.uplink = self.plan.uplink_port()
         self.datapaths: dict[int, object] = {}      # connected; each holds self.compiled
         self.barriers: dict[tuple[int, int], object] = {}
-        self.errors: list[dict] = []
+        self.openflow_errors: list[dict] = []
         self.lock = hub.Semaphore()
         self.compiled = compile_policy(self.plan, self.state, self.now_s())
         self.active_blocks = self.state.active_blocks(self.now_s())
@@ -371,19 +371,19 @@ class TieredRouting(app_manager.RyuApp):
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
     @guarded
-    def error(self, ev) -> None:
+    def openflow_error(self, ev) -> None:
         msg = ev.msg
         switch = self.switch_by_dpid.get(msg.datapath.id, msg.datapath.id)
-        self.errors.append({"switch": switch, "type": msg.type, "code": msg.code,
-                            "t_s": round(self.now_s(), 3)})
-        del self.errors[:-100]
+        self.openflow_errors.append({"switch": switch, "type": msg.type, "code": msg.code,
+                                     "t_s": round(self.now_s(), 3)})
+        del self.openflow_errors[:-100]
         LOG.error("OpenFlow error from %s: type=%d code=%d data=%s",
                   switch, msg.type, msg.code, msg.data[:64].hex())
 
     def health(self) -> dict:
         return views.health_view(self.now_s(), list(self.switch_by_dpid.values()),
                                  {self.switch_by_dpid[d] for d in self.datapaths}, self.lease_s,
-                                 self.errors, self.exceptions)
+                                 self.openflow_errors, self.exceptions)
 
 
 # -- the REST API ------------------------------------------------------------------------------

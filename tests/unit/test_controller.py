@@ -250,6 +250,16 @@ def test_meter_and_port_stats_replies_feed_the_counters(make_app, baseline, base
     assert app.exceptions == 0
 
 
+def test_openflow_errors_show_in_health(make_app, baseline_plan):
+    app = make_app()
+    datapaths = connect_all(app, baseline_plan)
+    msg = SimpleNamespace(datapath=datapaths["core"], type=1, code=2, data=b"\x04\x0e")
+    app.openflow_error(SimpleNamespace(msg=msg))
+    assert app.health()["openflow_errors"] == [{"switch": "core", "type": 1, "code": 2,
+                                                "t_s": 10.0}]
+    assert app.exceptions == 0
+
+
 # -- the REST API through Ryu's WSGI application -----------------------------------------------
 
 @pytest.fixture
