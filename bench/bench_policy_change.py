@@ -31,7 +31,7 @@ from pathlib import Path
 
 from hermitnet import runner
 from hermitnet import scenario as scenario_module
-from hermitnet.policy import compile_policy
+from hermitnet.policy.compile import compile_policy
 
 
 def large_scenario(cells: int, subscribers: int = 200, sites: int = 200) -> dict:

@@ -1,57 +1,46 @@
-"""Tier policy controller: a thin OpenFlow 1.3 layer over hermitnet.policy, with a REST API.
+"""Tier policy controller: the OpenFlow 1.3 layer over hermitnet.policy, with a REST API.
 
-All decisions are made by the pure compiler (`hermitnet.policy.compile_policy`) and the pure
-request validators next to it; this app only turns rules and meters into messages and sends them:
+Every decision is made in the pure package hermitnet.policy; this app turns its rules, meters
+and diffs into messages: a joining switch is cleared and gets its whole compiled policy (no
+packet-in at all); a change (REST, or a blocklist window edge) sends each switch only its part of
+the diff, then a barrier; leased rules (across the uplink) are renewed every lease_s / 3, so the
+border closes within lease_s of this process dying; flow, meter and uplink port stats are polled
+into hermitnet.counters totals and appended to counters_path. An exception in a handler, a
+periodic task or a REST view is logged with its traceback, counted (GET /v1/health) and appended
+as {time_s, where, error} to errors_path, and the controller keeps serving.
 
-- on switch connect: clear the switch, then install its whole compiled policy (proactive; no
-  packet-in at all: ARP is static in the emulation, anything unmatched is dropped);
-- on a policy change (REST) or a blocklist window edge: recompile, then send each switch only
-  the difference from what it holds (counters of unchanged flows survive), then a barrier;
-- every lease_s / 3: renew the leased rules (the ones that cross the uplink, see
-  hermitnet.policy): if this process dies, the border closes within lease_s;
-- every counters_interval_s: poll flow stats (by cookie -> class/decision), meter stats (band
-  drops) and the uplink port's stats, and append one JSON line to counters_path.
+    HERMITNET_CONTROLLER_CONFIG=run/controller.json .venv/bin/hermitnet-ryu-manager \
+        --ofp-listen-host 127.0.0.1 --wsapi-host 127.0.0.1 --wsapi-port 8080 \
+        controllers/tiered_routing.py
 
-Run it through the project's launcher, which makes Ryu 4.34 work on current eventlet:
-
-    HERMITNET_CONTROLLER_CONFIG=run/controller.json \
-        .venv/bin/hermitnet-ryu-manager --ofp-listen-host 127.0.0.1 \
-        --wsapi-host 127.0.0.1 --wsapi-port 8080 controllers/tiered_routing.py
-
-The config file holds {"plan": Plan.to_dict(), "policy": PolicyState dict, "started_at": epoch,
-"counters_path": path, "counters_interval_s": s, "lease_s": s (optional, default 5)}. The live
-policy (after REST changes) is kept next to it in policy-live.json, so a restarted controller
-reinstalls the policy as it was when it stopped. The REST API is described in docs/openapi.yaml.
+The config holds {"plan": Plan.to_dict(), "policy": PolicyState.to_dict(), "started_at": epoch,
+"counters_path", "counters_interval_s", "errors_path", "lease_s" (default 5)}; the live policy
+is kept next to it (hermitnet.policy.state). The REST API is described in docs/openapi.yaml.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import time
 from pathlib import Path
 
-from ryu.app.wsgi import ControllerBase, Response, WSGIApplication, route
+from ryu.app.wsgi import ControllerBase, Response, WSGIApplication
 from ryu.base import app_manager
 from ryu.controller import ofp_event
 from ryu.controller.handler import CONFIG_DISPATCHER, DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from ryu.lib import hub
 from ryu.ofproto import ofproto_v1_3
 
-from hermitnet import policy as policy_module
-from hermitnet.pipeline import METADATA_MASK
+from hermitnet.counters import CounterTotals
 from hermitnet.plan import Plan
-from hermitnet.policy import (
-    Compiled,
-    PolicyState,
-    RequestError,
-    class_names,
-    compile_policy,
-    decode_cookie,
-    policy_state_from_dict,
-    policy_state_to_dict,
-)
+from hermitnet.policy import requests, views
+from hermitnet.policy.compile import Compiled, class_names, compile_policy
+from hermitnet.policy.diff import SwitchDiff, diff
+from hermitnet.policy.pipeline import METADATA_MASK
+from hermitnet.policy.state import LIVE_STATE_NAME, PolicyState, load_live, save_live
 
 # Flow stats the controller parses per second of polling interval at most: at 20,000 flows
 # (200 subscribers, 200 sites) a poll every second kept the controller busy and slowed every
@@ -61,7 +50,7 @@ COUNTER_FLOWS_PER_S = 2000
 LOG = logging.getLogger("hermitnet.controller")
 DEFAULT_LEASE_S = 5.0
 BARRIER_TIMEOUT_S = 10.0
-LIVE_STATE_NAME = "policy-live.json"
+MAX_RECORDED_EXCEPTIONS = 100     # in errors_path; a task failing every 0.25 s is counted on
 
 
 # -- messages: pure functions of (datapath, rules) ---------------------------------------------
@@ -110,111 +99,59 @@ def meter_mods(datapath, meters, command=None) -> list:
     ]
 
 
-def clear_mods(datapath) -> list:
-    """Remove every flow and meter: a switch is always brought to exactly the compiled state."""
-    ofp, parser = datapath.ofproto, datapath.ofproto_parser
-    return [
-        parser.OFPFlowMod(datapath, table_id=ofp.OFPTT_ALL, command=ofp.OFPFC_DELETE,
-                          out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY, match=parser.OFPMatch()),
-        parser.OFPMeterMod(datapath, command=ofp.OFPMC_DELETE, meter_id=ofp.OFPM_ALL),
-    ]
-
-
 def install_messages(datapath, compiled: Compiled, switch: str,
                      lease_s: float = DEFAULT_LEASE_S) -> list:
-    """Everything a freshly connected switch gets: clear, meters, flows, barrier."""
-    rules, meters = compiled.for_switch(switch)
-    parser = datapath.ofproto_parser
-    return [*clear_mods(datapath), parser.OFPBarrierRequest(datapath),
-            *meter_mods(datapath, meters), *flow_mods(datapath, rules, lease_s),
-            parser.OFPBarrierRequest(datapath)]
-
-
-def diff_messages(datapath, old: Compiled, new: Compiled, switch: str,
-                  lease_s: float = DEFAULT_LEASE_S) -> list:
-    """What takes a switch holding `old` to `new`, ending in a barrier (empty if no change).
-
-    Order: new and changed meters; added and changed flows (an add replaces a flow with the same
-    table, priority and match; a changed one restarts its counters under its new cookie);
-    removed flows; removed meters. Each flow mod is atomic in the switch, so a packet sees either
-    the old or the new rule for its match, never none.
-    """
+    """Everything a freshly connected switch gets: clear flows and meters, meters, flows,
+    barrier: a switch is always brought to exactly the compiled state."""
     ofp, parser = datapath.ofproto, datapath.ofproto_parser
-    old_rules, old_meters = old.for_switch(switch)
-    new_rules, new_meters = new.for_switch(switch)
-    old_by_key = {r.key: r for r in old_rules}
-    new_by_key = {r.key: r for r in new_rules}
-    old_m = {m.meter_id: m for m in old_meters}
-    new_m = {m.meter_id: m for m in new_meters}
-    added = [r for k, r in new_by_key.items() if k not in old_by_key]
-    changed = [r for k, r in new_by_key.items() if k in old_by_key and old_by_key[k] != r]
-    removed = [r for k, r in old_by_key.items() if k not in new_by_key]
-    meters_added = [m for i, m in new_m.items() if i not in old_m]
-    meters_changed = [m for i, m in new_m.items() if i in old_m and old_m[i] != m]
-    meters_removed = [m for i, m in old_m.items() if i not in new_m]
-    messages = [
-        *meter_mods(datapath, meters_added),
-        *meter_mods(datapath, meters_changed, ofp.OFPMC_MODIFY),
-        *flow_mods(datapath, added, lease_s),
-        *flow_mods(datapath, changed, lease_s, reset_counts=True),
-        *delete_mods(datapath, removed),
-        *[parser.OFPMeterMod(datapath, command=ofp.OFPMC_DELETE, meter_id=m.meter_id)
-          for m in meters_removed],
-    ]
-    return [*messages, parser.OFPBarrierRequest(datapath)] if messages else []
+    rules, meters = compiled.for_switch(switch)
+    clear = [parser.OFPFlowMod(datapath, table_id=ofp.OFPTT_ALL, command=ofp.OFPFC_DELETE,
+                               out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY,
+                               match=parser.OFPMatch()),
+             parser.OFPMeterMod(datapath, command=ofp.OFPMC_DELETE, meter_id=ofp.OFPM_ALL)]
+    return [*clear, parser.OFPBarrierRequest(datapath), *meter_mods(datapath, meters),
+            *flow_mods(datapath, rules, lease_s), parser.OFPBarrierRequest(datapath)]
+
+
+def diff_messages(datapath, changes: SwitchDiff, lease_s: float = DEFAULT_LEASE_S) -> list:
+    """A switch's part of a policy diff, ending in a barrier (empty if it has no change).
+
+    Order: new and changed meters; added and changed flows (an add replaces the flow with the
+    same table, priority and match; a changed one restarts its counters); removed flows;
+    removed meters. Each flow mod is atomic in the switch: a packet sees the old or the new rule.
+    """
+    if not changes:
+        return []
+    ofp, parser = datapath.ofproto, datapath.ofproto_parser
+    return [*meter_mods(datapath, changes.meter_adds),
+            *meter_mods(datapath, changes.meter_modifies, ofp.OFPMC_MODIFY),
+            *flow_mods(datapath, changes.flow_adds, lease_s),
+            *flow_mods(datapath, changes.flow_modifies, lease_s, reset_counts=True),
+            *delete_mods(datapath, changes.flow_deletes),
+            *[parser.OFPMeterMod(datapath, command=ofp.OFPMC_DELETE, meter_id=m.meter_id)
+              for m in changes.meter_deletes],
+            parser.OFPBarrierRequest(datapath)]
 
 
 def stats_requests(datapath, uplink_port: int | None) -> list:
     ofp, parser = datapath.ofproto, datapath.ofproto_parser
-    requests = [parser.OFPFlowStatsRequest(datapath, table_id=ofp.OFPTT_ALL),
+    messages = [parser.OFPFlowStatsRequest(datapath, table_id=ofp.OFPTT_ALL),
                 parser.OFPMeterStatsRequest(datapath, meter_id=ofp.OFPM_ALL)]
     if uplink_port is not None:
-        requests.append(parser.OFPPortStatsRequest(datapath, port_no=uplink_port))
-    return requests
+        messages.append(parser.OFPPortStatsRequest(datapath, port_no=uplink_port))
+    return messages
 
 
-class CounterTotals:
-    """Totals since this controller started, from polled cumulative counters.
-
-    Switch counters restart when a flow is replaced or removed; totals here never go down: per
-    flow (switch, table, priority, match, cookie) and per meter, only the increase since the last
-    poll is added (a counter found lower than before restarted, and counts from zero).
-    """
-
-    def __init__(self, names: dict[int, str]):
-        self.names = names
-        self.flows: dict[str, dict[str, dict[str, int]]] = {}
-        self.meters: dict[str, dict[str, int]] = {}
-        self.subscribers: dict[str, dict[str, int]] = {}
-        self._last: dict[tuple, tuple[int, int]] = {}
-
-    def _delta(self, key: tuple, packets: int, nbytes: int) -> tuple[int, int]:
-        last = self._last.get(key)
-        self._last[key] = (packets, nbytes)
-        if last is None or packets < last[0] or nbytes < last[1]:
-            return packets, nbytes
-        return packets - last[0], nbytes - last[1]
-
-    def add_flow(self, switch: str, table: int, priority: int, match_key, cookie: int,
-                 packets: int, nbytes: int) -> None:
-        dp, db = self._delta(("flow", switch, table, priority, match_key, cookie), packets, nbytes)
-        decision, class_id, _ = decode_cookie(cookie)
-        name = self.names.get(class_id, "-")
-        cell = self.flows.setdefault(name, {}).setdefault(decision, {"packets": 0, "bytes": 0})
-        cell["packets"] += dp
-        cell["bytes"] += db
-
-    def add_meter(self, switch: str, meter_id: int, subscriber: str, tier: str,
-                  band_packets: int, band_bytes: int, in_packets: int, in_bytes: int) -> None:
-        dp, db = self._delta(("band", switch, meter_id), band_packets, band_bytes)
-        ip, ib = self._delta(("meter", switch, meter_id), in_packets, in_bytes)
-        for table, name in ((self.meters, tier), (self.subscribers, subscriber)):
-            cell = table.setdefault(name, {"band_drop_packets": 0, "band_drop_bytes": 0,
-                                           "in_packets": 0, "in_bytes": 0})
-            cell["band_drop_packets"] += dp
-            cell["band_drop_bytes"] += db
-            cell["in_packets"] += ip
-            cell["in_bytes"] += ib
+def guarded(method):
+    """An exception in `method` is logged with its traceback, counted and recorded
+    (TieredRouting.record_exception); the controller keeps running."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as error:
+            self.record_exception(method.__name__, error)
+    return wrapper
 
 
 # -- the Ryu application -----------------------------------------------------------------------
@@ -229,84 +166,79 @@ class TieredRouting(app_manager.RyuApp):
         if not path:
             raise SystemExit("HERMITNET_CONTROLLER_CONFIG is not set: it names the run's "
                              "controller.json (written by `hermitnet run`)")
-        self.config_path = Path(path)
-        config = json.loads(self.config_path.read_text())
+        config = json.loads(Path(path).read_text())
         self.plan = Plan.from_dict(config["plan"])
         self.started_at = float(config.get("started_at", time.time()))
         self.epoch = time.time()
         self.lease_s = float(config.get("lease_s", DEFAULT_LEASE_S))
         self.counters_path = config.get("counters_path")
         self.counters_interval_s = float(config.get("counters_interval_s", 1.0))
-        self.live_state_path = self.config_path.with_name(LIVE_STATE_NAME)
-        self.state: PolicyState = self._initial_state(config)
+        self.errors_path = config.get("errors_path")
+        self.exceptions = 0
+        self.live_state_path = Path(path).with_name(LIVE_STATE_NAME)
+        live = load_live(self.live_state_path, self.started_at)
+        if live is not None:
+            LOG.info("restarted: taking the live policy from %s", self.live_state_path)
+        self.state = live or PolicyState.from_dict(config["policy"])
         self.switch_by_dpid = {s.dpid: s.name for s in self.plan.switches if s.controlled}
-        self.uplink = self._uplink_port()
-        self.datapaths: dict[int, object] = {}
-        self.installed: dict[str, Compiled] = {}      # switch -> what it holds
+        self.uplink = self.plan.uplink_port()
+        self.datapaths: dict[int, object] = {}      # connected; each holds self.compiled
         self.barriers: dict[tuple[int, int], object] = {}
-        self.errors: list[dict] = []
+        self.openflow_errors: list[dict] = []
         self.lock = hub.Semaphore()
-        self.compiled = self._compile()
-        self.active_blocks = self._active_blocks()
+        self.compiled = compile_policy(self.plan, self.state, self.now_s())
+        self.active_blocks = self.state.active_blocks(self.now_s())
         self.totals = CounterTotals(class_names(self.plan))
-        self.uplink_stats: dict = {}
-        self.latest_counters: dict | None = None
         self._stats_parts: dict[tuple, list] = {}
-        kwargs["wsgi"].register(PolicyApi, {"app": self})
+        PolicyApi.register(kwargs["wsgi"], self)
 
     def start(self):
         thread = super().start()
-        self.threads.append(hub.spawn(self._follow_blocklist_windows))
-        self.threads.append(hub.spawn(self._renew_leases))
+        self.threads.append(hub.spawn(self._every, lambda: 0.25, self.follow_blocklist_windows))
+        self.threads.append(hub.spawn(self._every, lambda: self.lease_s / 3, self.renew_leases))
         if self.counters_path:
-            self.threads.append(hub.spawn(self._poll_counters))
+            self.threads.append(hub.spawn(self._every, self.poll_interval_s, self.poll_counters))
         return thread
 
-    def _initial_state(self, config: dict) -> PolicyState:
-        """The scenario's policy, or the live one a previous process of this run left behind."""
-        try:
-            live = json.loads(self.live_state_path.read_text())
-        except (OSError, ValueError):
-            return policy_state_from_dict(config["policy"])
-        if live.get("started_at") != self.started_at:
-            return policy_state_from_dict(config["policy"])
-        LOG.info("restarted: taking the live policy from %s", self.live_state_path)
-        return policy_state_from_dict(live["policy"])
+    def _every(self, interval_s, step) -> None:
+        while True:
+            hub.sleep(interval_s())
+            step()
 
-    def _uplink_port(self) -> tuple[str, int] | None:
-        for switch in self.plan.switches:
-            if not switch.controlled:
-                continue
-            for port, neighbour in self.plan.trunk_ports(switch.name).items():
-                if not self.plan.switch(neighbour).controlled:
-                    return switch.name, port
-        return None
+    def record_exception(self, where: str, error: Exception) -> None:
+        """Call from an except block: log the traceback, count it, append it to errors_path
+        (the first MAX_RECORDED_EXCEPTIONS)."""
+        LOG.exception("exception in %s", where)
+        self.exceptions += 1
+        record = {"time_s": round(self.now_s(), 3), "where": where,
+                  "error": f"{type(error).__name__}: {error}"}
+        if self.errors_path and self.exceptions <= MAX_RECORDED_EXCEPTIONS:
+            try:
+                with open(self.errors_path, "a") as handle:
+                    handle.write(json.dumps(record) + "\n")
+            except OSError as problem:
+                LOG.error("cannot record the exception in %s: %s", self.errors_path, problem)
 
     def now_s(self) -> float:
         return time.time() - self.started_at
 
-    def _compile(self, state: PolicyState | None = None) -> Compiled:
-        return compile_policy(self.plan, state or self.state, self.now_s())
-
-    def _active_blocks(self) -> frozenset[str]:
-        now = self.now_s()
-        return frozenset(b.site for b in self.state.blocklist if b.active(now))
-
     # -- installing ------------------------------------------------------------------------------
     def apply(self, state: PolicyState) -> dict:
-        """Compile `state` (raises before anything is sent if it is invalid), then install the
-        difference on every connected switch. Returns {switch: barrier event}."""
+        """Compile `state` (raises before anything is sent if it is invalid), then send every
+        connected switch its part of the diff. Returns {switch: barrier event}."""
         compiled = compile_policy(self.plan, state, self.now_s())
         with self.lock:
+            changes = diff(self.compiled, compiled)
             self.state, self.compiled = state, compiled
-            self.active_blocks = self._active_blocks()
-            self._save_live_state()
+            self.active_blocks = state.active_blocks(self.now_s())
+            try:
+                save_live(self.live_state_path, state, self.started_at)
+            except OSError as error:
+                LOG.warning("cannot keep the live policy in %s: %s", self.live_state_path, error)
             waits = {}
             for dpid, datapath in list(self.datapaths.items()):
                 switch = self.switch_by_dpid[dpid]
-                messages = diff_messages(datapath, self.installed[switch], compiled, switch,
-                                         self.lease_s)
-                self.installed[switch] = compiled
+                messages = diff_messages(datapath, changes.for_switch(switch), self.lease_s)
                 if messages:
                     waits[switch] = self._send(datapath, messages)
             return waits
@@ -333,45 +265,19 @@ class TieredRouting(app_manager.RyuApp):
                 "all_confirmed": len(confirmed) == len(waits),
                 "seconds": round(time.monotonic() - started, 4)}
 
-    def _install(self, datapath) -> None:
-        switch = self.switch_by_dpid[datapath.id]
-        with self.lock:
-            self._send(datapath, install_messages(datapath, self.compiled, switch, self.lease_s))
-            self.installed[switch] = self.compiled
-        rules, meters = self.compiled.for_switch(switch)
-        LOG.info("installed %d rules, %d meters on %s (dpid %016x)",
-                 len(rules), len(meters), switch, datapath.id)
+    @guarded
+    def follow_blocklist_windows(self) -> None:
+        if self.state.active_blocks(self.now_s()) != self.active_blocks:
+            LOG.info("blocklist window edge at t=%.1fs: re-installing", self.now_s())
+            self.apply(self.state)
 
-    def _save_live_state(self) -> None:
-        data = {"started_at": self.started_at, "policy": policy_state_to_dict(self.state)}
-        tmp = self.live_state_path.with_suffix(".tmp")
-        try:
-            tmp.write_text(json.dumps(data))
-            tmp.replace(self.live_state_path)
-        except OSError as error:
-            LOG.warning("cannot keep the live policy in %s: %s", self.live_state_path, error)
-
-    def _follow_blocklist_windows(self) -> None:
-        while True:
-            hub.sleep(0.25)
-            if self._active_blocks() != self.active_blocks:
-                LOG.info("blocklist window edge at t=%.1fs: re-installing", self.now_s())
-                self.apply(self.state)
-
-    def _renew_leases(self) -> None:
-        while True:
-            hub.sleep(self.lease_s / 3)
-            self.renew_leases()
-
+    @guarded
     def renew_leases(self) -> None:
-        """Re-add every leased rule a switch holds: an add of the same flow restarts its hard
-        timeout and keeps its counters."""
+        """Re-add every leased rule: an add of the same flow restarts its hard timeout and keeps
+        its counters."""
         with self.lock:
             for dpid, datapath in list(self.datapaths.items()):
-                switch = self.switch_by_dpid[dpid]
-                if switch not in self.installed:
-                    continue
-                rules, _ = self.installed[switch].for_switch(switch)
+                rules, _ = self.compiled.for_switch(self.switch_by_dpid[dpid])
                 for message in flow_mods(datapath, [r for r in rules if r.lease], self.lease_s):
                     datapath.send_msg(message)
 
@@ -381,127 +287,135 @@ class TieredRouting(app_manager.RyuApp):
         (about COUNTER_FLOWS_PER_S flows a second) never crowds out policy changes."""
         return max(self.counters_interval_s, len(self.compiled.rules) / COUNTER_FLOWS_PER_S)
 
-    def _poll_counters(self) -> None:
-        while True:
-            hub.sleep(self.poll_interval_s())
-            if self.datapaths:
-                self._write_counters()
-            for dpid, datapath in list(self.datapaths.items()):
-                switch = self.switch_by_dpid[dpid]
-                uplink = self.uplink[1] if self.uplink and self.uplink[0] == switch else None
-                for request in stats_requests(datapath, uplink):
-                    datapath.send_msg(request)
+    @guarded
+    def poll_counters(self) -> None:
+        if self.datapaths:
+            try:
+                with open(self.counters_path, "a") as handle:
+                    handle.write(json.dumps(self.counters_line(), separators=(",", ":")) + "\n")
+            except OSError as error:
+                LOG.warning("cannot write counters to %s: %s", self.counters_path, error)
+        for dpid, datapath in list(self.datapaths.items()):
+            on_switch = self.uplink and self.uplink[0] == self.switch_by_dpid[dpid]
+            for request in stats_requests(datapath, self.uplink[1] if on_switch else None):
+                datapath.send_msg(request)
 
     def counters_line(self) -> dict:
-        return {"t_s": round(self.now_s(), 3), "epoch": self.epoch,
-                "switches": len(self.datapaths), "flows": self.totals.flows,
-                "meters": self.totals.meters, "meters_by_subscriber": self.totals.subscribers,
-                "uplink": self.uplink_stats}
+        return self.totals.line(self.now_s(), self.epoch, len(self.datapaths))
 
-    def _write_counters(self) -> None:
-        line = self.counters_line()
-        self.latest_counters = line
-        try:
-            with open(self.counters_path, "a") as handle:
-                handle.write(json.dumps(line, separators=(",", ":")) + "\n")
-        except OSError as error:
-            LOG.warning("cannot write counters to %s: %s", self.counters_path, error)
-
-    def _parts(self, ev) -> list | None:
-        """Multipart replies: the whole body once the last part has arrived."""
+    def _stats(self, ev) -> tuple[str | None, list | None]:
+        """(switch, the whole multipart body once its last part has arrived, else None)."""
         msg = ev.msg
-        key = (msg.datapath.id, msg.xid)
-        parts = self._stats_parts.setdefault(key, [])
+        parts = self._stats_parts.setdefault((msg.datapath.id, msg.xid), [])
         parts.extend(msg.body)
         if msg.flags & msg.datapath.ofproto.OFPMPF_REPLY_MORE:
-            return None
-        return self._stats_parts.pop(key)
+            return None, None
+        body = self._stats_parts.pop((msg.datapath.id, msg.xid))
+        return self.switch_by_dpid.get(msg.datapath.id), body
 
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
+    @guarded
     def flow_stats(self, ev) -> None:
-        body = self._parts(ev)
-        switch = self.switch_by_dpid.get(ev.msg.datapath.id)
-        if body is None or switch is None:
-            return
-        for stat in body:
+        switch, body = self._stats(ev)
+        for stat in body if switch else ():
             self.totals.add_flow(switch, stat.table_id, stat.priority, repr(stat.match.items()),
                                  stat.cookie, stat.packet_count, stat.byte_count)
 
     @set_ev_cls(ofp_event.EventOFPMeterStatsReply, MAIN_DISPATCHER)
+    @guarded
     def meter_stats(self, ev) -> None:
-        body = self._parts(ev)
-        switch = self.switch_by_dpid.get(ev.msg.datapath.id)
-        if body is None or switch is None:
-            return
-        by_id = {m.meter_id: m for m in self.installed[switch].for_switch(switch)[1]}
-        for stat in body:
-            meter = by_id.get(stat.meter_id)
-            if meter is None:
-                continue
-            band = stat.band_stats[0] if stat.band_stats else None
-            self.totals.add_meter(switch, stat.meter_id, meter.subscriber, meter.tier,
-                                  band.packet_band_count if band else 0,
+        switch, body = self._stats(ev)
+        by_id = {m.meter_id: m for m in self.compiled.for_switch(switch)[1]} if switch else {}
+        for stat in (s for s in body or () if s.meter_id in by_id):
+            band = (stat.band_stats or [None])[0]
+            self.totals.add_meter(by_id[stat.meter_id], band.packet_band_count if band else 0,
                                   band.byte_band_count if band else 0,
                                   stat.packet_in_count, stat.byte_in_count)
 
     @set_ev_cls(ofp_event.EventOFPPortStatsReply, MAIN_DISPATCHER)
+    @guarded
     def port_stats(self, ev) -> None:
-        body = self._parts(ev)
-        if not body or self.uplink is None:
-            return
-        for stat in body:
+        switch, body = self._stats(ev)
+        for stat in body if self.uplink and switch == self.uplink[0] else ():
             if stat.port_no == self.uplink[1]:
-                self.uplink_stats = {
-                    "switch": self.uplink[0], "port": stat.port_no,
-                    "rx_packets": stat.rx_packets, "rx_bytes": stat.rx_bytes,
-                    "tx_packets": stat.tx_packets, "tx_bytes": stat.tx_bytes,
-                    "rx_dropped": stat.rx_dropped, "tx_dropped": stat.tx_dropped}
+                self.totals.set_uplink(switch, stat.port_no, stat)
 
     # -- switches --------------------------------------------------------------------------------
     @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
+    @guarded
     def switch_features(self, ev) -> None:
         datapath = ev.msg.datapath
-        if datapath.id not in self.switch_by_dpid:
+        switch = self.switch_by_dpid.get(datapath.id)
+        if switch is None:
             LOG.warning("switch %016x is not in this run's plan: ignored", datapath.id)
             return
-        self.datapaths[datapath.id] = datapath
-        self._install(datapath)
+        with self.lock:
+            self._send(datapath, install_messages(datapath, self.compiled, switch, self.lease_s))
+            self.datapaths[datapath.id] = datapath
+        rules, meters = self.compiled.for_switch(switch)
+        LOG.info("installed %d rules, %d meters on %s (dpid %016x)",
+                 len(rules), len(meters), switch, datapath.id)
 
     @set_ev_cls(ofp_event.EventOFPBarrierReply, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
+    @guarded
     def barrier_reply(self, ev) -> None:
         event = self.barriers.pop((ev.msg.datapath.id, ev.msg.xid), None)
         if event is not None:
             event.set()
 
     @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
+    @guarded
     def state_change(self, ev) -> None:
-        datapath = ev.datapath
-        if ev.state == DEAD_DISPATCHER and datapath.id in self.datapaths:
-            del self.datapaths[datapath.id]
-            self.installed.pop(self.switch_by_dpid[datapath.id], None)
-            LOG.info("switch %s left", self.switch_by_dpid.get(datapath.id, datapath.id))
+        if ev.state == DEAD_DISPATCHER and self.datapaths.pop(ev.datapath.id, None) is not None:
+            LOG.info("switch %s left", self.switch_by_dpid[ev.datapath.id])
 
     @set_ev_cls(ofp_event.EventOFPErrorMsg, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
-    def error(self, ev) -> None:
+    @guarded
+    def openflow_error(self, ev) -> None:
         msg = ev.msg
         switch = self.switch_by_dpid.get(msg.datapath.id, msg.datapath.id)
-        self.errors.append({"switch": switch, "type": msg.type, "code": msg.code,
-                            "t_s": round(self.now_s(), 3)})
-        del self.errors[:-100]
+        self.openflow_errors.append({"switch": switch, "type": msg.type, "code": msg.code,
+                                     "t_s": round(self.now_s(), 3)})
+        del self.openflow_errors[:-100]
         LOG.error("OpenFlow error from %s: type=%d code=%d data=%s",
                   switch, msg.type, msg.code, msg.data[:64].hex())
 
-    # -- what the REST API reads ---------------------------------------------------------------
     def health(self) -> dict:
-        connected = {self.switch_by_dpid[d] for d in self.datapaths}
-        return {"now_s": round(self.now_s(), 3),
-                "switches": {name: name in connected for name in self.switch_by_dpid.values()},
-                "lease_s": self.lease_s, "openflow_errors": list(self.errors)}
+        return views.health_view(self.now_s(), list(self.switch_by_dpid.values()),
+                                 {self.switch_by_dpid[d] for d in self.datapaths}, self.lease_s,
+                                 self.openflow_errors, self.exceptions)
 
 
 # -- the REST API ------------------------------------------------------------------------------
 
-API = "/v1"
+def _read(make):
+    return lambda app, req: make(app)
+
+
+def _change(make_state):
+    """A change: validate (RequestError -> 4xx), compile, install, wait for the barriers."""
+    def answer(app, req, **path):
+        state = make_state(app, requests.parse_body(req.body), **path)
+        enforced = app.wait_enforced(app.apply(state))  # apply compiles before sending
+        return views.change_view(app.plan, app.state, app.now_s(), enforced)
+    return answer
+
+
+ROUTES = {  # "METHOD path" -> answer(app, request, **path variables) -> JSON
+    "GET /v1/policy": _read(lambda app: views.policy_view(app.plan, app.state, app.now_s())),
+    "GET /v1/tiers": _read(lambda app: views.tiers_view(app.plan, app.state)),
+    "GET /v1/counters": _read(lambda app: app.counters_line()),
+    "GET /v1/health": _read(lambda app: app.health()),
+    "POST /v1/blocklist": _change(
+        lambda app, body: requests.block_site(app.plan, app.state, body, app.now_s())),
+    "DELETE /v1/blocklist/{site}": _change(
+        lambda app, body, site: requests.unblock_site(app.plan, app.state, site)),
+    "PUT /v1/subscribers/{subscriber}/tier": _change(
+        lambda app, body, subscriber: requests.move_subscriber(app.plan, app.state, subscriber,
+                                                               body)),
+    "PUT /v1/tiers/{tier}/rate": _change(
+        lambda app, body, tier: requests.set_tier_rate(app.plan, app.state, tier, body)),
+}
 
 
 def _json(data, status: int = 200) -> Response:
@@ -509,82 +423,40 @@ def _json(data, status: int = 200) -> Response:
                     body=(json.dumps(data, indent=1) + "\n").encode())
 
 
-def _handled(method):
-    """Validation errors -> 4xx naming the field; anything else -> 500; both as JSON."""
-    def wrapper(self, req, **kwargs):
-        try:
-            return method(self, req, **kwargs)
-        except RequestError as error:
-            return _json(error.to_dict(), error.status)
-        except Exception as error:  # a bug: say so, and keep serving
-            LOG.exception("REST %s %s failed", req.method, req.path)
-            return _json({"error": f"{type(error).__name__}: {error}", "field": None,
-                          "status": 500}, 500)
-    wrapper.__name__ = method.__name__
-    wrapper.__doc__ = method.__doc__
-    return wrapper
-
-
 class PolicyApi(ControllerBase):
     """JSON over HTTP on the controller's --wsapi-host/--wsapi-port (127.0.0.1)."""
 
-    def __init__(self, req, link, data, **config):
-        super().__init__(req, link, data, **config)
-        self.app: TieredRouting = data["app"]
+    @classmethod
+    def register(cls, wsgi: WSGIApplication, app: TieredRouting) -> None:
+        """ROUTES, then (routes tries them in the order connected) a known path with another
+        method -> 405, and any other path -> 404."""
+        wsgi.register(cls, {"app": app})
+        for route_key in ROUTES:
+            method, path = route_key.split(" ")
+            wsgi.mapper.connect(path, controller=cls, action="answer", route_key=route_key,
+                                conditions={"method": [method]})
+        for path in dict.fromkeys(key.split(" ")[1] for key in ROUTES):
+            allowed = ", ".join(k.split(" ")[0] for k in ROUTES if k.endswith(" " + path))
+            wsgi.mapper.connect(path, controller=cls, action="refuse", status=405,
+                                allowed=allowed)
+        wsgi.mapper.connect("/{anything:.*}", controller=cls, action="refuse", status=404,
+                            allowed="")
 
-    def _change(self, req, make_state) -> Response:
-        app = self.app
-        state = make_state(policy_module.parse_body(req.body) if req.body else {})
-        waits = app.apply(state)          # compiles first: raises before anything is sent
-        enforced = app.wait_enforced(waits)
-        return _json({"policy": policy_module.policy_view(app.plan, app.state, app.now_s()),
-                      "enforced": enforced})
+    def answer(self, req, route_key, **path):
+        app = self.data["app"]
+        try:
+            return _json(ROUTES[route_key](app, req, **path))
+        except requests.RequestError as error:
+            return _json(error.to_dict(), error.status)
+        except Exception as error:
+            app.record_exception(f"REST {route_key}", error)
+            return _json(views.error_view(f"{type(error).__name__}: {error}", 500), 500)
 
-    @route("policy", API + "/policy", methods=["GET"])
-    @_handled
-    def get_policy(self, req, **kwargs):
-        app = self.app
-        return _json(policy_module.policy_view(app.plan, app.state, app.now_s()))
-
-    @route("tiers", API + "/tiers", methods=["GET"])
-    @_handled
-    def get_tiers(self, req, **kwargs):
-        return _json(policy_module.tiers_view(self.app.plan, self.app.state))
-
-    @route("counters", API + "/counters", methods=["GET"])
-    @_handled
-    def get_counters(self, req, **kwargs):
-        return _json(self.app.counters_line())
-
-    @route("health", API + "/health", methods=["GET"])
-    @_handled
-    def get_health(self, req, **kwargs):
-        return _json(self.app.health())
-
-    @route("block", API + "/blocklist", methods=["POST"])
-    @_handled
-    def block(self, req, **kwargs):
-        app = self.app
-        return self._change(req, lambda body: policy_module.block_site(
-            app.plan, app.state, body, app.now_s()))
-
-    @route("unblock", API + "/blocklist/{site}", methods=["DELETE"])
-    @_handled
-    def unblock(self, req, site, **kwargs):
-        app = self.app
-        return self._change(req, lambda body: policy_module.unblock_site(
-            app.plan, app.state, site))
-
-    @route("move", API + "/subscribers/{subscriber}/tier", methods=["PUT"])
-    @_handled
-    def move(self, req, subscriber, **kwargs):
-        app = self.app
-        return self._change(req, lambda body: policy_module.move_subscriber(
-            app.plan, app.state, subscriber, body))
-
-    @route("rate", API + "/tiers/{tier}/rate", methods=["PUT"])
-    @_handled
-    def rate(self, req, tier, **kwargs):
-        app = self.app
-        return self._change(req, lambda body: policy_module.set_tier_rate(
-            app.plan, app.state, tier, body))
+    def refuse(self, req, status, allowed, **path):
+        status = int(status)
+        message = (f"{req.method} is not allowed on {req.path}; allowed: {allowed}"
+                   if status == 405 else f"no such path: {req.path}; see docs/openapi.yaml")
+        response = _json(views.error_view(message, status), status)
+        if allowed:
+            response.headers["Allow"] = allowed
+        return response

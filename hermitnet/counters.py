@@ -1,6 +1,8 @@
-"""The controller's counter time series (counters.jsonl) -> the `counters` section of results.json.
+"""The controller's counters: totals kept while it runs, and their time series (counters.jsonl)
+-> the `counters` section of results.json.
 
-The controller appends one JSON line per poll (every counters_interval_s):
+The controller feeds each poll's flow and meter stats into a CounterTotals and appends its
+`line()` to counters.jsonl (every counters_interval_s):
 
     {"t_s": seconds since the run started, "epoch": wall time its process started,
      "switches": connected switches,
@@ -24,8 +26,68 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hermitnet.policy.compile import Meter, decode_cookie
+
 MAX_SERIES_POINTS = 300
 UPLINK_FIELDS = ("rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "rx_dropped", "tx_dropped")
+
+
+class CounterTotals:
+    """Totals since this controller started, from polled cumulative counters.
+
+    Switch counters restart when a flow is replaced or removed; totals here never go down: per
+    flow (switch, table, priority, match, cookie) and per meter, only the increase since the last
+    poll is added (a counter found lower than before restarted, and counts from zero).
+    """
+
+    def __init__(self, names: dict[int, str]):
+        self.names = names              # class id -> tier or "zone:Z" (compile.class_names)
+        self.flows: dict[str, dict[str, dict[str, int]]] = {}
+        self.meters: dict[str, dict[str, int]] = {}
+        self.subscribers: dict[str, dict[str, int]] = {}
+        self.uplink: dict = {}
+        self._last: dict[tuple, tuple[int, int]] = {}
+
+    def _delta(self, key: tuple, packets: int, nbytes: int) -> tuple[int, int]:
+        last = self._last.get(key)
+        self._last[key] = (packets, nbytes)
+        if last is None or packets < last[0] or nbytes < last[1]:
+            return packets, nbytes
+        return packets - last[0], nbytes - last[1]
+
+    def add_flow(self, switch: str, table: int, priority: int, match_key, cookie: int,
+                 packets: int, nbytes: int) -> None:
+        dp, db = self._delta(("flow", switch, table, priority, match_key, cookie), packets, nbytes)
+        decision, class_id, _ = decode_cookie(cookie)
+        name = self.names.get(class_id, "-")
+        cell = self.flows.setdefault(name, {}).setdefault(decision, {"packets": 0, "bytes": 0})
+        cell["packets"] += dp
+        cell["bytes"] += db
+
+    def add_meter(self, meter: Meter, band_packets: int, band_bytes: int, in_packets: int,
+                  in_bytes: int) -> None:
+        """Stats of one compiled meter: packets its band dropped, packets it saw."""
+        key = (meter.switch, meter.meter_id)
+        dp, db = self._delta(("band", *key), band_packets, band_bytes)
+        ip, ib = self._delta(("meter", *key), in_packets, in_bytes)
+        for table, name in ((self.meters, meter.tier), (self.subscribers, meter.subscriber)):
+            cell = table.setdefault(name, {"band_drop_packets": 0, "band_drop_bytes": 0,
+                                           "in_packets": 0, "in_bytes": 0})
+            cell["band_drop_packets"] += dp
+            cell["band_drop_bytes"] += db
+            cell["in_packets"] += ip
+            cell["in_bytes"] += ib
+
+    def set_uplink(self, switch: str, port: int, stats) -> None:
+        """The uplink port's own counters (`stats` has the UPLINK_FIELDS as attributes)."""
+        self.uplink = {"switch": switch, "port": port,
+                       **{name: getattr(stats, name) for name in UPLINK_FIELDS}}
+
+    def line(self, t_s: float, epoch: float, switches: int) -> dict:
+        """One line of counters.jsonl (the format above)."""
+        return {"t_s": round(t_s, 3), "epoch": epoch, "switches": switches,
+                "flows": self.flows, "meters": self.meters,
+                "meters_by_subscriber": self.subscribers, "uplink": self.uplink}
 
 
 def read_lines(path: Path) -> tuple[list[dict], int]:
@@ -59,7 +121,7 @@ def _flat_packets(flows: dict) -> dict[str, int]:
             for cls, decisions in flows.items() for decision, cell in decisions.items()}
 
 
-def summarise(path: Path, plan=None) -> dict:
+def summarise(path: Path) -> dict:
     """Totals per class (tier or zone) x decision, meter drops per tier and subscriber, uplink
     port totals, controller epochs and gaps, and a time series of at most 300 points."""
     lines, bad = read_lines(path)

@@ -97,6 +97,15 @@ class Plan:
                 ports[link.b_port] = link.a
         return ports
 
+    def uplink_port(self) -> tuple[str, int] | None:
+        """(switch, port) where the national network meets the outside: the port of a controlled
+        switch that leads to a switch outside the controller (border -> global); None if none."""
+        for switch in (s for s in self.switches if s.controlled):
+            for port, neighbour in self.trunk_ports(switch.name).items():
+                if not self.switch(neighbour).controlled:
+                    return switch.name, port
+        return None
+
     def next_hop_ports(self, switch: str) -> dict[str, int]:
         """For every host: the port `switch` sends its packets out of (shortest path)."""
         graph: dict[str, list[tuple[str, int]]] = {}

@@ -23,7 +23,8 @@ from hermitnet import results as results_module
 from hermitnet.emulation import capabilities as caps_module
 from hermitnet.emulation import manifest as manifest_module
 from hermitnet.errors import HermitError
-from hermitnet.policy import Compiled, PolicyState, compile_policy, policy_state_to_dict
+from hermitnet.policy.compile import Compiled, compile_policy
+from hermitnet.policy.state import PolicyState
 
 LOG = logging.getLogger("hermitnet.run")
 POLICY_INSTALL_TIMEOUT_S = 60
@@ -147,6 +148,7 @@ def _skeleton_results(scenario, run_id: str, caps, will, will_not) -> dict:
         "reachability": [], "throughput": [], "rtt": [],
         "leakage": {"by_tier": {}, "by_path": {}},
         "timings_s": {},
+        "controller": {"errors": []},
     }
 
 
@@ -177,6 +179,7 @@ def session(scenario, out_dir: Path | None = None, progress=print, caps=None) ->
     try:
         with _sigterm_as_interrupt(), _emulation(live, manifest):
             yield live
+        _fail_if_the_controller_raised(results["controller"]["errors"])
         results["status"] = "ok"
     except KeyboardInterrupt:
         results["status"] = "interrupted"
@@ -207,7 +210,7 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
     timings = live.results["timings_s"]
     clock = time.monotonic()
     live.controller = ControllerProcess(
-        {"plan": plan.to_dict(), "policy": policy_state_to_dict(live.state),
+        {"plan": plan.to_dict(), "policy": live.state.to_dict(),
          "started_at": time.time(), "counters_path": str(live.run_dir / "counters.jsonl"),
          "counters_interval_s": COUNTERS_INTERVAL_S},
         live.run_dir, manifest)
@@ -235,6 +238,7 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
             yield
     finally:
         live.controller.stop()
+        live.results["controller"]["errors"] = live.controller.errors()
 
 
 def _check_meters(live: LiveRun) -> None:
@@ -264,11 +268,18 @@ def _attach_counters(live: LiveRun) -> None:
     path = live.run_dir / "counters.jsonl"
     if not path.exists():
         return
-    try:
-        from hermitnet import counters
-    except ImportError:
-        return
-    live.results["counters"] = counters.summarise(path, live.plan)
+    from hermitnet import counters
+
+    live.results["counters"] = counters.summarise(path)
+
+
+def _fail_if_the_controller_raised(errors: list[dict]) -> None:
+    if errors:
+        first = errors[0]
+        raise HermitError(f"the controller raised {len(errors)} exception(s) during the run, "
+                          f"first at t={first['time_s']} s in {first['where']}: "
+                          f"{first['error']} (all in results.json controller.errors; "
+                          "tracebacks in controller.log)")
 
 
 def run(scenario, out_dir: Path | None = None, progress=print, caps=None,

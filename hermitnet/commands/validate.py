@@ -9,7 +9,8 @@ from __future__ import annotations
 import yaml
 
 from hermitnet import plan, scenario, shipped
-from hermitnet.policy import PolicyState, compile_policy
+from hermitnet.policy.compile import compile_policy
+from hermitnet.policy.state import PolicyState
 
 
 def add_arguments(parser) -> None:

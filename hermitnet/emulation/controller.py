@@ -27,6 +27,7 @@ class ControllerProcess:
     def __init__(self, config: dict, run_dir: Path, manifest):
         self.config_path = run_dir / "controller.json"
         self.log_path = run_dir / "controller.log"
+        self.errors_path = run_dir / "controller-errors.jsonl"
         self.config = config
         self.manifest = manifest
         self.of_port = free_port()
@@ -45,7 +46,8 @@ class ControllerProcess:
         argv = self.argv()
         if not LAUNCHER.exists():
             raise HermitError(f"controller launcher not found at {LAUNCHER} (run: make setup)")
-        self.config_path.write_text(json.dumps(self.config, indent=1))
+        config = {**self.config, "errors_path": str(self.errors_path)}
+        self.config_path.write_text(json.dumps(config, indent=1))
         log = self.log_path.open("a")
         self.process = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -82,11 +84,27 @@ class ControllerProcess:
             self.process.kill()
             self.process.wait(timeout=5)
 
+    def errors(self) -> list[dict]:
+        """The exceptions the controller's handlers raised: [{time_s, where, error}]."""
+        try:
+            lines = self.errors_path.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        return [_error_record(line) for line in lines if line.strip()]
+
     def log_tail(self, lines: int = 20) -> str:
         try:
             return "\n".join(self.log_path.read_text().splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def _error_record(line: str) -> dict:
+    try:
+        return json.loads(line)
+    except ValueError:     # cut short when the process was killed while writing it
+        return {"time_s": 0.0, "where": "controller-errors.jsonl",
+                "error": f"unreadable record: {line[:200]!r}"}
 
 
 def _clean_env() -> dict:

@@ -17,7 +17,8 @@ import urllib.request
 import pytest
 
 from hermitnet import counters, runner, scenario
-from hermitnet.policy import BlockEntry, compile_policy
+from hermitnet.policy.compile import compile_policy
+from hermitnet.scenario import BlockEntry
 from hermitnet.workload import observer
 from tests.integration.conftest import REPO
 
@@ -213,6 +214,16 @@ def test_counters_per_tier_and_decision(live):
     assert line["uplink"]["tx_bytes"] > 0 and line["uplink"]["switch"] == "border"
     lines = (live.run_dir / "counters.jsonl").read_text().splitlines()
     assert len(lines) >= 3
+
+
+def test_unknown_paths_and_methods_answer_json_and_nothing_raised(live):
+    assert api(live, "GET", "/v1/nothing") == (404, {
+        "error": "no such path: /v1/nothing; see docs/openapi.yaml", "field": None,
+        "status": 404})
+    status, answer = api(live, "POST", "/v1/policy", {})
+    assert (status, answer["status"]) == (405, 405) and "allowed: GET" in answer["error"]
+    assert api(live, "GET", "/v1/health")[1]["exceptions"] == 0
+    assert live.controller.errors() == []
 
 
 def test_fail_secure_then_the_policy_comes_back(live):

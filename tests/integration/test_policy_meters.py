@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from hermitnet import runner, scenario
-from hermitnet.policy import subscriber_meter_id
+from hermitnet.policy.compile import subscriber_meter_id
 from hermitnet.workload import throughput
 from tests.integration.conftest import REPO
 from tests.integration.test_controller_live import api, dump_meters

@@ -17,7 +17,6 @@ patch_eventlet()
 from ryu.app.wsgi import WSGIApplication  # noqa: E402
 from ryu.ofproto import ofproto_parser, ofproto_v1_3, ofproto_v1_3_parser  # noqa: E402
 
-from hermitnet.policy import policy_state_to_dict  # noqa: E402
 from tests.unit.fakeswitch import FakeSwitch  # noqa: E402
 
 APP_PATH = Path(__file__).resolve().parents[2] / "controllers" / "tiered_routing.py"
@@ -100,8 +99,9 @@ def kind(msg) -> str:
 
 def build_app(plan, state, tmp_path, monkeypatch, **extra):
     """The app as ryu-manager would make it, for `plan` and `state`, its clock at now_s = 10."""
-    config = {"plan": plan.to_dict(), "policy": policy_state_to_dict(state),
+    config = {"plan": plan.to_dict(), "policy": state.to_dict(),
               "started_at": 1000.0, "counters_path": str(tmp_path / "counters.jsonl"),
+              "errors_path": str(tmp_path / "controller-errors.jsonl"),
               "counters_interval_s": 1.0, **extra}
     path = tmp_path / "controller.json"
     path.write_text(json.dumps(config))

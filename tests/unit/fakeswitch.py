@@ -4,7 +4,7 @@ After Faucet's FakeOFTable (clib/fakeoftable.py): tests ask where a packet ends 
 rules say. `FakeSwitch` applies flow entries the way an OpenFlow 1.3 switch does (tables from 0,
 highest priority wins, masked matches, write-metadata with mask, meter, apply-actions output,
 goto-table; a table miss with no miss entry drops). Two matching entries of equal priority are an
-error (OpenFlow leaves the choice undefined). Entries come either from hermitnet.policy.Rule
+error (OpenFlow leaves the choice undefined). Entries come either from hermitnet.policy.compile.Rule
 objects (`from_rules`) or from OpenFlow 1.3 FlowMod messages parsed back from the bytes the
 controller app serializes (`from_flow_mods`), so both the compiler and the app's translation can
 be put through the same packets.
@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from hermitnet.policy import decode_cookie
+from hermitnet.policy.compile import decode_cookie
 
 IPV4 = 0x0800
 

@@ -10,8 +10,10 @@ from types import SimpleNamespace
 import pytest
 from webob import Request
 
-from hermitnet.pipeline import CLASSIFY, FORWARD, POLICY
-from hermitnet.policy import PolicyState, compile_policy, subscriber_meter_id
+from hermitnet.policy import requests
+from hermitnet.policy.compile import compile_policy, cookie, subscriber_meter_id
+from hermitnet.policy.pipeline import CLASSIFY, FORWARD, POLICY
+from hermitnet.policy.state import PolicyState
 from tests.unit.fakedatapath import (
     FakeDatapath,
     WSGIApplication,
@@ -82,9 +84,7 @@ def test_policy_changes_send_only_the_difference(make_app, baseline_plan):
     net = FakeNetwork(baseline_plan, switches)
     ip = {h.name: h.ip for h in baseline_plan.hosts}
 
-    from hermitnet import policy
-
-    waits = app.apply(policy.block_site(baseline_plan, app.state, {"site": "video"}, 10))
+    waits = app.apply(requests.block_site(baseline_plan, app.state, {"site": "video"}, 10))
     sent = {name: datapath.take() for name, datapath in datapaths.items()}
     for name, messages in sent.items():
         # one blocklist rule per tier, then a barrier; nothing cleared, nothing else resent
@@ -97,7 +97,7 @@ def test_policy_changes_send_only_the_difference(make_app, baseline_plan):
     assert app.wait_enforced(waits)["all_confirmed"]
     assert net.send("elite-1", ip["video"]).drop == ("nb-pyongyang-1", "blocked")
 
-    app.apply(policy.unblock_site(baseline_plan, app.state, "video"))
+    app.apply(requests.unblock_site(baseline_plan, app.state, "video"))
     for name, datapath in datapaths.items():
         messages = datapath.take()
         assert [m.command for m in messages if kind(m) == "OFPFlowMod"] == [
@@ -107,7 +107,7 @@ def test_policy_changes_send_only_the_difference(make_app, baseline_plan):
     assert net.send("elite-1", ip["video"]).delivered_to == "video"
 
     # a move replaces the subscriber's classify rule (counters restart under its new cookie)
-    app.apply(policy.move_subscriber(baseline_plan, app.state, "elite-1", {"tier": "citizen"}))
+    app.apply(requests.move_subscriber(baseline_plan, app.state, "elite-1", {"tier": "citizen"}))
     messages = datapaths["nb-pyongyang-1"].take()
     classify = [m for m in messages if kind(m) == "OFPFlowMod" and m.table_id == CLASSIFY]
     # its classify and spoofed rules now carry the citizen class
@@ -124,10 +124,8 @@ def test_rate_changes_add_modify_and_remove_meters(make_app, baseline_plan):
     switches = replay(baseline_plan, datapaths)
     elite_meter = subscriber_meter_id(baseline_plan, "elite-1")
 
-    from hermitnet import policy
-
     def change(rate):
-        app.apply(policy.set_tier_rate(baseline_plan, app.state, "elite", {"rate_mbps": rate}))
+        app.apply(requests.set_tier_rate(baseline_plan, app.state, "elite", {"rate_mbps": rate}))
         messages = datapaths["nb-pyongyang-1"].take()
         for msg in messages:
             switches["nb-pyongyang-1"].apply_message(msg)
@@ -184,11 +182,9 @@ def test_switch_not_in_plan_is_ignored_and_leaving_switches_are_forgotten(make_a
     datapaths = connect_all(app, baseline_plan)
     core = datapaths["core"]
     app.state_change(SimpleNamespace(datapath=core, state=tiered_routing.DEAD_DISPATCHER))
-    assert core.id not in app.datapaths and "core" not in app.installed
+    assert core.id not in app.datapaths
     core.take()
-    from hermitnet import policy
-
-    app.apply(policy.block_site(baseline_plan, app.state, {"site": "video"}, 10))
+    app.apply(requests.block_site(baseline_plan, app.state, {"site": "video"}, 10))
     assert core.wire == []
 
 
@@ -201,30 +197,10 @@ def test_stats_polls_and_counter_totals(make_app, baseline_plan):
         border.send_msg(request)
     kinds = [m.stats_type for m in border.take()]
     assert kinds == [ofp.OFPMP_FLOW, ofp.OFPMP_METER, ofp.OFPMP_PORT_STATS]
-    assert app.uplink == ("border", next(p for p, n in baseline_plan.trunk_ports("border").items()
-                                         if n == "global"))
-
-
-def test_counter_totals_never_go_down():
-    from hermitnet.policy import cookie
-
-    totals = tiered_routing.CounterTotals({1: "citizen"})
-    c = cookie("denied", 1)
-    totals.add_flow("nb", 1, 10, "m", c, 5, 500)
-    totals.add_flow("nb", 1, 10, "m", c, 8, 800)        # +3
-    totals.add_flow("nb", 1, 10, "m", c, 2, 200)        # restarted: +2
-    totals.add_flow("core", 1, 10, "m", c, 4, 400)      # another switch: +4
-    assert totals.flows == {"citizen": {"denied": {"packets": 14, "bytes": 1400}}}
-    totals.add_meter("nb", 3, "elite-1", "elite", 10, 1000, 100, 10000)
-    totals.add_meter("nb", 3, "elite-1", "elite", 15, 1500, 150, 15000)
-    assert totals.meters["elite"] == {"band_drop_packets": 15, "band_drop_bytes": 1500,
-                                      "in_packets": 150, "in_bytes": 15000}
-    assert totals.subscribers["elite-1"] == totals.meters["elite"]
+    assert app.uplink == baseline_plan.uplink_port()
 
 
 def test_flow_and_meter_stats_replies_feed_the_counters(make_app, baseline_plan, tmp_path):
-    from hermitnet.policy import cookie
-
     app = make_app()
     datapaths = connect_all(app, baseline_plan)
     nb = datapaths["nb-pyongyang-1"]
@@ -240,10 +216,48 @@ def test_flow_and_meter_stats_replies_feed_the_counters(make_app, baseline_plan,
     other = parser.OFPFlowStats(table_id=1, priority=11, cookie=cookie("denied", 1),
                                 packet_count=7, byte_count=700, match=match)
     app.flow_stats(reply([other]))
-    app._write_counters()
+    app.poll_counters()
     line = json.loads((tmp_path / "counters.jsonl").read_text().splitlines()[-1])
     assert line["flows"]["citizen"]["denied"] == {"packets": 14, "bytes": 1400}
     assert line["t_s"] == 10.0 and line["switches"] == len(datapaths)
+
+
+def test_meter_and_port_stats_replies_feed_the_counters(make_app, baseline, baseline_plan):
+    state = PolicyState.from_scenario(baseline)
+    app = make_app(state.with_changes(tier_rate_mbps={**state.tier_rate_mbps, "elite": 2.0}))
+    datapaths = connect_all(app, baseline_plan)
+    elite = baseline_plan.host("elite-1")
+    nb = datapaths[elite.switch]
+
+    def reply(datapath, body):
+        return SimpleNamespace(msg=SimpleNamespace(datapath=datapath, xid=9, flags=0, body=body))
+
+    band = parser.OFPMeterBandStats(packet_band_count=5, byte_band_count=7500)
+    app.meter_stats(reply(nb, [
+        parser.OFPMeterStats(meter_id=subscriber_meter_id(baseline_plan, "elite-1"),
+                             packet_in_count=40, byte_in_count=60000, band_stats=[band]),
+        parser.OFPMeterStats(meter_id=999, packet_in_count=1, byte_in_count=1, band_stats=[])]))
+    assert app.totals.meters == {"elite": {"band_drop_packets": 5, "band_drop_bytes": 7500,
+                                           "in_packets": 40, "in_bytes": 60000}}
+    assert app.totals.subscribers == {"elite-1": app.totals.meters["elite"]}
+    switch, port = baseline_plan.uplink_port()
+    stat = SimpleNamespace(port_no=port, rx_packets=1, rx_bytes=100, tx_packets=2, tx_bytes=200,
+                           rx_dropped=0, tx_dropped=0)
+    app.port_stats(reply(datapaths[switch], [stat]))
+    assert app.counters_line()["uplink"] == {
+        "switch": switch, "port": port, "rx_packets": 1, "rx_bytes": 100, "tx_packets": 2,
+        "tx_bytes": 200, "rx_dropped": 0, "tx_dropped": 0}
+    assert app.exceptions == 0
+
+
+def test_openflow_errors_show_in_health(make_app, baseline_plan):
+    app = make_app()
+    datapaths = connect_all(app, baseline_plan)
+    msg = SimpleNamespace(datapath=datapaths["core"], type=1, code=2, data=b"\x04\x0e")
+    app.openflow_error(SimpleNamespace(msg=msg))
+    assert app.health()["openflow_errors"] == [{"switch": "core", "type": 1, "code": 2,
+                                                "t_s": 10.0}]
+    assert app.exceptions == 0
 
 
 # -- the REST API through Ryu's WSGI application -----------------------------------------------
@@ -254,7 +268,7 @@ def api(make_app, baseline_plan):
     datapaths = connect_all(app, baseline_plan)
     replay(baseline_plan, datapaths)
     wsgi = WSGIApplication()
-    wsgi.register(tiered_routing.PolicyApi, {"app": app})
+    tiered_routing.PolicyApi.register(wsgi, app)
 
     def call(method, path, body=None):
         request = Request.blank(path, method=method)
@@ -266,7 +280,7 @@ def api(make_app, baseline_plan):
             return response.status_int, None
         return response.status_int, json.loads(response.body)
 
-    return SimpleNamespace(app=app, call=call, datapaths=datapaths)
+    return SimpleNamespace(app=app, call=call, datapaths=datapaths, wsgi=wsgi)
 
 
 def test_api_reads_policy_tiers_health_counters(api):
@@ -324,19 +338,98 @@ def test_api_move_and_rate(api, baseline_plan):
 
 
 def test_live_policy_survives_a_restart_of_the_same_run_only(make_app, baseline_plan, tmp_path):
-    from hermitnet import policy
-
     app = make_app()
-    app.apply(policy.block_site(baseline_plan, app.state, {"site": "video"}, 10))
+    app.apply(requests.block_site(baseline_plan, app.state, {"site": "video"}, 10))
     again = make_app()
     assert [b.site for b in again.state.blocklist] == ["video"]
     other_run = make_app(started_at=2000.0)
     assert other_run.state.blocklist == ()
 
 
-def test_unknown_path_is_404(api):
-    status, _ = api.call("GET", "/v1/nothing")
-    assert status == 404
+@pytest.mark.parametrize("method,path,status,allow", [
+    ("GET", "/v1/nothing", 404, None),
+    ("GET", "/", 404, None),
+    ("GET", "/v1/blocklist/video/more", 404, None),
+    ("POST", "/v1/policy", 405, "GET"),
+    ("GET", "/v1/blocklist", 405, "POST"),
+    ("PUT", "/v1/blocklist/video", 405, "DELETE"),
+    ("GET", "/v1/tiers/elite/rate", 405, "PUT"),
+])
+def test_unknown_paths_and_methods_answer_json(api, method, path, status, allow):
+    request = Request.blank(path, method=method)
+    response = request.get_response(api.wsgi)
+    assert response.status_int == status and response.content_type == "application/json"
+    assert json.loads(response.body) == {"error": json.loads(response.body)["error"],
+                                         "field": None, "status": status}
+    assert response.headers.get("Allow") == allow
+    assert all(d.wire == [] for d in api.datapaths.values())
+
+
+def errors_recorded(tmp_path) -> list[dict]:
+    path = tmp_path / "controller-errors.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_a_handler_exception_is_logged_counted_and_recorded(make_app, baseline_plan, tmp_path,
+                                                            caplog):
+    app = make_app()
+    datapaths = connect_all(app, baseline_plan)
+    nb = datapaths["nb-pyongyang-1"]
+    # a flow stats reply whose entry lacks the fields the handler reads
+    broken = SimpleNamespace(msg=SimpleNamespace(datapath=nb, xid=5, flags=0,
+                                                 body=[SimpleNamespace(table_id=1)]))
+    with caplog.at_level("ERROR", logger="hermitnet.controller"):
+        app.flow_stats(broken)                      # does not raise: the app keeps serving
+    assert app.exceptions == 1
+    assert errors_recorded(tmp_path) == [
+        {"time_s": 10.0, "where": "flow_stats",
+         "error": "AttributeError: 'types.SimpleNamespace' object has no attribute 'priority'"}]
+    (record,) = [r for r in caplog.records if r.name == "hermitnet.controller"]
+    assert record.exc_info is not None and "flow_stats" in record.getMessage()
+    assert app.health()["exceptions"] == 1
+    # and the next reply is handled as usual
+    stat = parser.OFPFlowStats(table_id=1, priority=10, cookie=cookie("denied", 1),
+                               packet_count=3, byte_count=300, match=parser.OFPMatch(in_port=1))
+    app.flow_stats(SimpleNamespace(msg=SimpleNamespace(datapath=nb, xid=6, flags=0,
+                                                       body=[stat])))
+    assert app.totals.flows["citizen"]["denied"]["packets"] == 3
+
+
+def test_every_handler_and_periodic_task_is_guarded():
+    handlers = [name for name in dir(tiered_routing.TieredRouting)
+                if hasattr(getattr(tiered_routing.TieredRouting, name), "callers")]
+    assert len(handlers) == 7
+    for name in (*handlers, "follow_blocklist_windows", "renew_leases", "poll_counters"):
+        method = getattr(tiered_routing.TieredRouting, name)
+        assert method.__wrapped__ is not None, name      # wrapped by tiered_routing.guarded
+
+
+def test_a_periodic_task_that_raises_is_recorded(make_app, baseline_plan, tmp_path):
+    app = make_app()
+    connect_all(app, baseline_plan)
+    app.datapaths[0xBAD] = FakeDatapath(0xBAD, app)      # a datapath the plan does not know
+    app.renew_leases()
+    assert [e["where"] for e in errors_recorded(tmp_path)] == ["renew_leases"]
+    assert errors_recorded(tmp_path)[0]["error"].startswith("KeyError")
+    for _ in range(tiered_routing.MAX_RECORDED_EXCEPTIONS + 4):   # failing on every round
+        app.renew_leases()
+    assert app.exceptions == tiered_routing.MAX_RECORDED_EXCEPTIONS + 5
+    assert len(errors_recorded(tmp_path)) == tiered_routing.MAX_RECORDED_EXCEPTIONS
+
+
+def test_a_rest_view_that_raises_answers_500_and_is_recorded(api, tmp_path, monkeypatch):
+    def broken():
+        raise RuntimeError("counters unavailable")
+
+    monkeypatch.setattr(api.app, "counters_line", broken)
+    status, answer = api.call("GET", "/v1/counters")
+    assert status == 500
+    assert answer == {"error": "RuntimeError: counters unavailable", "field": None, "status": 500}
+    assert errors_recorded(tmp_path) == [{"time_s": 10.0, "where": "REST GET /v1/counters",
+                                          "error": "RuntimeError: counters unavailable"}]
+    assert api.app.exceptions == 1
+    status, _ = api.call("GET", "/v1/policy")              # the API keeps serving
+    assert status == 200
 
 
 def test_openapi_document_lists_exactly_the_routes_the_app_serves():
@@ -344,11 +437,34 @@ def test_openapi_document_lists_exactly_the_routes_the_app_serves():
 
     document = yaml.safe_load((tiered_routing.Path(tiered_routing.__file__).parents[1] / "docs"
                                / "openapi.yaml").read_text())
-    documented = {(path, method.upper()) for path, item in document["paths"].items()
+    documented = {f"{method.upper()} {path}" for path, item in document["paths"].items()
                   for method in item}
-    served = {(info["path"], method) for info in (
-        getattr(tiered_routing.PolicyApi, name).routing_info
-        for name in dir(tiered_routing.PolicyApi)
-        if hasattr(getattr(tiered_routing.PolicyApi, name), "routing_info"))
-        for method in info["methods"]}
-    assert documented == served
+    assert documented == set(tiered_routing.ROUTES)
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            assert "500" in operation["responses"], f"{method} {path}"
+    assert {"NoSuchPath", "MethodNotAllowed", "Failed"} <= set(document["components"]["responses"])
+    assert "404" in document["info"]["description"] and "405" in document["info"]["description"]
+
+
+def test_recorded_exceptions_reach_results_and_fail_the_run(make_app, baseline_plan, tmp_path):
+    import jsonschema
+
+    from hermitnet import runner, schema_check
+    from hermitnet.emulation.controller import ControllerProcess
+    from hermitnet.errors import HermitError
+
+    process = ControllerProcess({}, tmp_path, manifest=None)     # reads what the app wrote
+    assert process.errors() == []
+    app = make_app()
+    app.datapaths[0xBAD] = FakeDatapath(0xBAD, app)
+    app.renew_leases()
+    with open(process.errors_path, "a") as handle:
+        handle.write('{"time_s": 3')                              # cut short by a kill
+    errors = process.errors()
+    assert [e["where"] for e in errors] == ["renew_leases", "controller-errors.jsonl"]
+    schema = schema_check.load_schema("results")["properties"]["controller"]
+    jsonschema.validate({"errors": errors}, schema)
+    with pytest.raises(HermitError, match=r"raised 2 exception\(s\).* in renew_leases: KeyError"):
+        runner._fail_if_the_controller_raised(errors)
+    runner._fail_if_the_controller_raised([])

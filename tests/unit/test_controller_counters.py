@@ -1,10 +1,12 @@
-"""hermitnet.counters.summarise: the controller's counter lines -> results.json's counters."""
+"""hermitnet.counters: the controller's totals, and its counter lines -> results.json's counters."""
 
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
-from hermitnet.counters import downsample, summarise
+from hermitnet.counters import CounterTotals, downsample, summarise
+from hermitnet.policy.compile import Meter, cookie
 
 
 def line(t, epoch, denied, drops, tx, allow=0):
@@ -57,3 +59,36 @@ def test_series_is_downsampled_keeping_first_and_last(tmp_path):
     assert summary["series"][0]["t_s"] == 0 and summary["series"][-1]["t_s"] == 999
     assert downsample([1, 2, 3], 5) == [1, 2, 3]
     assert summary["flows"]["citizen"]["denied"]["packets"] == 999
+
+
+def test_counter_totals_never_go_down():
+    totals = CounterTotals({1: "citizen"})
+    c = cookie("denied", 1)
+    totals.add_flow("nb", 1, 10, "m", c, 5, 500)
+    totals.add_flow("nb", 1, 10, "m", c, 8, 800)        # +3
+    totals.add_flow("nb", 1, 10, "m", c, 2, 200)        # restarted: +2
+    totals.add_flow("core", 1, 10, "m", c, 4, 400)      # another switch: +4
+    totals.add_flow("nb", 1, 10, "m", cookie("denied", 9), 1, 100)    # class not in the plan
+    assert totals.flows == {"citizen": {"denied": {"packets": 14, "bytes": 1400}},
+                            "-": {"denied": {"packets": 1, "bytes": 100}}}
+    meter = Meter("nb", 3, 2000, 1000, "elite", "elite-1")
+    totals.add_meter(meter, 10, 1000, 100, 10000)
+    totals.add_meter(meter, 15, 1500, 150, 15000)
+    assert totals.meters["elite"] == {"band_drop_packets": 15, "band_drop_bytes": 1500,
+                                      "in_packets": 150, "in_bytes": 15000}
+    assert totals.subscribers["elite-1"] == totals.meters["elite"]
+
+
+def test_a_totals_line_is_what_summarise_reads(tmp_path):
+    totals = CounterTotals({1: "citizen"})
+    totals.add_flow("nb", 1, 10, "m", cookie("denied", 1), 5, 500)
+    port = SimpleNamespace(rx_packets=1, rx_bytes=2, tx_packets=3, tx_bytes=4, rx_dropped=0,
+                           tx_dropped=0, port_no=5)
+    totals.set_uplink("border", 5, port)
+    lines = [totals.line(1.23456, 99.0, 7), totals.line(2.0, 99.0, 7)]
+    assert lines[0]["t_s"] == 1.235 and lines[0]["switches"] == 7
+    summary = summarise(write(tmp_path, lines))
+    assert summary["flows"] == {"citizen": {"denied": {"packets": 5, "bytes": 500}}}
+    assert summary["uplink"] == {"switch": "border", "port": 5, "rx_packets": 1, "rx_bytes": 2,
+                                 "tx_packets": 3, "tx_bytes": 4, "rx_dropped": 0,
+                                 "tx_dropped": 0}

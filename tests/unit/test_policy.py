@@ -13,11 +13,8 @@ import pytest
 
 from hermitnet import plan as plan_module
 from hermitnet import scenario as scenario_module
-from hermitnet.pipeline import CLASSIFY, FORWARD, POLICY, PipelineError, verify
-from hermitnet.policy import (
+from hermitnet.policy.compile import (
     DECISIONS,
-    BlockEntry,
-    PolicyState,
     Rule,
     class_names,
     compile_policy,
@@ -25,6 +22,9 @@ from hermitnet.policy import (
     decode_cookie,
     subscriber_meter_id,
 )
+from hermitnet.policy.pipeline import CLASSIFY, FORWARD, POLICY, PipelineError, verify
+from hermitnet.policy.state import PolicyState
+from hermitnet.scenario import BlockEntry
 from tests.unit.fakeswitch import FakeNetwork
 
 SUBSCRIBERS_OF = {"citizen": "citizen-1", "elite": "elite-1", "visitor": "visitor-1",
@@ -198,6 +198,7 @@ def test_no_rates_no_meters(baseline, baseline_plan):
 def test_only_rules_that_cross_the_uplink_are_leased(baseline, baseline_plan):
     compiled = compile_policy(baseline_plan, PolicyState.from_scenario(baseline))
     uplink = next(p for p, n in baseline_plan.trunk_ports("border").items() if n == "global")
+    assert baseline_plan.uplink_port() == ("border", uplink)
     leased = [r for r in compiled.rules if r.lease]
     global_sites = [h for h in baseline_plan.hosts if h.zone == "global"]
     assert {r.switch for r in leased} == {"border"}
@@ -276,14 +277,14 @@ def test_pipeline_rejects_rules_that_break_the_declaration(change, complaint):
 
 def test_compiler_refuses_to_emit_a_bad_rule(baseline, baseline_plan, monkeypatch):
     """compile_policy runs every rule through the verifier: a bad rule never leaves it."""
-    from hermitnet import policy
+    from hermitnet.policy import compile as policy_compile
 
-    original = policy._forward
+    original = policy_compile._forward
 
-    def forward_with_a_goto(plan, switch):
-        for rule in original(plan, switch):
+    def forward_with_a_goto(plan, switch, uplink):
+        for rule in original(plan, switch, uplink):
             yield dataclasses.replace(rule, goto=POLICY) if rule.priority == 0 else rule
 
-    monkeypatch.setattr(policy, "_forward", forward_with_a_goto)
+    monkeypatch.setattr(policy_compile, "_forward", forward_with_a_goto)
     with pytest.raises(PipelineError, match="forward may not go to table 1"):
         compile_policy(baseline_plan, PolicyState.from_scenario(baseline))

@@ -10,7 +10,7 @@ import pytest
 
 from hermitnet import cli
 from hermitnet.emulation import manifest as manifest_module
-from hermitnet.policy import PolicyState
+from hermitnet.policy.state import PolicyState
 from tests.unit.fakedatapath import build_app, connect_all, replay, tiered_routing
 
 
@@ -32,7 +32,7 @@ def served_api(baseline, baseline_plan, tmp_path, monkeypatch):
     datapaths = connect_all(app, baseline_plan)
     replay(baseline_plan, datapaths)
     wsgi = tiered_routing.WSGIApplication()
-    wsgi.register(tiered_routing.PolicyApi, {"app": app})
+    tiered_routing.PolicyApi.register(wsgi, app)
     server = make_server("127.0.0.1", 0, wsgi, handler_class=_Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

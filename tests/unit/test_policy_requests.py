@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from hermitnet.policy import (
-    BlockEntry,
-    PolicyState,
+from hermitnet.policy.compile import compile_policy
+from hermitnet.policy.requests import (
     RequestError,
     block_site,
-    compile_policy,
     move_subscriber,
     parse_body,
-    policy_state_from_dict,
-    policy_state_to_dict,
-    policy_view,
     set_tier_rate,
-    tiers_view,
     unblock_site,
 )
+from hermitnet.policy.state import PolicyState
+from hermitnet.scenario import BlockEntry
 from tests.unit.fakeswitch import FakeNetwork
 
 
@@ -138,15 +134,3 @@ def test_parse_body(raw, ok):
         assert isinstance(parse_body(raw), dict)
     else:
         rejected(lambda: parse_body(raw), "body", 400)
-
-
-def test_views_and_round_trip(baseline_plan, state):
-    changed = block_site(baseline_plan, state, {"site": "video", "from_s": 10}, 0)
-    view = policy_view(baseline_plan, changed, 5.0)
-    assert view["blocklist"] == [{"site": "video", "from_s": 10.0, "until_s": None,
-                                  "reason": "", "active": False}]
-    assert view["sites"]["video"]["zone"] == "global"
-    tiers = tiers_view(baseline_plan, changed)
-    assert [m["name"] for m in tiers["citizen"]["members"]] == ["citizen-1", "citizen-2"]
-    assert tiers["elite"]["zones"] == ["intranet", "national", "global"]
-    assert policy_state_from_dict(policy_state_to_dict(changed)) == changed

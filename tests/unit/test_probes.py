@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from hermitnet import plan, scenario
-from hermitnet.policy import PolicyState
+from hermitnet.policy.state import PolicyState
 from hermitnet.workload import observer, probes
 
 REPO = Path(__file__).resolve().parents[2]

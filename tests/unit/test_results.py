@@ -9,7 +9,7 @@ import pytest
 
 from hermitnet import results
 from hermitnet.errors import HermitError
-from hermitnet.policy import PolicyState
+from hermitnet.policy.state import PolicyState
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from hermitnet.errors import HermitError
-from hermitnet.policy import PolicyState
+from hermitnet.policy.state import PolicyState
 from hermitnet.workload import throughput
 
 

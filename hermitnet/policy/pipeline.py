@@ -48,7 +48,7 @@ class PipelineError(AssertionError):
 
 
 def verify(rule) -> None:
-    """Check one rule (hermitnet.policy.Rule) against the declared pipeline."""
+    """Check one rule (hermitnet.policy.compile.Rule) against the declared pipeline."""
     decl = PIPELINE.get(rule.table)
     if decl is None:
         raise PipelineError(f"{rule}: table {rule.table} is not declared")

@@ -1,0 +1,14 @@
+"""The tier policy, pure: no Ryu, no switch, no clock of its own (callers pass `now_s`).
+
+    state     what the policy says now (tiers, members, blocklist, rates); to/from JSON, and the
+              live copy a restarted controller takes up again
+    pipeline  the declared OpenFlow table pipeline and the verifier every rule passes
+    compile   plan + state + time -> rules and meters per switch
+    diff      what changes between two compiled policies: the flow and meter adds, modifies and
+              deletes to send to each switch
+    requests  validation of live change requests (the REST API's logic), every error naming
+              its field
+    views     what the REST API returns
+
+The controller app (controllers/tiered_routing.py) only translates these into OpenFlow messages.
+"""

@@ -1,0 +1,229 @@
+"""The tier policy compiler: plan + policy state + time -> OpenFlow rules and meters.
+
+Pure: no Ryu import, no clock (the caller passes `now_s`), no I/O. Every decision the national
+network makes lives here; the controller app only translates the result into flow and meter mods.
+
+Classes carried in metadata between tables: a tier (subscriber traffic) or a zone (traffic from
+servers). Per tier and decision there is a cookie (see `cookie()`), so counters read per tier and
+per decision.
+
+Rate limits are per subscriber: each subscriber of a tier with `rate_mbps` gets its own meter on
+its ingress switch (meter id = `subscriber_meter_id`), applied to what it sends (upstream).
+
+Fail-secure: the rules that let a packet cross the international uplink (on the border switch:
+forwarding out of the uplink and classifying what comes in from it) are *leased*
+(`Rule.lease`): the controller installs them with a hard timeout and renews them while it runs.
+When the controller is gone the switches keep the rest of the policy (fail_mode=secure), but the
+uplink closes when the lease runs out: nothing crosses the border unsupervised.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from hermitnet.plan import ZONE_PREFIXES, Plan
+from hermitnet.policy.pipeline import CLASSIFY, FORWARD, METADATA_MASK, POLICY, verify
+from hermitnet.policy.state import PolicyState
+
+IPV4 = 0x0800
+ZONE_ORDER = tuple(ZONE_PREFIXES)
+ZONE_CLASS_BASE = 0x80
+
+# Decisions, the top byte of every cookie.
+DECISIONS = {
+    "classify": 1,   # table 0: source bound to its class
+    "spoofed": 2,    # table 0: source address does not belong to the port's host
+    "trunk": 3,      # table 0: from another national switch, already classified at ingress
+    "miss": 4,       # any table: nothing matched
+    "allow": 5,      # table 1: class may reach the destination
+    "blocked": 6,    # table 1: destination site is on the blocklist
+    "denied": 7,     # table 1: destination outside what the class may reach
+    "forward": 8,    # table 2: output towards the destination
+}
+DECISION_NAMES = {code: name for name, code in DECISIONS.items()}
+
+
+def cookie(decision: str, class_id: int = 0, detail: int = 0) -> int:
+    return (DECISIONS[decision] << 56) | (class_id << 48) | (detail & 0xFFFFFFFF)
+
+
+def decode_cookie(value: int) -> tuple[str, int, int]:
+    """cookie -> (decision, class id, detail)."""
+    return DECISION_NAMES.get(value >> 56, "unknown"), (value >> 48) & 0xFF, value & 0xFFFFFFFF
+
+
+@dataclass(frozen=True)
+class Rule:
+    switch: str
+    table: int
+    priority: int
+    match: tuple[tuple[str, object], ...]
+    cookie: int
+    goto: int | None = None
+    metadata: int | None = None
+    meter: int | None = None
+    output: int | None = None
+    lease: bool = False    # crosses the uplink: installed with a hard timeout, renewed while alive
+    note: str = field(default="", compare=False)
+
+    @property
+    def key(self) -> tuple:
+        """What identifies a flow entry in a switch: table, priority and match."""
+        return (self.table, self.priority, self.match)
+
+
+@dataclass(frozen=True)
+class Meter:
+    switch: str
+    meter_id: int
+    rate_kbps: int
+    burst_kbit: int
+    tier: str
+    subscriber: str = ""
+
+
+@dataclass(frozen=True)
+class Compiled:
+    rules: tuple[Rule, ...]
+    meters: tuple[Meter, ...]
+
+    def for_switch(self, switch: str) -> tuple[list[Rule], list[Meter]]:
+        return ([r for r in self.rules if r.switch == switch],
+                [m for m in self.meters if m.switch == switch])
+
+
+def tier_class(plan: Plan, tier: str) -> int:
+    return 1 + plan.tier_index[tier]
+
+
+def zone_class(zone: str) -> int:
+    return ZONE_CLASS_BASE + ZONE_ORDER.index(zone)
+
+
+def class_names(plan: Plan) -> dict[int, str]:
+    names = {tier_class(plan, t): t for t in plan.tier_index}
+    names.update({zone_class(z): f"zone:{z}" for z in ZONE_ORDER})
+    return names
+
+
+def subscriber_meter_id(plan: Plan, subscriber: str) -> int:
+    """A meter id per subscriber, unique in the plan (1-based position among its hosts)."""
+    return 1 + next(i for i, h in enumerate(plan.hosts) if h.name == subscriber)
+
+
+BURST_S = 0.5
+
+
+def meter_burst_kbit(rate_kbps: int) -> int:
+    """BURST_S at the rate (at least 64 kbit): small bursts starve TCP under a policer."""
+    return max(64, int(rate_kbps * BURST_S))
+
+
+def compile_policy(plan: Plan, state: PolicyState, now_s: float = 0.0) -> Compiled:
+    rules: list[Rule] = []
+    meters: list[Meter] = []
+    blocked_sites = {b.site for b in state.blocklist if b.active(now_s)}
+    hosts = {h.name: h for h in plan.hosts}
+    uplink = plan.uplink_port()
+    for switch in (s for s in plan.switches if s.controlled):
+        switch_meters = _meters(plan, state, switch.name)
+        meters.extend(switch_meters.values())
+        rules.extend(_classify(plan, state, switch.name, switch_meters, uplink))
+        rules.extend(_policy(plan, state, switch.name, blocked_sites, hosts))
+        rules.extend(_forward(plan, switch.name, uplink))
+    for rule in rules:
+        verify(rule)
+    return Compiled(tuple(rules), tuple(meters))
+
+
+def _meters(plan: Plan, state: PolicyState, switch: str) -> dict[str, Meter]:
+    """{subscriber: its meter} for the subscribers on `switch` whose tier has a rate."""
+    meters = {}
+    for host in plan.hosts_on(switch):
+        if host.kind == "server":
+            continue
+        tier = state.membership[host.name]
+        rate = state.tier_rate_mbps.get(tier)
+        if rate:
+            rate_kbps = max(1, int(round(rate * 1000)))
+            meters[host.name] = Meter(switch, subscriber_meter_id(plan, host.name), rate_kbps,
+                                      meter_burst_kbit(rate_kbps), tier, host.name)
+    return meters
+
+
+def _classify(plan: Plan, state: PolicyState, switch: str, meters: dict[str, Meter],
+              uplink: tuple[str, int] | None):
+    def rule(priority, match, decision, class_id=0, **kw):
+        return Rule(switch, CLASSIFY, priority, tuple(match), cookie(decision, class_id), **kw)
+
+    for host in plan.hosts_on(switch):
+        if host.kind == "server":
+            class_id = zone_class(host.zone)
+            meter = None
+            note = f"{host.name}: zone {host.zone}"
+        else:
+            tier = state.membership[host.name]
+            class_id = tier_class(plan, tier)
+            meter = meters[host.name].meter_id if host.name in meters else None
+            note = f"{host.name}: tier {tier}"
+        yield rule(100, [("in_port", host.port), ("eth_type", IPV4), ("ipv4_src", host.ip)],
+                   "classify", class_id, goto=POLICY, metadata=class_id, meter=meter, note=note)
+        yield rule(90, [("in_port", host.port), ("eth_type", IPV4)], "spoofed", class_id,
+                   note=f"{host.name}: any other IPv4 source is spoofed")
+    for port, neighbour in plan.trunk_ports(switch).items():
+        if (switch, port) != uplink:
+            yield rule(80, [("in_port", port)], "trunk", goto=FORWARD,
+                       note=f"from {neighbour}: classified at its ingress")
+        else:
+            # The uplink: traffic from beyond the border is classified by source zone here.
+            zone = "global"
+            yield rule(100, [("in_port", port), ("eth_type", IPV4),
+                             ("ipv4_src", _prefix(ZONE_PREFIXES[zone]))],
+                       "classify", zone_class(zone), goto=POLICY, metadata=zone_class(zone),
+                       lease=True, note=f"from {neighbour}: zone {zone}")
+            yield rule(90, [("in_port", port), ("eth_type", IPV4)], "spoofed", zone_class(zone),
+                       note=f"from {neighbour}: source outside the {zone} zone")
+    yield rule(0, [], "miss", note="unknown port or not IPv4")
+
+
+def _policy(plan: Plan, state: PolicyState, switch: str, blocked_sites: set[str], hosts: dict):
+    def rule(priority, match, decision, class_id, **kw):
+        the_cookie = cookie(decision, class_id, kw.pop("detail", 0))
+        return Rule(switch, POLICY, priority, tuple(match), the_cookie, **kw)
+
+    site_index = {h.name: i for i, h in enumerate(h for h in plan.hosts if h.kind == "server")}
+    for tier in plan.tier_index:
+        class_id = tier_class(plan, tier)
+        meta = ("metadata", (class_id, METADATA_MASK))
+        for site in sorted(blocked_sites):
+            yield rule(300, [meta, ("eth_type", IPV4), ("ipv4_dst", hosts[site].ip)], "blocked",
+                       class_id, detail=site_index[site], note=f"{tier} -> {site}: blocklist")
+        for zone in state.tier_zones[tier]:
+            yield rule(200, [meta, ("eth_type", IPV4), ("ipv4_dst", _prefix(ZONE_PREFIXES[zone]))],
+                       "allow", class_id, goto=FORWARD, note=f"{tier} -> zone {zone}")
+        yield rule(10, [meta], "denied", class_id, note=f"{tier}: anything else")
+    for zone in ZONE_ORDER:
+        class_id = zone_class(zone)
+        meta = ("metadata", (class_id, METADATA_MASK))
+        for host in plan.hosts:
+            if host.kind != "server" and zone in state.tier_zones[state.membership[host.name]]:
+                yield rule(200, [meta, ("eth_type", IPV4), ("ipv4_dst", host.ip)], "allow",
+                           class_id, goto=FORWARD,
+                           note=f"zone {zone} -> {host.name} ({state.membership[host.name]})")
+        yield rule(10, [meta], "denied", class_id, note=f"zone {zone}: anything else")
+    yield rule(0, [], "miss", 0, note="unclassified")
+
+
+def _forward(plan: Plan, switch: str, uplink: tuple[str, int] | None):
+    for host_name, port in sorted(plan.next_hop_ports(switch).items()):
+        host = plan.host(host_name)
+        yield Rule(switch, FORWARD, 100, (("eth_type", IPV4), ("ipv4_dst", host.ip)),
+                   cookie("forward"), output=port, lease=(switch, port) == uplink,
+                   note=f"-> {host_name}")
+    yield Rule(switch, FORWARD, 0, (), cookie("miss"), note="no route")
+
+
+def _prefix(cidr: str) -> tuple[str, str]:
+    network = ipaddress.ip_network(cidr)
+    return str(network.network_address), str(network.netmask)

@@ -1,0 +1,82 @@
+"""What the policy says now: tier zones and rates, who is in which tier, the blocklist.
+
+The part an operator may change during a run. `to_dict`/`from_dict` are its JSON form (in the
+controller's config and in policy-live.json); `save_live`/`load_live` keep the live policy of a
+run next to the controller's config, so a restarted controller reinstalls it as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from hermitnet.scenario import BlockEntry
+
+LIVE_STATE_NAME = "policy-live.json"
+
+
+@dataclass(frozen=True)
+class PolicyState:
+    tier_zones: dict[str, tuple[str, ...]]
+    tier_rate_mbps: dict[str, float | None]
+    membership: dict[str, str]             # subscriber -> tier
+    blocklist: tuple[BlockEntry, ...] = ()
+
+    @classmethod
+    def from_scenario(cls, scenario) -> PolicyState:
+        return cls(
+            tier_zones={t.name: t.zones for t in scenario.tiers.values()},
+            tier_rate_mbps={t.name: t.rate_mbps for t in scenario.tiers.values()},
+            membership={s.name: s.tier for s in scenario.subscribers},
+            blocklist=scenario.blocklist,
+        )
+
+    def edges_s(self) -> list[float]:
+        """Times at which a blocklist window opens or closes."""
+        times = {t for b in self.blocklist for t in (b.from_s, b.until_s) if t is not None}
+        return sorted(times)
+
+    def active_blocks(self, now_s: float) -> frozenset[str]:
+        """The sites blocked at `now_s`."""
+        return frozenset(b.site for b in self.blocklist if b.active(now_s))
+
+    def with_changes(self, **changes) -> PolicyState:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return {
+            "tier_zones": {t: list(z) for t, z in self.tier_zones.items()},
+            "tier_rate_mbps": dict(self.tier_rate_mbps),
+            "membership": dict(self.membership),
+            "blocklist": [vars(b).copy() for b in self.blocklist],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PolicyState:
+        return cls(
+            tier_zones={t: tuple(z) for t, z in data["tier_zones"].items()},
+            tier_rate_mbps=dict(data["tier_rate_mbps"]),
+            membership=dict(data["membership"]),
+            blocklist=tuple(BlockEntry(**b) for b in data["blocklist"]),
+        )
+
+
+def save_live(path: Path, state: PolicyState, started_at: float) -> None:
+    """Replace `path` (atomically) with `state`, tagged with the run's start time. OSError if
+    it cannot be written."""
+    tmp = Path(path).with_suffix(".tmp")
+    tmp.write_text(json.dumps({"started_at": started_at, "policy": state.to_dict()}))
+    tmp.replace(path)
+
+
+def load_live(path: Path, started_at: float) -> PolicyState | None:
+    """The live policy saved for the run that started at `started_at`; None if there is none
+    (no file, unreadable, or left by another run)."""
+    try:
+        live = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(live, dict) or live.get("started_at") != started_at:
+        return None
+    return PolicyState.from_dict(live["policy"])
