@@ -138,6 +138,21 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextmanager
+def _signals_deferred():
+    """SIGINT and SIGTERM wait until the block is done: a teardown never stops halfway."""
+    caught = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if caught:
+        raise KeyboardInterrupt(f"signal {caught[0]}")
+
+
 def _skeleton_results(scenario, run_id: str, caps, will, will_not) -> dict:
     return {
         "schema": results_module.SCHEMA_VERSION,
@@ -166,7 +181,7 @@ def session(scenario, out_dir: Path | None = None, progress=print, caps=None) ->
     """Bring the scenario's network up, yield it, and always tear it down and write results.
 
     Refused (HermitError naming the other run) while another run holds the run lock."""
-    with (runlock.acquire(scenario.name, scenario.source) as lock,
+    with (_sigterm_as_interrupt(), runlock.acquire(scenario.name, scenario.source) as lock,
           _session(scenario, out_dir, progress, caps, lock) as live):
         yield live
 
@@ -195,9 +210,9 @@ def _session(scenario, out_dir, progress, caps, lock) -> Iterator[LiveRun]:
     results = _skeleton_results(scenario, run_id, caps, will, will_not)
     live = LiveRun(scenario, plan, state, compiled, caps, run_dir, results, progress)
     manifest = manifest_module.Manifest.create(run_id, str(run_dir))
-    results_module.write(run_dir, results)
     try:
-        with _sigterm_as_interrupt(), _emulation(live, manifest):
+        results_module.write(run_dir, results)
+        with _emulation(live, manifest):
             yield live
         results["status"] = "ok"
     except KeyboardInterrupt:
@@ -213,12 +228,13 @@ def _session(scenario, out_dir, progress, caps, lock) -> Iterator[LiveRun]:
         results["error"] = f"{type(error).__name__}: {error}"
         raise
     finally:
-        manifest_module.cleanup(manifest)
-        results["finished"] = _now()
-        _attach_counters(live)
-        results_module.write(run_dir, results)
-        report.write_html(results, run_dir)
-        progress(f"results: {run_dir}")
+        with _signals_deferred():
+            manifest_module.cleanup(manifest)
+            results["finished"] = _now()
+            _attach_counters(live)
+            results_module.write(run_dir, results)
+            report.write_html(results, run_dir)
+            progress(f"results: {run_dir}")
 
 
 @contextmanager

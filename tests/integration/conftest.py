@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 from pathlib import Path
 
@@ -60,6 +61,13 @@ def leftovers(run_id: str, out: Path | None = None, netns_inodes=()) -> list[str
     if (state_dir / f"{run_id}.json").exists():
         found.append(f"manifest {state_dir / f'{run_id}.json'}")
     return found
+
+
+def default_sigint() -> None:
+    """preexec_fn for a `hermitnet run` child: Ctrl-C works as in a terminal, even when pytest
+    was started in the background (where the shell ignores SIGINT and the child would inherit
+    that, so Python would keep ignoring it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def netns_inode(pid: int) -> str | None:

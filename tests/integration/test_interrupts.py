@@ -32,7 +32,7 @@ import pytest
 import yaml
 
 from hermitnet.emulation import manifest as manifest_module
-from tests.integration.conftest import REPO, leftovers, netns_inode
+from tests.integration.conftest import REPO, default_sigint, leftovers, netns_inode
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -137,12 +137,6 @@ def _cli(*args) -> list[str]:
     return [sys.executable, "-m", "hermitnet.cli", *map(str, args)]
 
 
-def _default_sigint() -> None:
-    """Ctrl-C as in a terminal, even when pytest itself was started in the background (where the
-    shell ignores SIGINT, the run would inherit that and Python would keep ignoring it)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO)}
 
@@ -165,7 +159,7 @@ def test_an_interrupted_run_leaves_nothing_and_keeps_what_it_measured(
     before = _root_state()
     process = subprocess.Popen(_cli("run", source, "--out", out), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, cwd=REPO, env=_env(),
-                               preexec_fn=_default_sigint)
+                               preexec_fn=default_sigint)
     seen, run_id, inodes = [], None, set()
     root_netns = netns_inode(os.getpid())
     marker = PHASES[phase][0]
