@@ -191,6 +191,7 @@ def test_an_interrupted_run_leaves_nothing_and_keeps_what_it_measured(
     if sig == "sigkill":
         assert process.returncode == -signal.SIGKILL
         assert results["status"] == "running"
+        assert leftovers(run_id, out, inodes), "SIGKILL leaves the run's objects behind"
         done = subprocess.run(_cli("clean"), capture_output=True, text=True, cwd=REPO,
                               env=_env(), timeout=120)
         assert done.returncode == 0, done.stderr
