@@ -1,18 +1,26 @@
 """results.json: the one record of a run, validated against schemas/results.schema.json.
 
+A run writes it as soon as it starts (status "running") and again after each phase, always by
+atomic replace, so an interrupted or killed run keeps what it measured. `hermitnet clean` marks a
+run that was killed while "running" as "interrupted" (`mark_killed`).
+
 SCHEMA_VERSION changes whenever a field consumers rely on changes meaning or shape.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import io
 import json
+import os
 from pathlib import Path
 
 from hermitnet.errors import HermitError
 from hermitnet.schema_check import validate
 
 SCHEMA_VERSION = "hermitnet.results/1"
+KILLED_REASON = "killed (SIGKILL or crash); cleaned by hermitnet clean"
 
 
 def leakage(arrived: dict, state, scenario, probes_sent: int = 0) -> dict:
@@ -55,9 +63,10 @@ def leakage(arrived: dict, state, scenario, probes_sent: int = 0) -> dict:
 
 
 def write(run_dir: Path, results: dict) -> Path:
+    """Validate and write results.json and the CSV files, each by atomic replace."""
     validate(results, "results", source=str(run_dir / "results.json"))
     path = run_dir / "results.json"
-    path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
+    _replace(path, json.dumps(results, indent=2, sort_keys=False) + "\n")
     _write_csv(run_dir / "reachability.csv", results["reachability"],
                ["tier", "host", "site", "zone", "ok", "blocking"])
     _write_csv(run_dir / "throughput.csv", results["throughput"],
@@ -65,6 +74,26 @@ def write(run_dir: Path, results: dict) -> Path:
     _write_csv(run_dir / "rtt.csv", results["rtt"],
                ["tier", "src", "dst", "rtt_ms_min", "rtt_ms_avg", "configured_delay_ms"])
     return path
+
+
+def mark_killed(run_dir: str | Path) -> bool:
+    """A run that died while "running" (no chance to say so): mark it "interrupted".
+
+    Returns whether results.json was changed; a missing, unreadable or finished record is left
+    as it is.
+    """
+    path = Path(run_dir) / "results.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(data, dict) or data.get("status") != "running":
+        return False
+    data["status"] = "interrupted"
+    data["error"] = KILLED_REASON
+    data["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    _replace(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+    return True
 
 
 def load(run_dir: Path) -> dict:
@@ -81,7 +110,22 @@ def load(run_dir: Path) -> dict:
 
 
 def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    _replace(path, text.getvalue())
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write `text` to `path` so that a reader sees the old file or the new one, never a part."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

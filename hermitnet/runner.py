@@ -1,8 +1,10 @@
 """One run, end to end: scenario -> plan and policy -> emulation -> workload -> results on disk.
 
-`session()` brings the emulated network up and always takes it down again, writing
-results.json with status "ok", "failed" or "interrupted"; `run()` is a session that measures
-everything the scenario asks for. SIGTERM is treated like Ctrl-C.
+`session()` holds the run lock (one emulation at a time on this machine), brings the emulated
+network up and always takes it down again. results.json is written when the run starts (status
+"running"), after each measurement phase, and at the end with status "ok", "failed" or
+"interrupted"; `run()` is a session that measures everything the scenario asks for. SIGTERM is
+treated like Ctrl-C.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from hermitnet import report
 from hermitnet import results as results_module
 from hermitnet.emulation import capabilities as caps_module
 from hermitnet.emulation import manifest as manifest_module
+from hermitnet.emulation import runlock
 from hermitnet.errors import HermitError
 from hermitnet.policy.compile import Compiled, compile_policy
 from hermitnet.policy.state import PolicyState
@@ -50,6 +53,7 @@ def clean_stale_runs() -> list[str]:
     for manifest in manifest_module.list_manifests():
         if not manifest.owner_alive():
             removed += manifest_module.cleanup(manifest)
+            results_module.mark_killed(manifest.results_dir)
     return removed
 
 
@@ -76,6 +80,10 @@ class LiveRun:
     def elapsed_s(self) -> float:
         return time.monotonic() - self.started_monotonic
 
+    def checkpoint(self) -> None:
+        """Write what is measured so far, so that an interrupted run keeps it."""
+        results_module.write(self.run_dir, self.results)
+
     def measure_reachability(self) -> list[dict]:
         from hermitnet.workload import reachability
 
@@ -92,12 +100,14 @@ class LiveRun:
         clock = time.monotonic()
         self.results["reachability"] = self.measure_reachability()
         timings["reachability"] = time.monotonic() - clock
+        self.checkpoint()
         self.progress("leakage probes: policy hole, spoofed source, DNS/ICMP tunnels, IPv6")
         probes_sent = probes.run(self.emu, self.plan, self.state, scenario)
         clock = time.monotonic()
         self.results["throughput"], self.results["rtt"] = throughput.measure(
             self.emu, scenario, self.state, self.progress)
         timings["throughput"] = time.monotonic() - clock
+        self.checkpoint()
         if scenario.radio is not None:
             from hermitnet.workload import timeline
 
@@ -106,6 +116,7 @@ class LiveRun:
             self.results["radio"] = timeline.summary(scenario.radio, rows, POPULATION_PHONES,
                                                      scenario.seed)
             timings["timeline"] = time.monotonic() - clock
+            self.checkpoint()
         arrived = observer.read(self.emu, self.plan)
         self.results["leakage"] = results_module.leakage(arrived, self.state, scenario,
                                                          probes_sent)
@@ -128,6 +139,21 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextmanager
+def _signals_deferred():
+    """SIGINT and SIGTERM wait until the block is done: a teardown never stops halfway."""
+    caught = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if caught:
+        raise KeyboardInterrupt(f"signal {caught[0]}")
+
+
 def _skeleton_results(scenario, run_id: str, caps, will, will_not) -> dict:
     return {
         "schema": results_module.SCHEMA_VERSION,
@@ -137,7 +163,7 @@ def _skeleton_results(scenario, run_id: str, caps, will, will_not) -> dict:
         "seed": scenario.seed,
         "started": _now(),
         "finished": None,
-        "status": "failed",
+        "status": "running",
         "error": None,
         "environment": {
             "datapath": caps.datapath, "netem": caps.netem, "controller": caps.controller,
@@ -154,7 +180,16 @@ def _skeleton_results(scenario, run_id: str, caps, will, will_not) -> dict:
 
 @contextmanager
 def session(scenario, out_dir: Path | None = None, progress=print, caps=None) -> Iterator[LiveRun]:
-    """Bring the scenario's network up, yield it, and always tear it down and write results."""
+    """Bring the scenario's network up, yield it, and always tear it down and write results.
+
+    Refused (HermitError naming the other run) while another run holds the run lock."""
+    with (_sigterm_as_interrupt(), runlock.acquire(scenario.name, scenario.source) as lock,
+          _session(scenario, out_dir, progress, caps, lock) as live):
+        yield live
+
+
+@contextmanager
+def _session(scenario, out_dir, progress, caps, lock) -> Iterator[LiveRun]:
     caps = caps or caps_module.detect()
     if caps.problems:
         raise HermitError("this machine cannot run the emulation:\n  - "
@@ -165,6 +200,7 @@ def session(scenario, out_dir: Path | None = None, progress=print, caps=None) ->
     run_id, tag = new_run_id()
     run_dir = Path(out_dir) if out_dir else default_out(scenario.name, run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
+    lock.note(results_dir=str(run_dir))
     plan = plan_module.build(scenario, run_tag=tag, prefix=run_id)
     state = PolicyState.from_scenario(scenario)
     compiled = compile_policy(plan, state, 0.0)
@@ -177,7 +213,8 @@ def session(scenario, out_dir: Path | None = None, progress=print, caps=None) ->
     live = LiveRun(scenario, plan, state, compiled, caps, run_dir, results, progress)
     manifest = manifest_module.Manifest.create(run_id, str(run_dir))
     try:
-        with _sigterm_as_interrupt(), _emulation(live, manifest):
+        results_module.write(run_dir, results)
+        with _emulation(live, manifest):
             yield live
         _fail_if_the_controller_raised(results["controller"]["errors"])
         results["status"] = "ok"
@@ -186,18 +223,21 @@ def session(scenario, out_dir: Path | None = None, progress=print, caps=None) ->
         results["error"] = "interrupted"
         raise
     except HermitError as error:
+        results["status"] = "failed"
         results["error"] = str(error)
         raise
     except Exception as error:
+        results["status"] = "failed"
         results["error"] = f"{type(error).__name__}: {error}"
         raise
     finally:
-        manifest_module.cleanup(manifest)
-        results["finished"] = _now()
-        _attach_counters(live)
-        results_module.write(run_dir, results)
-        report.write_html(results, run_dir)
-        progress(f"results: {run_dir}")
+        with _signals_deferred():
+            manifest_module.cleanup(manifest)
+            results["finished"] = _now()
+            _attach_counters(live)
+            results_module.write(run_dir, results)
+            report.write_html(results, run_dir)
+            progress(f"results: {run_dir}")
 
 
 @contextmanager
@@ -229,6 +269,7 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
             timings["policy_install"] = emu.wait_policy_installed(
                 expected_flow_counts(live.compiled), POLICY_INSTALL_TIMEOUT_S, live.controller)
             _check_meters(live)
+            progress("starting the sites' servers")
             servers.start_sites(emu, scenario, live.run_dir, {f.dst for f in scenario.flows})
             observer.install(emu, plan)
             for kind in ("uplink", "foreign-backhaul"):
@@ -291,6 +332,7 @@ def run(scenario, out_dir: Path | None = None, progress=print, caps=None,
         live.measure_all()
         if after is not None:
             after(live)
+        progress("measured; taking the network down")
     return live.run_dir, live.results
 
 

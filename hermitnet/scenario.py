@@ -27,6 +27,7 @@ DEFAULT_SEED = 1
 
 # Logical switch names of the plan; hosts may not take them (nor names starting "nb-").
 RESERVED_NAMES = frozenset({"core", "rnc", "intranet", "fixed", "border", "global"})
+MAX_HOSTS = 200  # subscribers, and sites, one machine emulates
 
 DEFAULT_LINKS = {
     "mobile_link": {"bw_mbps": 2.0, "delay_ms": 40.0, "jitter_ms": 0.0, "loss_pct": 0.0},
@@ -174,9 +175,13 @@ def read_document(path: str | Path) -> dict:
 def _read_yaml(path: Path):
     source = str(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise HermitError(f"cannot read scenario file: {error.strerror}", source=source) from error
+    except UnicodeDecodeError as error:
+        byte = error.object[error.start]
+        raise HermitError(f"not UTF-8 text (byte 0x{byte:02x} at offset {error.start}); "
+                          "expected a YAML file in UTF-8", source=source) from error
     try:
         return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as error:
@@ -343,6 +348,13 @@ def _check_references(scenario: Scenario) -> None:
     def fail(field_path: str, message: str):
         raise HermitError(message, source=source, field=field_path)
 
+    on_map = any(s.radio for s in scenario.subscribers)
+    for what, field_path, count in (
+            ("subscribers", "radio.ues" if on_map else "subscribers", len(scenario.subscribers)),
+            ("sites", "sites", len(scenario.sites))):
+        if count > MAX_HOSTS:
+            fail(field_path, f"{count} {what}: at most {MAX_HOSTS} subscribers (radio UEs "
+                 f"included) and {MAX_HOSTS} sites are emulated on one machine; sample a subset")
     _unique([c.name for c in scenario.cells], "cells", fail)
     paths = _subscriber_paths(scenario)
     if not scenario.subscribers:
@@ -359,6 +371,12 @@ def _check_references(scenario: Scenario) -> None:
     for i, site in enumerate(scenario.sites):
         if site.name in RESERVED_NAMES or site.name.startswith("nb-"):
             fail(f"sites[{i}].name", f"{site.name!r} is reserved for a switch; choose another")
+    hostnames: dict[str, str] = {}
+    for i, site in enumerate(scenario.sites):
+        if site.hostname in hostnames:
+            fail(f"sites[{i}].hostname", f"hostname {site.hostname!r} is already site "
+                 f"{hostnames[site.hostname]!r}'s; expected one hostname per site")
+        hostnames[site.hostname] = site.name
     host_names = {s.name for s in scenario.subscribers} & {s.name for s in scenario.sites}
     if host_names:
         names = ", ".join(sorted(host_names))
@@ -396,8 +414,6 @@ def _check_references(scenario: Scenario) -> None:
                 fail(f"measure.{what}[{i}].to", f"unknown site {flow.dst!r}")
     if scenario.timeline_traffic and scenario.radio is None:
         fail("measure.timeline", "a timeline needs a radio section (it replays the radio model)")
-    if len(scenario.subscribers) > 200 or len(scenario.sites) > 200:
-        fail("subscribers", "at most 200 subscribers and 200 sites are emulated; sample a subset")
 
 
 def _subscriber_paths(scenario: Scenario) -> list[str]:

@@ -48,7 +48,10 @@ def dotted(path) -> str:
 def validate(data, schema_name: str, *, source: str, prefix: str = "") -> None:
     """Raise HermitError for the first (most relevant) schema violation, naming file and field."""
     validator = jsonschema.Draft7Validator(load_schema(schema_name), registry=_registry())
-    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), e.path))
+    # Paths mix list indexes and mapping keys (which YAML lets be any scalar): order by type
+    # name first so that a key 0 and a key "a" never meet in a comparison.
+    errors = sorted(validator.iter_errors(data), key=lambda e: (
+        len(e.absolute_path), [(type(part).__name__, part) for part in e.path]))
     if not errors:
         return
     error = jsonschema.exceptions.best_match(errors)

@@ -2,8 +2,10 @@
 
 A manifest is a JSON file in the state directory (/run/hermitnet by default; gone at reboot like
 the objects it names). `cleanup()` removes exactly what a manifest names, never anything else:
-processes (checked by PID *and* start time, so a recycled PID is never killed), OVS bridges and
-root-namespace interfaces. It is safe to run twice.
+processes (checked by PID *and* start time, so a recycled PID is never killed), any other process
+inside the network namespace of a recorded process that is still alive (one started in a host in
+the instant before it could be recorded), OVS bridges and root-namespace interfaces. It is safe to
+run twice.
 """
 
 from __future__ import annotations
@@ -100,15 +102,9 @@ def cleanup(manifest: Manifest) -> list[str]:
     removed = []
     live = [p for p in manifest.processes
             if p["start"] is not None and process_start_time(p["pid"]) == p["start"]]
-    for proc in live:
-        _signal(proc["pid"], signal.SIGTERM)
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline and any(_same(p) for p in live):
-        time.sleep(0.05)
-    for proc in live:
-        if _same(proc):
-            _signal(proc["pid"], signal.SIGKILL)
-        removed.append(f"process {proc['pid']} ({proc['what']})")
+    live += _strays(live)
+    _terminate(live)
+    removed += [f"process {proc['pid']} ({proc['what']})" for proc in live]
     existing = set(_ovs_bridges())
     for bridge in manifest.bridges:
         if bridge in existing:
@@ -120,6 +116,50 @@ def cleanup(manifest: Manifest) -> list[str]:
             removed.append(f"interface {intf}")
     manifest.path.unlink(missing_ok=True)
     return removed
+
+
+def stop_strays(pids: list[int]) -> list[str]:
+    """Stop every process in the network namespaces of `pids` except `pids` themselves.
+
+    For a run's host shells: whatever runs in a host (recorded or not) goes before the hosts do.
+    The root namespace is never searched."""
+    strays = _strays([{"pid": pid, "start": process_start_time(pid)} for pid in pids])
+    _terminate(strays)
+    return [f"process {p['pid']} ({p['what']})" for p in strays]
+
+
+def _strays(procs: list[dict]) -> list[dict]:
+    """Processes in the (non-root) network namespaces of `procs`, other than `procs`.
+
+    A namespace is searched only while one of `procs` (alive, same start time) holds it, so it
+    cannot be someone else's namespace that reused a freed one's inode."""
+    spaces = {_netns(p["pid"]) for p in procs if _same(p)} - {None, _netns(os.getpid())}
+    known = {p["pid"] for p in procs}
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in known and _netns(int(entry)) in spaces:
+            pid = int(entry)
+            found.append({"pid": pid, "start": process_start_time(pid),
+                          "what": "unrecorded process in a host's namespace"})
+    return found
+
+
+def _terminate(procs: list[dict]) -> None:
+    for proc in procs:
+        _signal(proc["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and any(_same(p) for p in procs):
+        time.sleep(0.05)
+    for proc in procs:
+        if _same(proc):
+            _signal(proc["pid"], signal.SIGKILL)
+
+
+def _netns(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/net")
+    except OSError:
+        return None
 
 
 def _same(proc: dict) -> bool:

@@ -111,6 +111,8 @@ class Emulation:
         self._shape_links()
 
     def stop(self) -> None:
+        if self.net is not None:  # whatever runs in a host goes first, recorded or not
+            manifest_module.stop_strays([h.pid for h in self.net.hosts if h.shell and h.pid])
         for process in self.processes:
             if process.poll() is None:
                 process.terminate()

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from hermitnet.emulation import manifest as manifest_module
-from tests.integration.conftest import REPO, leftovers
+from tests.integration.conftest import REPO, default_sigint, leftovers
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -21,7 +21,8 @@ def _start_run(out) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "hermitnet.cli", "run", str(REPO / "scenarios" / "baseline.yaml"),
          "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
+        preexec_fn=default_sigint)
 
 
 def _wait_for(process: subprocess.Popen, text: str, timeout_s: float = 120) -> list[str]:
@@ -61,6 +62,32 @@ def test_an_interrupted_run_removes_everything(tmp_path, how):
     assert leftovers(manifest.run_id) == []
 
 
+def test_a_second_run_is_refused_while_one_is_up(tmp_path):
+    """Two runs at once: the second names the first (scenario, PID, results folder), exits 2
+    and builds nothing; the first goes on."""
+    first_out = tmp_path / "first"
+    process, manifest = _run_until_up(first_out)
+    try:
+        second_out = tmp_path / "second"
+        done = subprocess.run(
+            [sys.executable, "-m", "hermitnet.cli", "run",
+             str(REPO / "scenarios" / "border.yaml"), "--out", str(second_out)],
+            capture_output=True, text=True, cwd=REPO, timeout=120)
+        assert done.returncode == 2, done.stderr
+        assert "another run is in progress" in done.stderr
+        assert "scenario baseline" in done.stderr and f"PID {process.pid}" in done.stderr
+        assert f"results in {first_out}" in done.stderr
+        assert not second_out.exists()
+        assert [m.results_dir for m in manifest_module.list_manifests()
+                if m.results_dir == str(second_out)] == []
+        assert leftovers(manifest.run_id), "the first run is still up"
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert leftovers(manifest.run_id) == []
+
+
 def test_a_run_whose_controller_dies_fails_and_cleans_up(tmp_path):
     out = tmp_path / "failed"
     process, manifest = _run_until_up(out)
@@ -97,7 +124,7 @@ def test_hold_keeps_the_network_up_until_input_ends(tmp_path):
         [sys.executable, "-m", "hermitnet.cli", "run", str(REPO / "scenarios" / "baseline.yaml"),
          "--out", str(out), "--hold"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        cwd=REPO)
+        cwd=REPO, preexec_fn=default_sigint)
     _wait_for(process, "press Enter to measure reachability again", timeout_s=300)
     run_id = _manifest_of(out).run_id
     assert leftovers(run_id), "the network is up while held"

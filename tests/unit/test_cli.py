@@ -205,3 +205,24 @@ def test_map_refuses_an_output_that_is_not_png(run_cli):
     code, _, err = run_cli("map", SCENARIO_DIR / "border.yaml", "--out", "map.svg")
     assert code == 2
     assert "--out map.svg: expected a .png file or a folder" in err
+
+
+def test_clean_marks_a_killed_run_interrupted(run_cli, monkeypatch, tmp_path, results_record):
+    from hermitnet import results
+
+    monkeypatch.setattr(manifest_module, "_ovs_bridges", lambda: [])
+    monkeypatch.setattr(manifest_module, "_quiet", lambda argv: None)
+    record = results_record()
+    record["status"], record["finished"] = "running", None
+    results.write(tmp_path, record)
+    live = manifest_module.Manifest.create("hnaa", str(tmp_path))
+    live.save()
+    code, out, _ = run_cli("clean", "--all")    # a live owner still reports for itself
+    assert code == 0 and results.load(tmp_path)["status"] == "running"
+    dead = manifest_module.Manifest("hnbb", live.owner_pid, live.owner_start + 1, str(tmp_path))
+    dead.save()
+    code, out, err = run_cli("clean")
+    assert code == 0, err
+    assert "results.json: marked interrupted" in out
+    marked = results.load(tmp_path)
+    assert marked["status"] == "interrupted" and "cleaned by hermitnet clean" in marked["error"]

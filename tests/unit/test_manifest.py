@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -128,3 +129,52 @@ def test_cleanup_twice_is_safe(state_dir, system, sleeper):
     sleeper.wait(timeout=5)
     assert cleanup(made) == []
     assert list_manifests() == []
+
+
+def _in_own_netns():
+    """`sleep 301` alone in a new network namespace, with an unrecorded `sleep 300` beside it."""
+    process = subprocess.Popen(["unshare", "--net", "--", "sh", "-c",
+                                "sleep 300 & echo $!; exec sleep 301"],
+                               stdout=subprocess.PIPE, text=True)
+    stray = int(process.stdout.readline())
+    reaper = threading.Thread(target=process.wait, daemon=True)
+    reaper.start()
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")[0] != b"sleep":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return process, stray
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (the stray's parent, an exec'd sleep, never reaps it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0,
+                                reason="making a network namespace (unshare --net) needs root")
+
+
+@needs_root
+def test_cleanup_stops_unrecorded_processes_in_a_recorded_processes_namespace(state_dir, system):
+    process, stray = _in_own_netns()
+    made = Manifest.create("hnab", "r")
+    made.add_process(process.pid, "shell of a host")
+    removed = cleanup(made)
+    assert f"process {stray} (unrecorded process in a host's namespace)" in removed
+    assert not _running(stray) and process.wait(timeout=5) is not None
+
+
+@needs_root
+def test_stop_strays_spares_the_given_processes_and_the_root_namespace(state_dir, sleeper):
+    process, stray = _in_own_netns()
+    try:
+        removed = manifest_module.stop_strays([process.pid, sleeper.pid])
+        assert removed == [f"process {stray} (unrecorded process in a host's namespace)"]
+        assert not _running(stray)
+        assert process.poll() is None and sleeper.poll() is None   # root namespace untouched
+    finally:
+        process.kill()

@@ -115,3 +115,62 @@ def test_load_of_broken_json_names_the_file(tmp_path):
     (tmp_path / "results.json").write_text('{"schema": ')
     with pytest.raises(HermitError, match=r"results\.json: not valid JSON"):
         results.load(tmp_path)
+
+
+def test_write_replaces_atomically_leaving_no_temporary_file(tmp_path, results_record,
+                                                              monkeypatch):
+    results.write(tmp_path, results_record())
+    before = (tmp_path / "results.json").read_text()
+    data = results_record()
+    data["status"] = "running"
+    replaced = []
+    real_replace = results.os.replace
+
+    def replace(src, dst):
+        # The new text is complete (and synced) before it takes the old file's place.
+        if str(dst).endswith("results.json"):
+            assert json.loads(type(tmp_path)(src).read_text())["status"] == "running"
+            assert (tmp_path / "results.json").read_text() == before
+        replaced.append(dst)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(results.os, "replace", replace)
+    results.write(tmp_path, data)
+    assert tmp_path / "results.json" in [type(tmp_path)(p) for p in replaced]
+    assert results.load(tmp_path)["status"] == "running"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "reachability.csv", "results.json", "rtt.csv", "throughput.csv"]
+
+
+def test_a_running_record_without_finish_time_is_valid(tmp_path, results_record):
+    data = results_record()
+    data["status"], data["finished"] = "running", None
+    results.write(tmp_path, data)
+    assert results.load(tmp_path)["finished"] is None
+
+
+def test_mark_killed_turns_a_running_record_into_an_interrupted_one(tmp_path, results_record):
+    data = results_record()
+    data["status"], data["finished"] = "running", None
+    results.write(tmp_path, data)
+    assert results.mark_killed(tmp_path) is True
+    marked = results.load(tmp_path)
+    assert marked["status"] == "interrupted"
+    assert marked["error"] == "killed (SIGKILL or crash); cleaned by hermitnet clean"
+    assert marked["finished"] and marked["reachability"] == data["reachability"]
+    assert results.mark_killed(tmp_path) is False   # only once
+
+
+@pytest.mark.parametrize("status", ["ok", "failed", "interrupted"])
+def test_mark_killed_leaves_a_finished_record_alone(tmp_path, results_record, status):
+    data = results_record()
+    data["status"] = status
+    results.write(tmp_path, data)
+    assert results.mark_killed(tmp_path) is False
+    assert results.load(tmp_path) == data
+
+
+def test_mark_killed_without_a_record(tmp_path):
+    assert results.mark_killed(tmp_path / "none") is False
+    (tmp_path / "results.json").write_text("[1, 2")
+    assert results.mark_killed(tmp_path) is False
