@@ -37,22 +37,24 @@ def environment_code(name: str) -> int:
     return ENVIRONMENTS.index(name)
 
 
-def environment_correction_db(freq_mhz: float) -> np.ndarray:
-    """Additive correction to the medium-city loss, per environment code, at `freq_mhz`."""
+def environment_correction_db(freq_mhz: np.ndarray | float) -> list[np.ndarray]:
+    """Additive correction to the medium-city loss, one entry per environment code, at
+    `freq_mhz` (each entry has the shape of `freq_mhz`)."""
     log_f = np.log10(freq_mhz)
-    suburban = -2.0 * np.log10(freq_mhz / 28.0) ** 2 - 5.4
+    suburban = -2.0 * np.log10(np.asarray(freq_mhz) / 28.0) ** 2 - 5.4
     rural = -4.78 * log_f**2 + 18.33 * log_f - 40.94
-    return np.array([3.0, 0.0, suburban, rural])
+    return [np.full_like(log_f, 3.0), np.zeros_like(log_f), suburban, rural]
 
 
 def cost231_hata_loss_db(
-    freq_mhz: float,
-    base_height_m: float,
-    mobile_height_m: float,
+    freq_mhz: np.ndarray | float,
+    base_height_m: np.ndarray | float,
+    mobile_height_m: np.ndarray | float,
     distance_km: np.ndarray | float,
     environment: np.ndarray | int | str = "urban",
 ) -> np.ndarray:
-    """Median path loss in dB; `distance_km` and `environment` (name or code) broadcast.
+    """Median path loss in dB; every argument broadcasts (environment: name or code), so
+    points (N, 1) against transmitters (K,) give an (N, K) matrix.
 
     The result has the float precision of `distance_km` (float32 in population runs).
     """
@@ -60,20 +62,18 @@ def cost231_hata_loss_db(
         environment = environment_code(environment)
     distance = np.asarray(distance_km)
     dtype = distance.dtype if distance.dtype.kind == "f" else np.dtype(float)
-    distance = np.maximum(distance.astype(dtype, copy=False), MIN_DISTANCE_KM)
-    log_f = float(np.log10(freq_mhz))
-    log_hb = float(np.log10(base_height_m))
+    distance = np.maximum(distance.astype(dtype, copy=False), dtype.type(MIN_DISTANCE_KM))
+    log_f = np.log10(np.asarray(freq_mhz, dtype=float))
+    log_hb = np.log10(np.asarray(base_height_m, dtype=float))
     mobile_height_m = np.asarray(mobile_height_m, dtype=dtype)
-    mobile_correction_db = (1.1 * log_f - 0.7) * mobile_height_m - (1.56 * log_f - 0.8)
+    constant_db = (46.3 + 33.9 * log_f - 13.82 * log_hb + (1.56 * log_f - 0.8)).astype(dtype)
+    mobile_slope = (1.1 * log_f - 0.7).astype(dtype)
+    distance_slope = (44.9 - 6.55 * log_hb).astype(dtype)
     medium_city_db = (
-        46.3
-        + 33.9 * log_f
-        - 13.82 * log_hb
-        - mobile_correction_db
-        + (44.9 - 6.55 * log_hb) * np.log10(distance)
+        constant_db - mobile_slope * mobile_height_m + distance_slope * np.log10(distance)
     )
-    correction_db = environment_correction_db(freq_mhz).astype(dtype)
-    return medium_city_db + correction_db[np.asarray(environment)]
+    corrections = [c.astype(dtype) for c in environment_correction_db(np.asarray(freq_mhz))]
+    return medium_city_db + np.choose(np.asarray(environment), corrections)
 
 
 def thermal_noise_dbm(noise_figure_db: float, bandwidth_hz: float = WCDMA_CHIP_RATE_HZ) -> float:
