@@ -198,7 +198,7 @@ def _received_dbm(
     if mobile_height_m.ndim == 1:
         mobile_height_m = mobile_height_m[:, None]
     loss_db = cost231_hata_loss_db(
-        freq_mhz, height_m, mobile_height_m, distance_km, np.asarray(env)[:, None]
+        freq_mhz, height_m, mobile_height_m, distance_km, np.asarray(env)
     )
     return eirp_dbm.astype(dtype) - loss_db
 
@@ -248,27 +248,55 @@ def received_power(
     return ReceivedPower(cell_dbm, dbm_to_mw(cell_dbm), dbm_to_mw(jammer_dbm))
 
 
+def data_share(tx: Transmitters) -> np.ndarray:
+    """eta per cell: its power share left for data after the pilot and the common channels."""
+    return np.clip(1.0 - dbm_to_mw(tx.cell_pilot_db) - COMMON_CHANNELS_SHARE, 0.0, 1.0)
+
+
 @dataclass(frozen=True)
 class DownlinkQuality:
-    """Per point and cell, kept as linear ratios; the dB views are computed on demand."""
+    """Per point and cell: Ec/No and the S-criterion; SINR on demand (whole matrix or at one
+    cell per point), from the power on each cell's carrier."""
 
-    rscp_dbm: np.ndarray  # (N, C)
-    ec_no_ratio: np.ndarray
-    sinr_ratio: np.ndarray
-    suitable: np.ndarray  # bool, S-criterion met
+    tx: Transmitters
+    power: ReceivedPower
+    on_own_carrier_mw: np.ndarray  # (N, C): N + T_f(c)
+    ec_no_ratio: np.ndarray  # (N, C)
+    suitable: np.ndarray  # (N, C) bool, S-criterion met
+    orthogonality: float
+
+    @property
+    def rscp_dbm(self) -> np.ndarray:
+        return self.power.cell_dbm + self.tx.cell_pilot_db.astype(self.power.cell_dbm.dtype)
 
     @property
     def ec_no_db(self) -> np.ndarray:
         return mw_to_dbm(self.ec_no_ratio)
 
+    def _sinr(self, signal_mw, on_carrier_mw, eta):
+        dtype = signal_mw.dtype
+        # everything but the cell itself, never below the noise (float rounding of T - S)
+        others_mw = np.maximum(on_carrier_mw - signal_mw, dtype.type(self.tx.noise_mw))
+        return (eta.astype(dtype) * signal_mw) / (
+            dtype.type(1.0 - self.orthogonality) * signal_mw + others_mw
+        )
+
+    @property
+    def sinr_ratio(self) -> np.ndarray:
+        return self._sinr(self.power.cell_mw, self.on_own_carrier_mw, data_share(self.tx))
+
     @property
     def sinr_db(self) -> np.ndarray:
         return mw_to_dbm(self.sinr_ratio)
 
-
-def data_share(tx: Transmitters) -> np.ndarray:
-    """eta per cell: its power share left for data after the pilot and the common channels."""
-    return np.clip(1.0 - dbm_to_mw(tx.cell_pilot_db) - COMMON_CHANNELS_SHARE, 0.0, 1.0)
+    def sinr_ratio_at(self, cell: np.ndarray) -> np.ndarray:
+        """(N,) SINR of cell[i] at point i."""
+        pick = cell[:, None]
+        return self._sinr(
+            np.take_along_axis(self.power.cell_mw, pick, 1)[:, 0],
+            np.take_along_axis(self.on_own_carrier_mw, pick, 1)[:, 0],
+            data_share(self.tx)[cell],
+        )
 
 
 def downlink_quality(
@@ -277,8 +305,13 @@ def downlink_quality(
     power: ReceivedPower,
     jammer_on: np.ndarray,
     orthogonality: float = ORTHOGONALITY_FACTOR,
+    background_mw: np.ndarray | None = None,
 ) -> DownlinkQuality:
-    """Pilot and data quality of every cell at every point, with the given jammers on."""
+    """Pilot and data quality of every cell at every point, with the given jammers on.
+
+    `background_mw` ((F,) or (N, F)) is power on each carrier from transmitters left out of
+    `tx` (the far field of a pruned population run), added to the noise.
+    """
     dtype = power.cell_dbm.dtype
     signal_mw = power.cell_mw
     jammer_to_carrier = (tx.jammer_to_carrier * jammer_on[:, None]).astype(dtype)
@@ -287,26 +320,36 @@ def downlink_quality(
         + signal_mw @ tx.cell_to_carrier.astype(dtype)
         + power.jammer_mw @ jammer_to_carrier
     )
-    on_own_carrier_mw = on_carrier_mw[:, tx.cell_carrier]  # N + T_f(c)
-    rscp_dbm = power.cell_dbm + tx.cell_pilot_db.astype(dtype)
+    if background_mw is not None:
+        on_carrier_mw += np.asarray(background_mw, dtype=dtype)
+    on_own_carrier_mw = on_carrier_mw[:, tx.cell_carrier]
     pilot_ratio = dbm_to_mw(tx.cell_pilot_db).astype(dtype)
     ec_no_ratio = pilot_ratio * signal_mw / on_own_carrier_mw
-    suitable = (rscp_dbm > model.selection.qrxlevmin_dbm) & (
-        ec_no_ratio > dbm_to_mw(model.selection.qqualmin_db)
+    rscp_floor_dbm = (model.selection.qrxlevmin_dbm - tx.cell_pilot_db).astype(dtype)
+    suitable = (power.cell_dbm > rscp_floor_dbm) & (
+        ec_no_ratio > dtype.type(dbm_to_mw(model.selection.qqualmin_db))
     )
-    # everything but the cell itself, never below the noise (float rounding of T - S)
-    others_mw = np.maximum(on_own_carrier_mw - signal_mw, dtype.type(tx.noise_mw))
-    sinr_ratio = (data_share(tx).astype(dtype) * signal_mw) / (
-        dtype.type(1.0 - orthogonality) * signal_mw + others_mw
-    )
-    return DownlinkQuality(rscp_dbm, ec_no_ratio, sinr_ratio, suitable)
+    return DownlinkQuality(tx, power, on_own_carrier_mw, ec_no_ratio, suitable, orthogonality)
 
 
 def best_cell(quality: DownlinkQuality, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Index of the camped cell per point (best Ec/No among suitable allowed cells) and
     whether there is one. `allowed` is (C,) or (N, C) bool."""
-    candidates = quality.suitable & allowed
-    if candidates.shape[1] == 0:
-        return np.zeros(len(candidates), dtype=int), np.zeros(len(candidates), dtype=bool)
-    ranked = np.where(candidates, quality.ec_no_ratio, -1.0)
-    return np.argmax(ranked, axis=1), candidates.any(axis=1)
+    allowed = np.asarray(allowed, dtype=bool)
+    n_points, n_cells = quality.suitable.shape
+    if allowed.ndim == 1:
+        columns = np.flatnonzero(allowed)
+        if not len(columns):
+            return np.zeros(n_points, dtype=int), np.zeros(n_points, dtype=bool)
+        first, last = int(columns[0]), int(columns[-1])
+        # a contiguous block of columns (cells of one kind) is a view, not a copy
+        part = slice(first, last + 1) if last - first + 1 == len(columns) else columns
+        ranked = np.where(quality.suitable[:, part], quality.ec_no_ratio[:, part], -1.0)
+        best = np.argmax(ranked, axis=1)
+        found = np.take_along_axis(ranked, best[:, None], 1)[:, 0] >= 0
+        return (first + best if isinstance(part, slice) else columns[best]), found
+    if n_cells == 0:
+        return np.zeros(n_points, dtype=int), np.zeros(n_points, dtype=bool)
+    ranked = np.where(quality.suitable & allowed, quality.ec_no_ratio, -1.0)
+    best = np.argmax(ranked, axis=1)
+    return best, np.take_along_axis(ranked, best[:, None], 1)[:, 0] >= 0

@@ -53,8 +53,10 @@ def cost231_hata_loss_db(
     distance_km: np.ndarray | float,
     environment: np.ndarray | int | str = "urban",
 ) -> np.ndarray:
-    """Median path loss in dB; every argument broadcasts (environment: name or code), so
-    points (N, 1) against transmitters (K,) give an (N, K) matrix.
+    """Median path loss in dB. Frequency, heights and distance broadcast together; the
+    environment (name or code) indexes the leading axes, its correction having the shape
+    `environment.shape + freq_mhz.shape`: points (N,) against transmitters (K,) with distances
+    (N, K) give an (N, K) matrix.
 
     The result has the float precision of `distance_km` (float32 in population runs).
     """
@@ -72,8 +74,8 @@ def cost231_hata_loss_db(
     medium_city_db = (
         constant_db - mobile_slope * mobile_height_m + distance_slope * np.log10(distance)
     )
-    corrections = [c.astype(dtype) for c in environment_correction_db(np.asarray(freq_mhz))]
-    return medium_city_db + np.choose(np.asarray(environment), corrections)
+    corrections = np.stack(environment_correction_db(np.asarray(freq_mhz))).astype(dtype)
+    return medium_city_db + np.take(corrections, np.asarray(environment), axis=0)
 
 
 def thermal_noise_dbm(noise_figure_db: float, bandwidth_hz: float = WCDMA_CHIP_RATE_HZ) -> float:
