@@ -12,7 +12,7 @@ both) and the ratio of their phones/s:
 - national: a generated layout of 1,000 national cells, 30 foreign cells and 50 jammers over
   a 360 x 340 km country, against the naive pass over `--baseline-phones` phones.
 
-Peak resident memory is printed after each figure (it is the process's peak so far).
+Peak resident memory is the process's peak right after each figure, before its baseline runs.
 """
 
 from __future__ import annotations
@@ -106,13 +106,13 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def report(label, phones, elapsed_s, baseline_label, baseline_phones, baseline_s, result):
+def report(label, phones, elapsed_s, peak, baseline_label, baseline_phones, baseline_s, result):
     rate, baseline_rate = phones / elapsed_s, baseline_phones / baseline_s
     print(
-        f"{label:<17} {phones:>10,} phones {elapsed_s:7.2f} s {rate:>11,.0f}/s   "
-        f"{baseline_label:<22} {baseline_phones:>10,} phones {baseline_s:7.2f} s "
-        f"{baseline_rate:>11,.0f}/s   ratio {rate / baseline_rate:5.2f}   "
-        f"transmitters/phone {result.transmitters_per_phone:g}   peak {peak_mib():.0f} MiB"
+        f"{label:<17} {phones:>10,} phones {elapsed_s:7.2f} s {rate:>11,.0f}/s "
+        f"(peak {peak:.0f} MiB)   {baseline_label:<20} {baseline_phones:>10,} phones "
+        f"{baseline_s:7.2f} s {baseline_rate:>11,.0f}/s   ratio {rate / baseline_rate:5.2f}   "
+        f"transmitters/phone {result.transmitters_per_phone:g}"
     )
 
 
@@ -136,14 +136,26 @@ def main() -> int:
     )
 
     pruned, pruned_s = timed(population, border, args.phones, **run)
+    peak = peak_mib()
     naive, naive_s = timed(population, border, args.phones, pruning=False, **run)
-    report("border", args.phones, pruned_s, "naive, same phones", args.phones, naive_s, pruned)
+    report(
+        "border", args.phones, pruned_s, peak, "naive, same phones", args.phones, naive_s, pruned
+    )
 
     times_s, weights = jammer_state_times(border, 60.0)
     over, over_s = timed(
         population, border, args.phones, times_s=times_s, time_weights=weights, **run
     )
-    report("border timeline", args.phones, over_s, "every jammer on", args.phones, pruned_s, over)
+    report(
+        "border timeline",
+        args.phones,
+        over_s,
+        peak_mib(),
+        "every jammer on",
+        args.phones,
+        pruned_s,
+        over,
+    )
     print(
         f"  jamming effectiveness over 60 s {over.jamming_effectiveness} (worst "
         f"{over.jamming_effectiveness_worst} at {over.worst_time_s} s), every jammer on "
@@ -151,8 +163,9 @@ def main() -> int:
     )
 
     nat, nat_s = timed(population, national, args.phones, **run)
+    peak = peak_mib()
     nat_naive, nat_naive_s = timed(population, national, args.baseline_phones, pruning=False, **run)
-    report("national", args.phones, nat_s, "naive", args.baseline_phones, nat_naive_s, nat)
+    report("national", args.phones, nat_s, peak, "naive", args.baseline_phones, nat_naive_s, nat)
     check, _ = timed(population, national, args.baseline_phones, **run)
     print(
         f"  pruned vs naive over the same {args.baseline_phones:,} phones: national coverage "

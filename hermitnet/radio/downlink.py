@@ -205,10 +205,12 @@ def _received_dbm(
 
 @dataclass(frozen=True)
 class ReceivedPower:
-    """Median-plus-shadowing power received from each cell (dBm and mW) and each jammer (mW)."""
+    """Median-plus-shadowing power received from each cell (dBm, mW, and its pilot in mW) and
+    each jammer (mW)."""
 
     cell_dbm: np.ndarray  # (N, C)
     cell_mw: np.ndarray  # (N, C)
+    pilot_mw: np.ndarray  # (N, C) RSCP
     jammer_mw: np.ndarray  # (N, J)
 
 
@@ -245,7 +247,9 @@ def received_power(
         cell_dbm += cell_shadow_db
     if jammer_shadow_db is not None:
         jammer_dbm += jammer_shadow_db
-    return ReceivedPower(cell_dbm, dbm_to_mw(cell_dbm), dbm_to_mw(jammer_dbm))
+    cell_mw = dbm_to_mw(cell_dbm)
+    pilot_mw = cell_mw * dbm_to_mw(tx.cell_pilot_db).astype(cell_mw.dtype)
+    return ReceivedPower(cell_dbm, cell_mw, pilot_mw, dbm_to_mw(jammer_dbm))
 
 
 def data_share(tx: Transmitters) -> np.ndarray:
@@ -255,14 +259,15 @@ def data_share(tx: Transmitters) -> np.ndarray:
 
 @dataclass(frozen=True)
 class DownlinkQuality:
-    """Per point and cell: Ec/No and the S-criterion; SINR on demand (whole matrix or at one
-    cell per point), from the power on each cell's carrier."""
+    """Per point and cell, from the power on each cell's carrier: the ranking Ec/No (the
+    Ec/No of cells that pass Srxlev, 0 for the others), Ec/No, the S-criterion and SINR on
+    demand (whole matrices, or at one cell per point)."""
 
     tx: Transmitters
     power: ReceivedPower
     on_own_carrier_mw: np.ndarray  # (N, C): N + T_f(c)
-    ec_no_ratio: np.ndarray  # (N, C)
-    suitable: np.ndarray  # (N, C) bool, S-criterion met
+    ranking_ec_no: np.ndarray  # (N, C): Ec/No where Srxlev > 0, else 0
+    qqualmin_ratio: float
     orthogonality: float
 
     @property
@@ -270,8 +275,17 @@ class DownlinkQuality:
         return self.power.cell_dbm + self.tx.cell_pilot_db.astype(self.power.cell_dbm.dtype)
 
     @property
+    def ec_no_ratio(self) -> np.ndarray:
+        return self.power.pilot_mw / self.on_own_carrier_mw
+
+    @property
     def ec_no_db(self) -> np.ndarray:
         return mw_to_dbm(self.ec_no_ratio)
+
+    @property
+    def suitable(self) -> np.ndarray:
+        """S-criterion: Srxlev > 0 (folded into the ranking) and Squal > 0."""
+        return self.ranking_ec_no > self.qqualmin_ratio
 
     def _sinr(self, signal_mw, on_carrier_mw, eta):
         dtype = signal_mw.dtype
@@ -323,20 +337,27 @@ def downlink_quality(
     if background_mw is not None:
         on_carrier_mw += np.asarray(background_mw, dtype=dtype)
     on_own_carrier_mw = on_carrier_mw[:, tx.cell_carrier]
-    pilot_ratio = dbm_to_mw(tx.cell_pilot_db).astype(dtype)
-    ec_no_ratio = pilot_ratio * signal_mw / on_own_carrier_mw
     rscp_floor_dbm = (model.selection.qrxlevmin_dbm - tx.cell_pilot_db).astype(dtype)
-    suitable = (power.cell_dbm > rscp_floor_dbm) & (
-        ec_no_ratio > dtype.type(dbm_to_mw(model.selection.qqualmin_db))
+    selectable_pilot_mw = np.where(power.cell_dbm > rscp_floor_dbm, power.pilot_mw, 0.0)
+    return DownlinkQuality(
+        tx,
+        power,
+        on_own_carrier_mw,
+        selectable_pilot_mw / on_own_carrier_mw,
+        float(dbm_to_mw(model.selection.qqualmin_db)),
+        orthogonality,
     )
-    return DownlinkQuality(tx, power, on_own_carrier_mw, ec_no_ratio, suitable, orthogonality)
 
 
 def best_cell(quality: DownlinkQuality, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Index of the camped cell per point (best Ec/No among suitable allowed cells) and
-    whether there is one. `allowed` is (C,) or (N, C) bool."""
+    whether there is one. `allowed` is (C,) or (N, C) bool.
+
+    The allowed cell with the best Ec/No among those passing Srxlev is suitable exactly when
+    its Ec/No passes Squal (if it fails, every other fails too), so one argmax decides.
+    """
     allowed = np.asarray(allowed, dtype=bool)
-    n_points, n_cells = quality.suitable.shape
+    n_points, n_cells = quality.ranking_ec_no.shape
     if allowed.ndim == 1:
         columns = np.flatnonzero(allowed)
         if not len(columns):
@@ -344,12 +365,12 @@ def best_cell(quality: DownlinkQuality, allowed: np.ndarray) -> tuple[np.ndarray
         first, last = int(columns[0]), int(columns[-1])
         # a contiguous block of columns (cells of one kind) is a view, not a copy
         part = slice(first, last + 1) if last - first + 1 == len(columns) else columns
-        ranked = np.where(quality.suitable[:, part], quality.ec_no_ratio[:, part], -1.0)
+        ranked = quality.ranking_ec_no[:, part]
         best = np.argmax(ranked, axis=1)
-        found = np.take_along_axis(ranked, best[:, None], 1)[:, 0] >= 0
+        found = np.take_along_axis(ranked, best[:, None], 1)[:, 0] > quality.qqualmin_ratio
         return (first + best if isinstance(part, slice) else columns[best]), found
     if n_cells == 0:
         return np.zeros(n_points, dtype=int), np.zeros(n_points, dtype=bool)
-    ranked = np.where(quality.suitable & allowed, quality.ec_no_ratio, -1.0)
+    ranked = np.where(allowed, quality.ranking_ec_no, 0.0)
     best = np.argmax(ranked, axis=1)
-    return best, np.take_along_axis(ranked, best[:, None], 1)[:, 0] >= 0
+    return best, np.take_along_axis(ranked, best[:, None], 1)[:, 0] > quality.qqualmin_ratio

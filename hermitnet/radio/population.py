@@ -152,7 +152,8 @@ def sample(
         rng = np.random.default_rng([seed, start // SAMPLE_BLOCK])
         n = min(SAMPLE_BLOCK, n_phones - start)
         x_km, y_km, category = _sample_positions(model, rng, n)
-        return x_km, y_km, category, rng.random(n) < foreign_handset_share
+        handset = rng.random(n) < foreign_handset_share
+        return x_km.astype(np.float32), y_km.astype(np.float32), category, handset
 
     parts = list(map_function(block, range(0, n_phones, SAMPLE_BLOCK)))
     columns = list(zip(*parts, strict=True)) if parts else [[np.empty(0)]] * 4
@@ -263,7 +264,7 @@ def _tiles(model: RadioModel, x_km: np.ndarray, y_km: np.ndarray, tile_km: float
         for i in range(nx)
         for j in range(ny)
     ]
-    return ix * ny + iy, rects
+    return (ix * ny + iy).astype(np.int32), rects
 
 
 def _in_reach(xy_km: np.ndarray, reach: np.ndarray, rects: np.ndarray) -> np.ndarray:

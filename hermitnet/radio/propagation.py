@@ -83,8 +83,12 @@ def thermal_noise_dbm(noise_figure_db: float, bandwidth_hz: float = WCDMA_CHIP_R
     return BOLTZMANN_NOISE_DBM_PER_HZ + 10.0 * np.log10(bandwidth_hz) + noise_figure_db
 
 
+DB_TO_NEPER = float(np.log(10.0) / 10.0)
+
+
 def dbm_to_mw(power_dbm: np.ndarray | float) -> np.ndarray:
-    return np.power(10.0, np.asarray(power_dbm) / 10.0)
+    """10 ** (dBm / 10), as an exponential (much faster than a power in float32)."""
+    return np.exp(np.asarray(power_dbm) * DB_TO_NEPER)
 
 
 def mw_to_dbm(power_mw: np.ndarray | float) -> np.ndarray:

@@ -25,7 +25,8 @@ def _model():
 
 def _power(cell_dbm, jammer_dbm):
     cell_dbm = np.array([cell_dbm], dtype=float)
-    return ReceivedPower(cell_dbm, 10 ** (cell_dbm / 10), 10 ** (np.array([jammer_dbm]) / 10))
+    cell_mw = 10 ** (cell_dbm / 10)
+    return ReceivedPower(cell_dbm, cell_mw, cell_mw / 10, 10 ** (np.array([jammer_dbm]) / 10))
 
 
 def test_sinr_counts_the_non_orthogonal_share_of_the_own_cell():
