@@ -313,6 +313,14 @@ class DownlinkQuality:
         )
 
 
+def selectable_pilot_mw(model: RadioModel, tx: Transmitters, power: ReceivedPower) -> np.ndarray:
+    """(N, C) RSCP in mW of the cells that pass Srxlev (RSCP > Qrxlevmin), 0 for the others:
+    the same whichever jammers are on."""
+    dtype = power.cell_dbm.dtype
+    rscp_floor_dbm = (model.selection.qrxlevmin_dbm - tx.cell_pilot_db).astype(dtype)
+    return np.where(power.cell_dbm > rscp_floor_dbm, power.pilot_mw, dtype.type(0.0))
+
+
 def downlink_quality(
     model: RadioModel,
     tx: Transmitters,
@@ -320,11 +328,13 @@ def downlink_quality(
     jammer_on: np.ndarray,
     orthogonality: float = ORTHOGONALITY_FACTOR,
     background_mw: np.ndarray | None = None,
+    selectable_mw: np.ndarray | None = None,
 ) -> DownlinkQuality:
     """Pilot and data quality of every cell at every point, with the given jammers on.
 
     `background_mw` ((F,) or (N, F)) is power on each carrier from transmitters left out of
-    `tx` (the far field of a pruned population run), added to the noise.
+    `tx` (the far field of a pruned population run), added to the noise. `selectable_mw` is
+    `selectable_pilot_mw(model, tx, power)` when the caller evaluates several jammer states.
     """
     dtype = power.cell_dbm.dtype
     signal_mw = power.cell_mw
@@ -337,13 +347,13 @@ def downlink_quality(
     if background_mw is not None:
         on_carrier_mw += np.asarray(background_mw, dtype=dtype)
     on_own_carrier_mw = on_carrier_mw[:, tx.cell_carrier]
-    rscp_floor_dbm = (model.selection.qrxlevmin_dbm - tx.cell_pilot_db).astype(dtype)
-    selectable_pilot_mw = np.where(power.cell_dbm > rscp_floor_dbm, power.pilot_mw, 0.0)
+    if selectable_mw is None:
+        selectable_mw = selectable_pilot_mw(model, tx, power)
     return DownlinkQuality(
         tx,
         power,
         on_own_carrier_mw,
-        selectable_pilot_mw / on_own_carrier_mw,
+        selectable_mw / on_own_carrier_mw,
         float(dbm_to_mw(model.selection.qqualmin_db)),
         orthogonality,
     )

@@ -35,6 +35,7 @@ from hermitnet.radio.downlink import (
     environment_codes,
     reach_km,
     received_power,
+    selectable_pilot_mw,
 )
 from hermitnet.radio.link import rate_mbps_from_sinr
 from hermitnet.radio.model import RadioModel
@@ -366,6 +367,7 @@ class _Item:
     ids: np.ndarray
     tx: Transmitters
     power: ReceivedPower
+    selectable_mw: np.ndarray
     env: np.ndarray
     jammers: np.ndarray
 
@@ -389,7 +391,7 @@ def _item(plan: _Plan, tile: int, start: int, stop: int) -> _Item:
         None if shadow is None else shadow[:, : len(cells)],
         None if shadow is None else shadow[:, len(cells) :],
     )
-    return _Item(ids, tx, power, env, jammers)
+    return _Item(ids, tx, power, selectable_pilot_mw(model, tx, power), env, jammers)
 
 
 def _camp(plan: _Plan, tile: int, item: _Item, jammer_on: np.ndarray):
@@ -402,7 +404,12 @@ def _camp(plan: _Plan, tile: int, item: _Item, jammer_on: np.ndarray):
         )
         background = per_env[item.env]
     quality = downlink_quality(
-        plan.model, item.tx, item.power, jammer_on[item.jammers], background_mw=background
+        plan.model,
+        item.tx,
+        item.power,
+        jammer_on[item.jammers],
+        background_mw=background,
+        selectable_mw=item.selectable_mw,
     )
     national_cell, national = best_cell(quality, ~item.tx.cell_is_foreign)
     _, reach = best_cell(quality, item.tx.cell_is_foreign)
