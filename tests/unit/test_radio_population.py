@@ -162,3 +162,14 @@ def test_seven_million_phones_complete(border_document):
     assert result.n_phones == 7_000_000
     assert sum(t.phones for t in result.towns) == 7_000_000
     print(f"7,000,000 phones in {result.elapsed_s:.1f} s")
+
+
+def test_a_town_wholly_across_the_border_is_named_not_looped_on():
+    section = minimal_section(
+        towns=[
+            {"name": "town", "position_km": [20, 20], "population_weight": 1},
+            {"name": "beyond", "position_km": [20, 29], "population_weight": 1, "spread_km": 0.1},
+        ]
+    )
+    with pytest.raises(ValueError, match="beyond"):
+        sample(parse(section, "x"), 1_000, 1, 0.0)
