@@ -32,7 +32,7 @@ from hermitnet.policy.state import PolicyState
 LOG = logging.getLogger("hermitnet.run")
 POLICY_INSTALL_TIMEOUT_S = 60
 COUNTERS_INTERVAL_S = 1.0
-POPULATION_PHONES = 200_000  # phones evaluated for jamming effectiveness in results.json
+POPULATION_PHONES = 7_000_000  # phones evaluated for jamming effectiveness in results.json
 
 
 def new_run_id() -> tuple[str, int]:

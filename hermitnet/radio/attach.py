@@ -14,7 +14,7 @@ from hermitnet.radio.downlink import (
     environment_codes,
     received_power,
 )
-from hermitnet.radio.link import loss_pct_from_sinr, rate_mbps_from_sinr
+from hermitnet.radio.link import ip_loss_pct_from_sinr, rate_mbps_from_sinr
 from hermitnet.radio.model import RadioModel
 
 
@@ -96,7 +96,7 @@ def evaluate(model: RadioModel, t_s: float) -> dict[str, Attachment]:
                 cell_kind=model.cells[index].kind,
                 sinr_db=round(sinr_db, 2),
                 rate_mbps=round(rate_mbps / int(ues_per_cell[index]), 4),
-                loss_pct=round(float(loss_pct_from_sinr(sinr_db, model.link)), 3),
+                loss_pct=round(float(ip_loss_pct_from_sinr(sinr_db, model.link)), 3),
                 ec_no_db=round(float(quality.ec_no_db[row, index]), 2),
                 position_km=position,
             )

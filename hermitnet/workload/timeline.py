@@ -15,6 +15,7 @@ from collections import Counter
 
 from hermitnet import radio
 from hermitnet.plan import air_link_spec
+from hermitnet.radio.sweep import jammer_state_times
 from hermitnet.workload import observer
 
 PING_INTERVAL_S = 0.1
@@ -91,15 +92,25 @@ def _row(t_s, wall_s, attachments, changed, flows, arrived) -> dict:
 
 
 def summary(model, rows: list[dict], population_phones: int, seed: int) -> dict:
-    """results.json `radio`: attachments over time and jamming effectiveness at population scale."""
-    population = radio.population(model, population_phones, seed)
+    """results.json `radio`: attachments over time and jamming effectiveness at population
+    scale over the replayed timeline's jammer states (schedules and duty cycles applied)."""
+    duration_s = rows[-1]["t_s"] if rows else 0.0
+    times_s, weights = jammer_state_times(model, duration_s) if duration_s > 0 else ([0.0], [1.0])
+    population = radio.population(
+        model, population_phones, seed, times_s=times_s, time_weights=weights
+    )
     return {
         "attached": rows[0]["attached"] if rows else {},
         "timeline": rows,
-        "jamming_effectiveness": population.jamming_effectiveness,
+        "jamming_effectiveness": {
+            "time_averaged": population.jamming_effectiveness,
+            "worst_moment": population.jamming_effectiveness_worst,
+            "worst_moment_t_s": population.worst_time_s,
+            "every_jammer_on": population.jamming_effectiveness_every_jammer_on,
+        },
         "population": {
             "phones": population.n_phones,
-            "jammers": "all on",
+            "jammers": f"timeline, {duration_s:g} s" if duration_s > 0 else "as at t = 0 s",
             "national_coverage_share": population.national_coverage_share,
             "foreign_reach_share": population.foreign_reach_share,
             "border_foreign_reach_share": population.border_foreign_reach_share,

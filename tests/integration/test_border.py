@@ -70,7 +70,10 @@ def test_attachments_over_time_and_jamming_effectiveness(border_run):
     radio_results = border_run["radio"]
     kinds = [row["attached"]["foreign"] for row in radio_results["timeline"]]
     assert max(kinds) > min(kinds), "the jammer schedule must change foreign attachments"
-    assert 0 < radio_results["jamming_effectiveness"] <= 1
+    effectiveness = radio_results["jamming_effectiveness"]
+    assert 0 < effectiveness["time_averaged"] < effectiveness["every_jammer_on"] <= 1
+    assert effectiveness["worst_moment"] <= effectiveness["time_averaged"]
+    assert radio_results["population"]["phones"] == runner.POPULATION_PHONES
 
 
 def test_nothing_is_left_behind(border_run):

@@ -9,7 +9,7 @@ import yaml
 
 from hermitnet.radio import evaluate, parse
 from hermitnet.radio.examples import minimal_section
-from hermitnet.radio.link import loss_pct_from_sinr, rate_mbps_from_sinr
+from hermitnet.radio.link import block_error_rate, ip_loss_pct_from_sinr, rate_mbps_from_sinr
 from hermitnet.radio.model import DutyCycle
 
 BORDER_YAML = Path(__file__).resolve().parents[2] / "scenarios" / "border.yaml"
@@ -90,9 +90,29 @@ def test_rate_curve_is_capped_truncated_and_monotone(border_model):
     assert float(rate_mbps_from_sinr(30.0, 0.384, link)) == pytest.approx(0.384)
 
 
-def test_loss_curve_is_logistic_around_its_midpoint(border_model):
+def test_block_error_curve_is_logistic_around_its_midpoint(border_model):
     link = border_model.link
-    assert float(loss_pct_from_sinr(link.bler_midpoint_db, link)) == pytest.approx(50.0)
-    loss = loss_pct_from_sinr(np.linspace(-30, 30, 61), link)
+    assert float(block_error_rate(link.bler_midpoint_db, link)) == pytest.approx(0.5)
+    bler = block_error_rate(np.linspace(-30, 30, 61), link)
+    assert np.all(np.diff(bler) <= 0)
+    assert bler[0] > 0.999 and bler[-1] < 1e-8
+
+
+def test_ip_loss_is_what_harq_and_rlc_leave_hand_computed(border_model):
+    """midpoint -8 dB, slope 1 dB, 4 HARQ x 4 RLC transmissions, 38 PDUs of 40 B per 1500 B."""
+    link = border_model.link
+    assert (link.bler_midpoint_db, link.bler_slope_db) == (-8.0, 1.0)
+    # -8 dB: bler 1/2, PDU lost 2**-16, packet 1 - (1 - 2**-16)**38
+    assert float(ip_loss_pct_from_sinr(-8.0, link)) == pytest.approx(0.057967, rel=1e-4)
+    # -9 dB: bler 1/(1+e^-1) = 0.731059; **16 = 0.0066631; 1 - 0.9933369**38 = 0.224142
+    assert float(ip_loss_pct_from_sinr(-9.0, link)) == pytest.approx(22.4142, rel=1e-4)
+    # -10 dB: bler 0.880797; **16 = 0.131224; 1 - 0.868776**38 = 0.995230
+    assert float(ip_loss_pct_from_sinr(-10.0, link)) == pytest.approx(99.5230, rel=1e-4)
+    # one transmission, one PDU: the loss is the block error rate itself
+    one_shot = ip_loss_pct_from_sinr(
+        -8.0, link, harq_transmissions=1, rlc_transmissions=1, ip_packet_bytes=40
+    )
+    assert float(one_shot) == pytest.approx(50.0)
+    loss = ip_loss_pct_from_sinr(np.linspace(-30, 30, 61), link)
     assert np.all(np.diff(loss) <= 0)
-    assert loss[0] > 99.9 and loss[-1] < 1e-6
+    assert loss[0] == pytest.approx(100.0) and loss[-1] < 1e-12
