@@ -66,6 +66,9 @@ def _progress(message: str) -> None:
 
 def _hold(live) -> None:
     print(report.summary(live.results), flush=True)
+    if live.controller.token_path is not None:
+        print(f"the API needs the run's token (Authorization: Bearer), in "
+              f"{live.controller.token_path}", flush=True)
     print(f"\nnetwork up; controller API {live.controller_api}\n"
           "change the policy from another terminal (hermitnet policy ...); press Enter to "
           "measure reachability again, Ctrl-C or end of input to finish", flush=True)
