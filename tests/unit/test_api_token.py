@@ -220,3 +220,82 @@ def test_policy_with_api_and_token_file(policy_cli, served, token_file):
     assert code == 2 and "HTTP 401" in err
     code, out, err = policy_cli("--api", url, "--token-file", str(token_file), "show")
     assert code == 0 and "citizen" in out, err
+
+
+# -- the real controller process (ryu-manager, no network: nothing needs root) -----------------
+
+def _openflow_stranger(port: int, dpid: int, timeout_s: float = 10.0) -> bool:
+    """Connect as an OpenFlow 1.3 switch with `dpid`; True if the controller closes on us."""
+    import socket
+    import struct
+    import time
+
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as sock:
+        sock.sendall(struct.pack("!BBHI", 4, 0, 8, 1))                     # hello
+        pending = b""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            data = sock.recv(4096)
+            if not data:
+                return True
+            pending += data
+            while len(pending) >= 8:
+                _, msg_type, length, xid = struct.unpack_from("!BBHI", pending)
+                if len(pending) < length:
+                    break
+                if msg_type == 5:                                          # features request
+                    sock.sendall(struct.pack("!BBHIQIBB2xII", 4, 6, 32, xid, dpid, 0, 1, 0, 0, 0))
+                elif msg_type == 2:                                        # echo request
+                    sock.sendall(struct.pack("!BBHI", 4, 3, 8, xid))
+                pending = pending[length:]
+    return False
+
+
+def test_the_real_controller_wants_its_token_and_refuses_strangers(baseline, baseline_plan,
+                                                                   tmp_path, monkeypatch):
+    import time
+    import urllib.error
+    import urllib.request
+
+    from hermitnet.emulation import controller as controller_module
+
+    if not controller_module.LAUNCHER.exists():
+        pytest.skip(f"no controller launcher at {controller_module.LAUNCHER} (make setup)")
+
+    monkeypatch.setenv("HERMITNET_STATE_DIR", str(tmp_path / "state"))
+    manifest = manifest_module.Manifest.create("hntoken", str(tmp_path))
+    process = ControllerProcess(
+        {"plan": baseline_plan.to_dict(), "policy": PolicyState.from_scenario(baseline).to_dict(),
+         "started_at": time.time()}, tmp_path, manifest, api_host="0.0.0.0")
+    process.start()
+    try:
+        def health(headers):
+            request = urllib.request.Request(process.api_url + "/v1/health", headers=headers)
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    with urllib.request.urlopen(request, timeout=5) as response:
+                        return response.status, json.loads(response.read())
+                except urllib.error.HTTPError as error:
+                    return error.code, json.loads(error.read())
+                except urllib.error.URLError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+
+        assert stat.S_IMODE(process.token_path.stat().st_mode) == 0o600
+        token = process.token_path.read_text().strip()
+        assert health({})[0] == 401
+        assert health({"Authorization": "Bearer not-the-token"})[0] == 401
+        status, answer = health({"Authorization": f"Bearer {token}"})
+        assert status == 200 and answer["refused_datapaths"] == 0
+        assert _openflow_stranger(process.of_port, 0xFEED)      # counted before it is closed
+        _, answer = health({"Authorization": f"Bearer {token}"})
+        assert answer["refused_dpids"] == {"000000000000feed": 1}
+        assert answer["exceptions"] == 0
+        assert [p["what"] for p in manifest_module.Manifest.load(manifest.path).processes] == [
+            "controller"]
+    finally:
+        process.stop()
+    assert not process.alive() and not process.token_path.exists()
+    assert "refused switch 000000000000feed" in process.log_path.read_text()
