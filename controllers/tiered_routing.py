@@ -14,13 +14,17 @@ as {time_s, where, error} to errors_path, and the controller keeps serving.
         controllers/tiered_routing.py
 
 The config holds {"plan": Plan.to_dict(), "policy": PolicyState.to_dict(), "started_at": epoch,
-"counters_path", "counters_interval_s", "errors_path", "lease_s" (default 5)}; the live policy
-is kept next to it (hermitnet.policy.state). The REST API is described in docs/openapi.yaml.
+"counters_path", "counters_interval_s", "errors_path", "lease_s" (default 5), "api_token_path"
+(optional)}; the live policy is kept next to it (hermitnet.policy.state). The REST API is
+described in docs/openapi.yaml. With api_token_path, every request must carry
+`Authorization: Bearer <the token in that file>` (else 401). Only the plan's own switches are
+served: a connection from any other datapath id is closed, logged and counted (GET /v1/health).
 """
 
 from __future__ import annotations
 
 import functools
+import hmac
 import json
 import logging
 import os
@@ -175,6 +179,8 @@ class TieredRouting(app_manager.RyuApp):
         self.counters_interval_s = float(config.get("counters_interval_s", 1.0))
         self.errors_path = config.get("errors_path")
         self.exceptions = 0
+        self.api_token = _read_token(config.get("api_token_path"))
+        self.refused_dpids: dict[int, int] = {}     # dpid not in the plan -> connections closed
         self.live_state_path = Path(path).with_name(LIVE_STATE_NAME)
         live = load_live(self.live_state_path, self.started_at)
         if live is not None:
@@ -347,7 +353,7 @@ class TieredRouting(app_manager.RyuApp):
         datapath = ev.msg.datapath
         switch = self.switch_by_dpid.get(datapath.id)
         if switch is None:
-            LOG.warning("switch %016x is not in this run's plan: ignored", datapath.id)
+            self.refuse_datapath(datapath)
             return
         with self.lock:
             self._send(datapath, install_messages(datapath, self.compiled, switch, self.lease_s))
@@ -355,6 +361,17 @@ class TieredRouting(app_manager.RyuApp):
         rules, meters = self.compiled.for_switch(switch)
         LOG.info("installed %d rules, %d meters on %s (dpid %016x)",
                  len(rules), len(meters), switch, datapath.id)
+
+    def refuse_datapath(self, datapath) -> None:
+        """A switch that is not one of this run's: close its connection before it gets any
+        rule (Ryu's Datapath.close: DEAD state, the socket shut for writing)."""
+        self.refused_dpids[datapath.id] = self.refused_dpids.get(datapath.id, 0) + 1
+        if len(self.refused_dpids) > 100:
+            del self.refused_dpids[next(iter(self.refused_dpids))]
+        LOG.warning("refused switch %016x from %s: not one of this run's switches (%s); "
+                    "connection closed", datapath.id, getattr(datapath, "address", "?"),
+                    ", ".join(f"{d:016x}" for d in sorted(self.switch_by_dpid)))
+        datapath.close()
 
     @set_ev_cls(ofp_event.EventOFPBarrierReply, [CONFIG_DISPATCHER, MAIN_DISPATCHER])
     @guarded
@@ -383,7 +400,20 @@ class TieredRouting(app_manager.RyuApp):
     def health(self) -> dict:
         return views.health_view(self.now_s(), list(self.switch_by_dpid.values()),
                                  {self.switch_by_dpid[d] for d in self.datapaths}, self.lease_s,
-                                 self.openflow_errors, self.exceptions)
+                                 self.openflow_errors, self.exceptions,
+                                 {f"{d:016x}": n for d, n in self.refused_dpids.items()})
+
+
+def _read_token(path: str | None) -> str | None:
+    if not path:
+        return None
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as error:
+        raise SystemExit(f"cannot read the API token from {path}: {error}") from None
+    if not token:
+        raise SystemExit(f"the API token file {path} is empty")
+    return token
 
 
 # -- the REST API ------------------------------------------------------------------------------
@@ -424,7 +454,8 @@ def _json(data, status: int = 200) -> Response:
 
 
 class PolicyApi(ControllerBase):
-    """JSON over HTTP on the controller's --wsapi-host/--wsapi-port (127.0.0.1)."""
+    """JSON over HTTP on the controller's --wsapi-host/--wsapi-port (127.0.0.1 unless the run
+    says otherwise, and then with a token)."""
 
     @classmethod
     def register(cls, wsgi: WSGIApplication, app: TieredRouting) -> None:
@@ -442,8 +473,26 @@ class PolicyApi(ControllerBase):
         wsgi.mapper.connect("/{anything:.*}", controller=cls, action="refuse", status=404,
                             allowed="")
 
+    def unauthorized(self, req) -> Response | None:
+        """With a token configured: 401 unless the request carries it as a Bearer token."""
+        token = self.data["app"].api_token
+        if token is None:
+            return None
+        scheme, _, given = req.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
+                                                              token.encode()):
+            return None
+        message = ("missing or wrong API token: send 'Authorization: Bearer TOKEN' with the "
+                   "token in the run's api-token file")
+        response = _json(views.error_view(message, 401, "Authorization"), 401)
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
     def answer(self, req, route_key, **path):
         app = self.data["app"]
+        refused = self.unauthorized(req)
+        if refused is not None:
+            return refused
         try:
             return _json(ROUTES[route_key](app, req, **path))
         except requests.RequestError as error:
@@ -453,6 +502,9 @@ class PolicyApi(ControllerBase):
             return _json(views.error_view(f"{type(error).__name__}: {error}", 500), 500)
 
     def refuse(self, req, status, allowed, **path):
+        unauthorized = self.unauthorized(req)
+        if unauthorized is not None:
+            return unauthorized
         status = int(status)
         message = (f"{req.method} is not allowed on {req.path}; allowed: {allowed}"
                    if status == 405 else f"no such path: {req.path}; see docs/openapi.yaml")

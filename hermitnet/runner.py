@@ -71,11 +71,12 @@ class LiveRun:
     progress: object
     emu: object = None
     controller: object = None
+    api_host: str = "127.0.0.1"       # where the controller's REST API listens
     started_monotonic: float = field(default_factory=time.monotonic)
 
     @property
     def controller_api(self) -> str:
-        return f"http://127.0.0.1:{self.controller.api_port}"
+        return self.controller.api_url
 
     def elapsed_s(self) -> float:
         return time.monotonic() - self.started_monotonic
@@ -179,17 +180,20 @@ def _skeleton_results(scenario, run_id: str, caps, will, will_not) -> dict:
 
 
 @contextmanager
-def session(scenario, out_dir: Path | None = None, progress=print, caps=None) -> Iterator[LiveRun]:
+def session(scenario, out_dir: Path | None = None, progress=print, caps=None,
+            api_host: str = "127.0.0.1") -> Iterator[LiveRun]:
     """Bring the scenario's network up, yield it, and always tear it down and write results.
 
-    Refused (HermitError naming the other run) while another run holds the run lock."""
+    Refused (HermitError naming the other run) while another run holds the run lock. The
+    controller's API listens on `api_host` (beyond loopback only with a token)."""
     with (_sigterm_as_interrupt(), runlock.acquire(scenario.name, scenario.source) as lock,
-          _session(scenario, out_dir, progress, caps, lock) as live):
+          _session(scenario, out_dir, progress, caps, lock, api_host) as live):
         yield live
 
 
 @contextmanager
-def _session(scenario, out_dir, progress, caps, lock) -> Iterator[LiveRun]:
+def _session(scenario, out_dir, progress, caps, lock,
+             api_host: str = "127.0.0.1") -> Iterator[LiveRun]:
     caps = caps or caps_module.detect()
     if caps.problems:
         raise HermitError("this machine cannot run the emulation:\n  - "
@@ -210,7 +214,8 @@ def _session(scenario, out_dir, progress, caps, lock) -> Iterator[LiveRun]:
     for line in will_not:
         progress(f"NOT emulated: {line}")
     results = _skeleton_results(scenario, run_id, caps, will, will_not)
-    live = LiveRun(scenario, plan, state, compiled, caps, run_dir, results, progress)
+    live = LiveRun(scenario, plan, state, compiled, caps, run_dir, results, progress,
+                   api_host=api_host)
     manifest = manifest_module.Manifest.create(run_id, str(run_dir))
     try:
         results_module.write(run_dir, results)
@@ -253,10 +258,11 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
         {"plan": plan.to_dict(), "policy": live.state.to_dict(),
          "started_at": time.time(), "counters_path": str(live.run_dir / "counters.jsonl"),
          "counters_interval_s": COUNTERS_INTERVAL_S},
-        live.run_dir, manifest)
+        live.run_dir, manifest, api_host=live.api_host)
     progress(f"starting controller ({caps.controller}) on 127.0.0.1:{live.controller.of_port}")
     live.controller.start()
     manifest.controller_api = live.controller_api
+    manifest.api_token_path = live.controller.token_path and str(live.controller.token_path)
     manifest.save()
     try:
         progress(f"building network: {len(plan.switches)} switches, {len(plan.hosts)} hosts, "
@@ -324,11 +330,11 @@ def _fail_if_the_controller_raised(errors: list[dict]) -> None:
 
 
 def run(scenario, out_dir: Path | None = None, progress=print, caps=None,
-        after=None) -> tuple[Path, dict]:
+        after=None, api_host: str = "127.0.0.1") -> tuple[Path, dict]:
     """Run `scenario` and measure everything it asks for; returns (results folder, results).
 
     `after(live)`, if given, runs on the live network once everything is measured."""
-    with session(scenario, out_dir, progress, caps) as live:
+    with session(scenario, out_dir, progress, caps, api_host) as live:
         live.measure_all()
         if after is not None:
             after(live)

@@ -8,8 +8,10 @@
   hermitnet policy counters                      packets per tier and decision, meter drops, uplink
 
 The API of the running run is found from its manifest (in /run/hermitnet); with several runs,
-pick one with --run RUN_ID, or give --api http://127.0.0.1:PORT. A change returns once every
-switch has confirmed it (an OpenFlow barrier). See docs/policy-api.md.
+pick one with --run RUN_ID, or give --api http://127.0.0.1:PORT. When the run's API needs a
+token (`hermitnet run --api-host`), it is read from the run's api-token file named in the
+manifest (or --token-file, with --api) and sent as `Authorization: Bearer`. A change returns
+once every switch has confirmed it (an OpenFlow barrier). See docs/policy-api.md.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from hermitnet.emulation import manifest as manifest_module
 from hermitnet.errors import HermitError
@@ -27,6 +30,8 @@ TIMEOUT_S = 30
 def add_arguments(parser) -> None:
     parser.add_argument("--api", help="the controller API URL (default: from the run's manifest)")
     parser.add_argument("--run", help="the run id, when several runs are in progress")
+    parser.add_argument("--token-file", type=Path,
+                        help="the API token file (default: the run's, from its manifest)")
     parser.add_argument("--json", action="store_true", help="print the API's JSON answer")
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     sub.add_parser("show", help="tiers, members, rates and the blocklist")
@@ -48,9 +53,11 @@ def add_arguments(parser) -> None:
     sub.add_parser("health", help="connected switches and OpenFlow errors")
 
 
-def find_api(api: str | None, run_id: str | None) -> str:
+def find_api(api: str | None, run_id: str | None,
+             token_file: Path | None = None) -> tuple[str, str | None]:
+    """(the API URL, its token or None): given, or from the manifest of the run in progress."""
     if api:
-        return api.rstrip("/")
+        return api.rstrip("/"), read_token(token_file)
     running = [m for m in manifest_module.list_manifests()
                if m.controller_api and m.owner_alive()]
     if run_id:
@@ -65,14 +72,33 @@ def find_api(api: str | None, run_id: str | None) -> str:
     if len(running) > 1:
         raise HermitError("several runs in progress: " + ", ".join(m.run_id for m in running)
                           + "; choose one with --run RUN_ID")
-    return running[0].controller_api.rstrip("/")
+    chosen = running[0]
+    token_path = token_file or (Path(chosen.api_token_path) if chosen.api_token_path else None)
+    return chosen.controller_api.rstrip("/"), read_token(token_path)
 
 
-def call(api: str, method: str, path: str, body: dict | None = None) -> dict:
+def read_token(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as error:
+        raise HermitError(f"cannot read the API token: {error.strerror} (it is readable by "
+                          "its owner only: run as the user who started the run)",
+                          source=str(path)) from None
+    if not token:
+        raise HermitError("the API token file is empty", source=str(path))
+    return token
+
+
+def call(api: str, method: str, path: str, body: dict | None = None,
+         token: str | None = None) -> dict:
     """One API request; a 4xx/5xx answer becomes a HermitError naming the field."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{api}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(f"{api}{path}", data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             return json.loads(response.read())
@@ -125,8 +151,8 @@ def request_for(args) -> tuple[str, str, dict | None]:
 
 def run(args) -> int:
     method, path, body = request_for(args)
-    api = find_api(args.api, args.run)
-    answer = call(api, method, path, body)
+    api, token = find_api(args.api, args.run, args.token_file)
+    answer = call(api, method, path, body, token)
     if args.json:
         print(json.dumps(answer, indent=1))
         return 0

@@ -8,10 +8,16 @@ report.html, prints a summary, and removes everything it created.
 --hold keeps the network up after measuring: change the policy from another terminal
 (`hermitnet policy ...`), press Enter to measure reachability again, Ctrl-C or end of input to
 finish. --cli opens Mininet's command line on the running network instead.
+
+The controller's REST API listens on 127.0.0.1. --api-host ADDRESS makes it listen there
+instead (e.g. 0.0.0.0 for every interface); then every request needs the run's token, written
+to api-token in the results folder (mode 0600) and used by `hermitnet policy`.
 """
 
 from __future__ import annotations
 
+import argparse
+import ipaddress
 import sys
 from pathlib import Path
 
@@ -23,6 +29,10 @@ def add_arguments(parser) -> None:
                         help="scenario YAML file, or the name of a shipped scenario")
     parser.add_argument("--out", type=Path,
                         help="results folder (default: results/<name>-<time>-<id>)")
+    parser.add_argument("--api-host", type=_address, default="127.0.0.1", metavar="ADDRESS",
+                        help="where the controller's REST API listens (default 127.0.0.1); "
+                             "any other address requires the run's token (api-token in the "
+                             "results folder)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--hold", action="store_true",
                       help="after measuring, keep the network up; Enter re-measures reachability")
@@ -30,10 +40,20 @@ def add_arguments(parser) -> None:
                       help="after measuring, open Mininet's CLI on the network")
 
 
+def _address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an IP address to listen on (127.0.0.1, 0.0.0.0, ...), got {text!r}"
+        ) from None
+
+
 def run(args) -> int:
     loaded = scenario.load(args.scenario)
     after = _hold if args.hold else _cli if args.cli else None
-    run_dir, results = runner.run(loaded, args.out, progress=_progress, after=after)
+    run_dir, results = runner.run(loaded, args.out, progress=_progress, after=after,
+                                  api_host=args.api_host)
     print()
     print(report.summary(results))
     print(f"\nresults: {run_dir}/results.json\nreport:  {run_dir / 'report.html'}")
@@ -46,6 +66,9 @@ def _progress(message: str) -> None:
 
 def _hold(live) -> None:
     print(report.summary(live.results), flush=True)
+    if live.controller.token_path is not None:
+        print(f"the API needs the run's token (Authorization: Bearer), in "
+              f"{live.controller.token_path}", flush=True)
     print(f"\nnetwork up; controller API {live.controller_api}\n"
           "change the policy from another terminal (hermitnet policy ...); press Enter to "
           "measure reachability again, Ctrl-C or end of input to finish", flush=True)

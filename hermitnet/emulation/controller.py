@@ -1,8 +1,18 @@
-"""The controller process: the tiered-routing Ryu app on 127.0.0.1, started and stopped per run."""
+"""The controller process: the tiered-routing Ryu app, started and stopped per run.
+
+OpenFlow listens on 127.0.0.1 only (the run's switches are local). The REST API listens on
+127.0.0.1 unless the run asks for another address (`hermitnet run --api-host`); then a token is
+generated for the run (secrets.token_urlsafe), written to API_TOKEN_NAME in the run folder
+(mode 0600, root-only) and named in the controller's config, and every request must carry it
+(`Authorization: Bearer TOKEN`), on every address the API listens on.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -13,6 +23,27 @@ from hermitnet import shipped
 from hermitnet.errors import HermitError
 
 LAUNCHER = Path(sys.executable).with_name("hermitnet-ryu-manager")
+LOOPBACK = "127.0.0.1"
+API_TOKEN_NAME = "api-token"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def write_token(path: Path) -> str:
+    """A new token in a new file only its owner can read (created 0600, never widened)."""
+    token = secrets.token_urlsafe(32)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    return token
 
 
 def free_port() -> int:
@@ -24,30 +55,40 @@ def free_port() -> int:
 class ControllerProcess:
     """`hermitnet-ryu-manager` running the tiered-routing app (package data) for one run."""
 
-    def __init__(self, config: dict, run_dir: Path, manifest):
+    def __init__(self, config: dict, run_dir: Path, manifest, api_host: str = LOOPBACK):
         self.config_path = run_dir / "controller.json"
         self.log_path = run_dir / "controller.log"
         self.errors_path = run_dir / "controller-errors.jsonl"
         self.config = config
         self.manifest = manifest
+        self.api_host = api_host
+        # a token whenever the API listens beyond loopback
+        self.token_path = None if is_loopback(api_host) else run_dir / API_TOKEN_NAME
         self.of_port = free_port()
         self.api_port = free_port()
         self.process: subprocess.Popen | None = None
+
+    @property
+    def api_url(self) -> str:
+        """Where a client on this machine reaches the API."""
+        host = {"0.0.0.0": LOOPBACK, "::": "::1"}.get(self.api_host, self.api_host)
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.api_port}"
 
     def argv(self) -> list[str]:
         # The entry point, not `python -m hermitnet.ryu_compat`: the venv's .pth hook has
         # imported that module already, and runpy warns about running it a second time.
         return [str(LAUNCHER),
-                "--ofp-listen-host", "127.0.0.1", "--ofp-tcp-listen-port", str(self.of_port),
-                "--wsapi-host", "127.0.0.1", "--wsapi-port", str(self.api_port),
+                "--ofp-listen-host", LOOPBACK, "--ofp-tcp-listen-port", str(self.of_port),
+                "--wsapi-host", self.api_host, "--wsapi-port", str(self.api_port),
                 str(shipped.controller_app())]
 
     def start(self) -> None:
         argv = self.argv()
         if not LAUNCHER.exists():
             raise HermitError(f"controller launcher not found at {LAUNCHER} (run: make setup)")
-        config = {**self.config, "errors_path": str(self.errors_path)}
-        self.config_path.write_text(json.dumps(config, indent=1))
+        self.write_config()
         log = self.log_path.open("a")
         self.process = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -56,6 +97,14 @@ class ControllerProcess:
         log.close()
         self.manifest.add_process(self.process.pid, "controller")
         self._wait_listening(timeout_s=30)
+
+    def write_config(self) -> None:
+        """The app's config (and, when the API listens beyond loopback, a new token)."""
+        config = {**self.config, "errors_path": str(self.errors_path)}
+        if self.token_path is not None:
+            write_token(self.token_path)
+            config["api_token_path"] = str(self.token_path)
+        self.config_path.write_text(json.dumps(config, indent=1))
 
     def _wait_listening(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -75,6 +124,8 @@ class ControllerProcess:
         return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
+        if self.token_path is not None:
+            self.token_path.unlink(missing_ok=True)     # the run's token dies with it
         if self.process is None or self.process.poll() is not None:
             return
         self.process.terminate()

@@ -46,6 +46,7 @@ class Manifest:
     interfaces: list[str] = field(default_factory=list)
     processes: list[dict] = field(default_factory=list)   # {pid, start, what}
     controller_api: str | None = None                      # http://127.0.0.1:PORT
+    api_token_path: str | None = None                      # when the API needs a token
 
     @property
     def path(self) -> Path:

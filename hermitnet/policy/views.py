@@ -39,9 +39,13 @@ def error_view(message: str, status: int, field: str | None = None) -> dict:
 
 
 def health_view(now_s: float, switches: list[str], connected: set[str], lease_s: float,
-                openflow_errors: list[dict], exceptions: int) -> dict:
-    """Connected switches, the uplink lease, recent OpenFlow errors and how many exceptions the
-    controller's handlers raised (each is in the run's controller-errors.jsonl)."""
+                openflow_errors: list[dict], exceptions: int,
+                refused: dict[str, int] | None = None) -> dict:
+    """Connected switches, the uplink lease, recent OpenFlow errors, how many exceptions the
+    controller's handlers raised (each is in the run's controller-errors.jsonl), and the
+    connections refused because their datapath id is not one of the run's switches."""
+    refused = dict(refused or {})
     return {"now_s": round(now_s, 3), "switches": {s: s in connected for s in switches},
             "lease_s": lease_s, "openflow_errors": list(openflow_errors),
-            "exceptions": exceptions}
+            "exceptions": exceptions, "refused_datapaths": sum(refused.values()),
+            "refused_dpids": refused}

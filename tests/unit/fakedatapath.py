@@ -46,6 +46,7 @@ class FakeDatapath:
         self.wire: list[bytes] = []
         self.app = app
         self.answer_barriers = answer_barriers
+        self.closed = False
 
     def set_xid(self, msg):
         self.xid = (self.xid + 1) & ofp.MAX_XID
@@ -61,6 +62,10 @@ class FakeDatapath:
             reply = SimpleNamespace(datapath=self, xid=msg.xid)
             self.app.barrier_reply(SimpleNamespace(msg=reply))
         return True
+
+    def close(self):
+        """Ryu's Datapath.close: the connection goes DEAD and is shut for writing."""
+        self.closed = True
 
     def take(self) -> list:
         """The messages sent since the last take(), parsed back from their bytes."""

@@ -42,4 +42,6 @@ def test_health():
                        [{"switch": "core", "type": 1, "code": 2, "t_s": 3.0}], 2)
     assert view == {"now_s": 12.346, "switches": {"core": True, "border": False}, "lease_s": 5.0,
                     "openflow_errors": [{"switch": "core", "type": 1, "code": 2, "t_s": 3.0}],
-                    "exceptions": 2}
+                    "exceptions": 2, "refused_datapaths": 0, "refused_dpids": {}}
+    view = health_view(1, ["core"], set(), 5.0, [], 0, {"00000000000000ff": 3})
+    assert view["refused_datapaths"] == 3 and view["refused_dpids"] == {"00000000000000ff": 3}
