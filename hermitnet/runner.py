@@ -105,6 +105,10 @@ class LiveRun:
             self.results["radio"] = timeline.summary(scenario.radio, rows, POPULATION_PHONES,
                                                      scenario.seed)
             timings["timeline"] = time.monotonic() - clock
+            from hermitnet.radio.mapplot import draw_run_map
+
+            draw_run_map(scenario.radio, self.run_dir / "radio-map.png",
+                         f"{scenario.name}: every jammer on, UEs at their start")
         arrived = observer.read(self.emu, self.plan)
         self.results["leakage"] = results_module.leakage(arrived, self.state, scenario,
                                                          probes_sent)
@@ -172,6 +176,7 @@ def session(scenario, out_dir: Path | None = None, progress=print, caps=None) ->
     for line in will_not:
         progress(f"NOT emulated: {line}")
     results = _skeleton_results(scenario, run_id, caps, will, will_not)
+    results["policy"] = policy_state_to_dict(state)  # as the run starts: the report's expectation
     live = LiveRun(scenario, plan, state, compiled, caps, run_dir, results, progress)
     manifest = manifest_module.Manifest.create(run_id, str(run_dir))
     try:
