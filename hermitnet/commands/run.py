@@ -16,6 +16,10 @@ import sys
 from pathlib import Path
 
 from hermitnet import report, runner, scenario, shipped
+from hermitnet.commands.argtypes import writing
+
+# What the summaries printed while a run is held say: the measurements are done, the run is not.
+HOLD_STATUS = "running (network up, held)"
 
 
 def add_arguments(parser) -> None:
@@ -32,6 +36,9 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     loaded = scenario.load(args.scenario)
+    if args.out is not None:
+        with writing("--out"):
+            args.out.mkdir(parents=True, exist_ok=True)
     after = _hold if args.hold else _cli if args.cli else None
     run_dir, results = runner.run(loaded, args.out, progress=_progress, after=after)
     print()
@@ -45,15 +52,36 @@ def _progress(message: str) -> None:
 
 
 def _hold(live) -> None:
-    print(report.summary(live.results), flush=True)
+    """Keep the network up until the user ends it (end of input, Ctrl-C or SIGTERM at the prompt).
+
+    Ending the hold ends the run normally; an interruption during a re-measurement is an
+    interruption. Every round is kept in results["remeasurements"], stamped with the seconds
+    since the network came up; results["reachability"] stays the first measurement, made with
+    the throughput and leakage beside it."""
+    print(report.summary(live.results, status=HOLD_STATUS), flush=True)
     print(f"\nnetwork up; controller API {live.controller_api}\n"
           "change the policy from another terminal (hermitnet policy ...); press Enter to "
           "measure reachability again, Ctrl-C or end of input to finish", flush=True)
-    while sys.stdin.readline():
+    rounds = live.results.setdefault("remeasurements", [])
+    while _wait_for_enter():
         live.check_controller()
-        live.results["reachability"] = live.measure_reachability()
-        print(report.summary(live.results), flush=True)
+        started_s = live.elapsed_s()
+        rows = live.measure_reachability()
+        rounds.append({"round": len(rounds) + 1, "t_s": round(started_s, 3),
+                       "seconds": round(live.elapsed_s() - started_s, 3), "reachability": rows})
+        print(report.summary({**live.results, "reachability": rows}, status=HOLD_STATUS,
+                             note=f"reachability of round {len(rounds)}, measured "
+                                  f"{started_s:.0f} s after the network came up"), flush=True)
         print("\npress Enter to measure again, Ctrl-C or end of input to finish", flush=True)
+    print("\nhold ended: taking the network down", flush=True)
+
+
+def _wait_for_enter() -> bool:
+    """True when the user pressed Enter; False at end of input or Ctrl-C (the hold ends)."""
+    try:
+        return bool(sys.stdin.readline())
+    except KeyboardInterrupt:
+        return False
 
 
 def _cli(live) -> None:
