@@ -177,11 +177,12 @@ h1{font-size:1.6em;margin-bottom:.2em} h2{margin-top:1.6em;border-bottom:1px sol
 section{margin-bottom:1em}
 table{border-collapse:collapse;margin:.5em 0;font-size:.9em}
 td,th{padding:3px 7px;border:1px solid #ccc;text-align:left;vertical-align:top;
- overflow-wrap:anywhere}
+ overflow-wrap:break-word}
 th{background:#f4f4f4}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 table.matrix{table-layout:fixed;width:100%}
-table.matrix td,table.matrix th{font-size:.85em;text-align:center;padding:2px 3px}
+table.matrix td,table.matrix th{font-size:.85em;text-align:center;padding:2px 3px;
+ overflow-wrap:anywhere}
 table.matrix th.host{text-align:left;width:11em}
 .zone{display:block;font-weight:normal;color:#555;font-size:.9em}
 .expect{display:block;color:#555;font-size:.85em}
@@ -190,7 +191,8 @@ td.leak,.key.leak{background:#f5a3a3;font-weight:bold} td.lost,.key.lost{backgro
 td.window,.key.window{background:#dde7f7} td.unknown,.key.unknown{background:#ffffff}
 .key{display:inline-block;width:1.2em;height:1em;border:1px solid #999;vertical-align:middle}
 ul.legend{list-style:none;padding-left:0} ul.legend li{margin:.15em 0}
-img{max-width:100%;height:auto;display:block;margin:.5em 0;border:1px solid #eee}
+img{max-width:100%;height:auto;display:block;margin:.5em 0;border:1px solid #eee;
+ box-sizing:border-box}
 dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:.1em 1em}
 dl.meta dt{font-weight:bold} dl.meta dd{margin:0;overflow-wrap:anywhere}
 p.note{color:#555;font-size:.9em}
