@@ -7,7 +7,8 @@ report.html, prints a summary, and removes everything it created.
 
 --hold keeps the network up after measuring: change the policy from another terminal
 (`hermitnet policy ...`), press Enter to measure reachability again, Ctrl-C or end of input to
-finish. --cli opens Mininet's command line on the running network instead.
+finish: a normal end (status ok, exit 0); each round is kept in results.json `remeasurements`.
+--cli opens Mininet's command line on the running network instead.
 """
 
 from __future__ import annotations
