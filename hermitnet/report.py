@@ -410,8 +410,9 @@ def section_leakage(results: dict, page: Page) -> str:
                           numeric={1})
     by_path = _html_table(
         ["path", "bytes", "of which escaped probes (packets by kind)"],
-        [[p, b, ", ".join(f"{k} {n}" for k, n in sorted(by_path_kinds.get(p, {}).items()))
-          or "-"] for p, b in sorted(leak["by_path"].items())],
+        [[p, "not measured" if b is None else b,
+          ", ".join(f"{k} {n}" for k, n in sorted(by_path_kinds.get(p, {}).items())) or "-"]
+         for p, b in sorted(leak["by_path"].items())],
         numeric={1})
     parts = ["<p>Bytes counted by the observers inside the servers that arrived from a tier "
              "at a site in a zone its policy forbids.</p>",
