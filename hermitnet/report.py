@@ -3,7 +3,10 @@
 report.html is one self-contained file (its plots are embedded as data: URIs; the CSV, pcap and
 JSON files it was built from are linked relatively, so the folder can be moved whole). Each
 section is one function of SECTIONS: it takes the results and the page's context and returns
-its HTML, or None when the run holds no data for it (the section is then left out).
+its HTML, or None when the run holds no data for it (the section is then left out). What a run
+does not record yet has no section rather than a made-up one: throughput over time with the
+timeline's events marked on it, and the reconciliation of the controller's counters with the
+observers.
 """
 
 from __future__ import annotations
