@@ -82,8 +82,7 @@ def timeline_png(results: dict, path: Path) -> Path | None:
         ax.fill_between(times, rate, step="pre", alpha=0.2,
                         color=STYLES[index % len(STYLES)][0])
         ax.set_ylim(bottom=0, top=max(rate) * 1.15 or 1)
-        ax.text(0.01, 0.92, flow, transform=ax.transAxes, fontsize=8, va="top",
-                bbox={"fc": "white", "alpha": 0.8, "lw": 0})
+        ax.set_title(flow, fontsize=8, loc="left", pad=3)
         ax.set_ylabel("kbit/s", fontsize=8)
         ax.grid(alpha=0.3)
     axes[-1][0].set_xlabel("t (s)")
