@@ -74,10 +74,7 @@ def timeline_png(results: dict, path: Path) -> Path | None:
     top.grid(alpha=0.3)
     for index, flow in enumerate(flows):
         ax = axes[1 + index][0]
-        rate = [0.0] + [
-            row["arrived_bytes"][flow] * 8 / 1e3 / max(row["t_s"] - before["t_s"], 1e-9)
-            for before, row in zip(rows, rows[1:], strict=False)
-        ]
+        rate = flow_rate_kbps(rows, flow)
         ax.step(times, rate, where="pre", color=STYLES[index % len(STYLES)][0])
         ax.fill_between(times, rate, step="pre", alpha=0.2,
                         color=STYLES[index % len(STYLES)][0])
@@ -89,6 +86,18 @@ def timeline_png(results: dict, path: Path) -> Path | None:
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def flow_rate_kbps(rows: list[dict], flow: str) -> list[float]:
+    """kbit/s of `flow` arriving in each timeline step (0 at the first row)."""
+    step_bytes = [row["arrived_bytes"][flow] for row in rows]
+    if "arrived_bytes_total" not in rows[0]:   # recorded before per-step counts: cumulative
+        step_bytes = [step_bytes[0]] + [b - a for a, b in zip(step_bytes, step_bytes[1:],
+                                                             strict=False)]
+    return [0.0] + [
+        nbytes * 8 / 1e3 / max(row["t_s"] - before["t_s"], 1e-9)
+        for before, row, nbytes in zip(rows, rows[1:], step_bytes[1:], strict=False)
+    ]
 
 
 def counter_rates(series: list[dict]) -> dict[str, list[tuple[float, float]]]:

@@ -51,3 +51,18 @@ def test_map_labels_of_crowded_points_do_not_overlap():
                    if boxes[a].overlaps(boxes[b])]
     plt.close(fig)
     assert overlapping == []
+
+
+def test_the_timeline_plot_reads_records_made_before_per_step_counts(tmp_path, rich_record):
+    """Older records hold cumulative arrived_bytes and no arrived_bytes_total."""
+    rows = rich_record()["radio"]["timeline"]
+    per_step = plots.flow_rate_kbps(rows, "smuggler-1->video")
+    assert per_step == [0.0, 8.0, 0.0, 7.2]   # 1000 bytes in 1 s = 8 kbit/s
+    total = 0
+    for row in rows:
+        total += row["arrived_bytes"]["smuggler-1->video"]
+        row["arrived_bytes"]["smuggler-1->video"] = total
+        del row["arrived_bytes_total"]
+    assert plots.flow_rate_kbps(rows, "smuggler-1->video") == per_step
+    assert plots.timeline_png({"scenario": "old", "radio": {"timeline": rows}},
+                              tmp_path / "timeline.png") is not None
