@@ -334,19 +334,21 @@ def _matrix(rows: list[dict], results: dict) -> tuple[str, str]:
                     f"</span></th>{''.join(tds)}</tr>")
     matrix = (f"<table class='matrix'><thead><tr><th class='host'>subscriber (tier)</th>{head}"
               f"</tr></thead><tbody>{''.join(body)}</tbody></table>")
-    return matrix, _legend(shown)
+    return matrix, _legend(shown, any(access == "foreign-cell" for _, _, access in hosts))
 
 
-def _legend(shown: set) -> str:
+def _legend(shown: set, foreign_handsets: bool) -> str:
     items = [f"<li><span class='key {css}'></span> {_e(text)}</li>"
              for key, (css, text) in VERDICTS.items() if key in shown]
-    return ("<ul class='legend' id='reachability-legend'>" + "".join(items)
-            + "<li>under each observation: <b>allow</b> or <b>deny</b>, the expectation from "
-              "the tier's zones and the blocklist; <b>window</b>: the site is on the "
-              "blocklist for a time window</li>"
-              "<li>a smuggled foreign handset reaches the global zone on a foreign operator's "
-              "cell, outside the national network: the policy of its tier does not apply "
-              "there</li></ul>")
+    items.append("<li>under each observation: <b>allow</b> or <b>deny</b>, the expectation "
+                 "from the tier's zones and the blocklist"
+                 + ("; <b>window</b>: the site is on the blocklist for a time window"
+                    if any(expected == "window" for expected, _ in shown) else "") + "</li>")
+    if foreign_handsets:
+        items.append("<li>a smuggled foreign handset reaches the global zone on a foreign "
+                     "operator's cell, outside the national network: the policy of its tier "
+                     "does not apply there</li>")
+    return "<ul class='legend' id='reachability-legend'>" + "".join(items) + "</ul>"
 
 
 def section_remeasurements(results: dict, page: Page) -> str | None:

@@ -192,3 +192,10 @@ def test_the_fields_a_held_border_run_adds_are_in_the_schema(tmp_path, rich_reco
     data["remeasurements"][0]["reachability"][0]["blocking"] = "maybe"
     with pytest.raises(HermitError, match=r"remeasurements\[0\]\.reachability\[0\]\.blocking"):
         results.write(tmp_path, data)
+
+
+def test_the_legend_explains_only_what_the_matrix_shows(tmp_path, results_record, rich_record):
+    plain = report.write_html(results_record(), tmp_path).read_text()
+    assert "smuggled foreign handset" not in plain and "<b>window</b>" not in plain
+    rich = report.write_html(rich_record(), tmp_path).read_text()
+    assert "smuggled foreign handset reaches the global zone" in rich
