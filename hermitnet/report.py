@@ -1,10 +1,49 @@
-"""Summaries of a run for people: a terminal table and an HTML report."""
+"""Summaries of a run for people: a terminal table, and report.html.
+
+report.html is one self-contained file (its plots are embedded as data: URIs; the CSV, pcap and
+JSON files it was built from are linked relatively, so the folder can be moved whole). Each
+section is one function of SECTIONS: it takes the results and the page's context and returns
+its HTML, or None when the run holds no data for it (the section is then left out). What a run
+does not record yet has no section rather than a made-up one: throughput over time with the
+timeline's events marked on it, and the reconciliation of the controller's counters with the
+observers.
+"""
 
 from __future__ import annotations
 
+import base64
 import html
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
+
+# What the testbed never emulates, whatever the machine: said beside what this run lacked.
+BY_DESIGN_NOT_EMULATED = (
+    "radio signals: a phone's air link gets the rate and loss the radio model computes for its "
+    "serving cell (hermitnet/radio); the radio itself is not emulated",
+    "the global internet and foreign operators: a few real servers behind standalone learning "
+    "switches, outside the national controller",
+)
+# Reachability cells: (css class, legend text), by (what the policy expects, what was observed).
+VERDICTS = {
+    ("allow", True): ("ok", "reached, as the policy allows"),
+    ("deny", False): ("denied", "not reached, as the policy forbids (the reason: how it failed)"),
+    ("deny", True): ("leak", "reached although the policy forbids it: a leak"),
+    ("allow", False): ("lost", "not reached although the policy allows it"),
+    ("window", True): ("window", "on a timed blocklist entry: reached"),
+    ("window", False): ("window", "on a timed blocklist entry: not reached"),
+    ("unknown", True): ("unknown", "reached (the policy was not recorded)"),
+    ("unknown", False): ("unknown", "not reached (the policy was not recorded)"),
+}
+LINKED_FILES = (
+    ("results.json", "the run's full record (schema hermitnet.results/1)"),
+    ("reachability.csv", "reachability, one row per subscriber and site"),
+    ("throughput.csv", "throughput per flow"),
+    ("rtt.csv", "round-trip times"),
+    ("counters.jsonl", "the controller's counters, one line per poll"),
+    ("radio-map.png", "the radio map, full size"),
+    ("controller.log", "the controller's log"),
+)
 
 
 def tier_zone_matrix(results: dict) -> dict[str, dict[str, tuple[int, int]]]:
@@ -21,13 +60,18 @@ def tier_zone_matrix(results: dict) -> dict[str, dict[str, tuple[int, int]]]:
     return {t: {z: (c[0], c[1]) for z, c in zones.items()} for t, zones in matrix.items()}
 
 
-def summary(results: dict) -> str:
+def summary(results: dict, status: str | None = None, note: str | None = None) -> str:
+    """The terminal summary; `status` overrides the recorded one (e.g. while a run is held),
+    `note` is a line under the heading."""
     env = results["environment"]
     lines = [
-        f"scenario {results['scenario']} (seed {results['seed']}): {results['status']}",
+        f"scenario {results['scenario']} (seed {results['seed']}): "
+        f"{status or results['status']}",
         f"datapath {env['datapath']}, netem {'yes' if env['netem'] else 'no'}, "
         f"controller {env['controller']}, {env['ovs']}, Mininet {env['mininet']}",
     ]
+    if note:
+        lines.append(note)
     if results.get("error"):
         lines.append(f"error: {results['error']}")
     matrix = tier_zone_matrix(results)
@@ -55,10 +99,34 @@ def summary(results: dict) -> str:
     by_tier = ", ".join(f"{k} {v}" for k, v in sorted(leak["by_tier"].items()))
     by_path = ", ".join(f"{k} {v}" for k, v in sorted(leak["by_path"].items()))
     lines.append(f"leakage (bytes arriving where policy forbids): {by_tier} | by path: {by_path}")
+    escaped = _escaped_probes_text(leak)
+    if escaped:
+        lines.append(escaped)
+    rounds = results.get("remeasurements") or []
+    if rounds:
+        lines.append(f"reachability measured again {len(rounds)} time(s) while held: "
+                     "results.json `remeasurements`, report.html")
     if env["not_emulated"]:
         lines.append("not emulated on this machine:")
         lines += [f"  - {item}" for item in env["not_emulated"]]
     return "\n".join(lines)
+
+
+def _escaped_probes_text(leak: dict) -> str | None:
+    """'probes escaped: 44 of 330 packets; foreign-cell: ipv6 8, policy-hole 9, ...' or None."""
+    if "probes_sent" not in leak:
+        return None
+    sent, escaped = leak["probes_sent"], leak.get("probes_escaped", 0)
+    text = f"probes escaped: {escaped} of {sent} packets"
+    by_path = leak.get("probes_escaped_by_path")
+    if by_path:
+        text += "; " + "; ".join(
+            f"{path}: " + ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
+            for path, kinds in sorted(by_path.items()))
+    elif leak.get("probes_escaped_by_kind"):
+        text += " (" + ", ".join(f"{kind} {n}" for kind, n in
+                                 sorted(leak["probes_escaped_by_kind"].items())) + ")"
+    return text
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -69,45 +137,417 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
+# -- report.html ------------------------------------------------------------------------------
+
+@dataclass
+class Page:
+    """What the sections of one report share: its folder and the plots drawn for it."""
+
+    run_dir: Path
+    images: dict[str, Path] = field(default_factory=dict)
+
+
 def write_html(results: dict, run_dir: Path) -> Path:
-    """report.html (and its PNG plots): the summary, the reachability matrix, the plots."""
+    """run_dir/report.html (drawing its PNG plots beside it first)."""
     from hermitnet import plots
 
-    images = "".join(f"<p><img src='{html.escape(p.name)}' alt='{html.escape(p.stem)}'></p>"
-                     for p in plots.write_all(results, run_dir))
-    sites = sorted({r["site"] for r in results["reachability"]})
-    hosts = []
-    for r in results["reachability"]:
-        if (r["host"], r["tier"]) not in hosts:
-            hosts.append((r["host"], r["tier"]))
-    cell = {(r["host"], r["site"]): r for r in results["reachability"]}
-    head = "".join(f"<th>{html.escape(s)}</th>" for s in sites)
+    page = Page(Path(run_dir), plots.write_all(results, Path(run_dir)))
+    radio_map = page.run_dir / "radio-map.png"
+    if radio_map.exists():
+        page.images["radio-map"] = radio_map
+    body = "\n".join(part for section in SECTIONS if (part := section(results, page)))
+    path = page.run_dir / "report.html"
+    path.write_text(_document(f"hermitnet: {results['scenario']}", body))
+    return path
+
+
+def _document(title: str, body: str) -> str:
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_e(title)}</title>
+<style>{CSS}</style></head>
+<body>
+{body}
+</body></html>
+"""
+
+
+CSS = """
+body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1200px;padding:0 1em;
+ color:#222;line-height:1.4}
+h1{font-size:1.6em;margin-bottom:.2em} h2{margin-top:1.6em;border-bottom:1px solid #ddd}
+section{margin-bottom:1em}
+table{border-collapse:collapse;margin:.5em 0;font-size:.9em}
+td,th{padding:3px 7px;border:1px solid #ccc;text-align:left;vertical-align:top;
+ overflow-wrap:break-word}
+th{background:#f4f4f4}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+table.matrix{table-layout:fixed;width:100%}
+table.matrix td,table.matrix th{font-size:.85em;text-align:center;padding:2px 3px;
+ overflow-wrap:anywhere}
+table.matrix th.host{text-align:left;width:11em}
+.zone{display:block;font-weight:normal;color:#555;font-size:.9em}
+.expect{display:block;color:#555;font-size:.85em}
+td.ok,.key.ok{background:#d8f5d0} td.denied,.key.denied{background:#eeeeee}
+td.leak,.key.leak{background:#f5a3a3;font-weight:bold} td.lost,.key.lost{background:#ffd59a}
+td.window,.key.window{background:#dde7f7} td.unknown,.key.unknown{background:#ffffff}
+.key{display:inline-block;width:1.2em;height:1em;border:1px solid #999;vertical-align:middle}
+ul.legend{list-style:none;padding-left:0} ul.legend li{margin:.15em 0}
+img{max-width:100%;height:auto;display:block;margin:.5em 0;border:1px solid #eee;
+ box-sizing:border-box}
+dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:.1em 1em}
+dl.meta dt{font-weight:bold} dl.meta dd{margin:0;overflow-wrap:anywhere}
+p.note{color:#555;font-size:.9em}
+"""
+
+
+def _e(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _section(key: str, title: str, *parts: str) -> str:
+    return f"<section id='{key}'>\n<h2>{_e(title)}</h2>\n" + "\n".join(parts) + "\n</section>"
+
+
+def _html_table(header: list[str], rows: list[list], numeric: set[int] = frozenset(),
+                css: str = "") -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td class='num'>{_e(c)}</td>" if i in numeric else f"<td>{_e(c)}</td>"
+                         for i, c in enumerate(row)) + "</tr>"
+        for row in rows)
+    cls = f" class='{css}'" if css else ""
+    return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _image(page: Page, name: str, alt: str) -> str:
+    """One of the page's plots, embedded as a data: URI (the report stays one file)."""
+    path = page.images.get(name)
+    if path is None:
+        return ""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f"<img id='img-{name}' src='data:image/png;base64,{data}' alt='{_e(alt)}' "
+            f"title='{_e(path.name)}'>")
+
+
+def _mbit(bps) -> str:
+    return "-" if bps is None else f"{bps / 1e6:.2f}"
+
+
+def section_header(results: dict, page: Page) -> str:
+    status = results["status"]
+    items = [("status", status), ("run id", results.get("run_id", "-")),
+             ("seed", results["seed"]), ("scenario file", results.get("scenario_file", "-")),
+             ("started", results["started"]), ("finished", results["finished"] or "-")]
+    if results.get("error"):
+        items.append(("error", results["error"]))
+    meta = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items)
+    return (f"<header id='scenario'><h1>hermitnet run: {_e(results['scenario'])}</h1>"
+            f"<dl class='meta'>{meta}</dl></header>")
+
+
+def section_environment(results: dict, page: Page) -> str:
+    env = results["environment"]
+    versions = [("datapath", env["datapath"]), ("netem", "yes" if env["netem"] else "no"),
+                ("controller", env["controller"]), ("Open vSwitch", env["ovs"]),
+                ("Mininet", env["mininet"]), ("kernel", env["kernel"]),
+                ("iperf3", env.get("iperf3")), ("scapy", env.get("scapy"))]
+    meta = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v if v is not None else '-')}</dd>"
+                   for k, v in versions)
+    emulated = "".join(f"<li>{_e(item)}</li>" for item in env["emulated"]) or "<li>-</li>"
+    missing = "".join(f"<li>{_e(item)}</li>" for item in env["not_emulated"])
+    missing = missing or "<li>nothing the scenario configures was left out</li>"
+    design = "".join(f"<li>{_e(item)}</li>" for item in BY_DESIGN_NOT_EMULATED)
+    return _section(
+        "environment", "Environment: what was and was not emulated",
+        f"<dl class='meta'>{meta}</dl>",
+        f"<h3>Emulated on this machine</h3><ul>{emulated}</ul>",
+        "<h3>Not emulated on this machine, and why</h3>"
+        f"<ul id='not-emulated'>{missing}</ul>",
+        f"<h3>Never emulated (by design)</h3><ul>{design}</ul>")
+
+
+def expectation(results: dict, row: dict) -> tuple[str, str]:
+    """(allow | deny | window | unknown, words) for one reachability row, from the policy the
+    run started with: the zones of the subscriber's tier, and the blocklist."""
+    policy = results.get("policy")
+    if not policy:
+        return "unknown", "policy not recorded"
+    entries = [b for b in policy.get("blocklist", []) if b["site"] == row["site"]]
+    for entry in entries:
+        if entry.get("from_s") is None and entry.get("until_s") is None:
+            return "deny", "blocklist"
+    if row["zone"] not in policy["tier_zones"].get(row["tier"], []):
+        return "deny", f"{row['tier']} may not reach {row['zone']}"
+    if entries:
+        spans = ", ".join(f"{_time(b.get('from_s'), 'start')}-{_time(b.get('until_s'), 'end')}"
+                          for b in entries)
+        return "window", f"blocklist {spans}"
+    return "allow", f"{row['tier']} may reach {row['zone']}"
+
+
+def _time(value, default: str) -> str:
+    return default if value is None else f"{value:g} s"
+
+
+def section_reachability(results: dict, page: Page) -> str:
+    return _section("reachability", "Reachability: policy and observation",
+                    "<p>An HTTP fetch from each subscriber to each site. Each column is a site, "
+                    "under it the zone it is in; each cell is what was observed (ok, or how the "
+                    "fetch failed: dns, tcp_ip, http-failure, http-diff) and, below it, what "
+                    "the policy the run started with expects.</p>",
+                    *_matrix(results["reachability"], results))
+
+
+def _matrix(rows: list[dict], results: dict) -> tuple[str, str]:
+    """(the matrix, its legend: the kinds of cell it shows)."""
+    if not rows:
+        return "<p class='note'>no reachability was measured</p>", ""
+    shown = set()
+    sites, zone_of, hosts = [], {}, []
+    for r in rows:
+        if r["site"] not in zone_of:
+            sites.append(r["site"])
+            zone_of[r["site"]] = r["zone"]
+        key = (r["host"], r["tier"], r.get("access"))
+        if key not in hosts:
+            hosts.append(key)
+    cell = {(r["host"], r["site"]): r for r in rows}
+    head = "".join(f"<th>{_e(s)}<span class='zone'>{_e(zone_of[s])}</span></th>" for s in sites)
     body = []
-    for host, tier in hosts:
+    for host, tier, access in hosts:
         tds = []
         for site in sites:
             r = cell.get((host, site))
             if r is None:
                 tds.append("<td></td>")
                 continue
-            css = "ok" if r["ok"] else "blocked"
-            tds.append(f"<td class='{css}' title='{html.escape(r['zone'])}'>"
-                       f"{'ok' if r['ok'] else html.escape(r['blocking'])}</td>")
-        body.append(f"<tr><th>{html.escape(host)} ({html.escape(tier)})</th>{''.join(tds)}</tr>")
-    page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>hermitnet: {html.escape(results['scenario'])}</title>
-<style>body{{font-family:sans-serif;margin:2em}} td,th{{padding:2px 6px;border:1px solid #ccc}}
-td.ok{{background:#d8f5d0}} td.blocked{{background:#f8d7d7}} table{{border-collapse:collapse}}
-pre{{background:#f4f4f4;padding:1em}}</style></head><body>
-<h1>hermitnet run: {html.escape(results['scenario'])}</h1>
-<pre>{html.escape(summary(results))}</pre>
-<h2>Reachability (HTTP fetch from each subscriber)</h2>
-<table><tr><th></th>{head}</tr>
-{''.join(body)}</table>
-<h2>Plots</h2>
-{images}
-</body></html>
-"""
-    path = run_dir / "report.html"
-    path.write_text(page)
-    return path
+            expected, why = expectation(results, r)
+            css, _ = VERDICTS[(expected, bool(r["ok"]))]
+            shown.add((expected, bool(r["ok"])))
+            seen = "ok" if r["ok"] else r["blocking"]
+            tds.append(f"<td class='{css}' title='{_e(why)}'>{_e(seen)}"
+                       f"<span class='expect'>{_e(expected)}</span></td>")
+        where = " on a foreign cell" if access == "foreign-cell" else ""
+        body.append(f"<tr><th class='host'>{_e(host)}<span class='zone'>{_e(tier)}{where}"
+                    f"</span></th>{''.join(tds)}</tr>")
+    matrix = (f"<table class='matrix'><thead><tr><th class='host'>subscriber (tier)</th>{head}"
+              f"</tr></thead><tbody>{''.join(body)}</tbody></table>")
+    return matrix, _legend(shown, any(access == "foreign-cell" for _, _, access in hosts))
+
+
+def _legend(shown: set, foreign_handsets: bool) -> str:
+    items = [f"<li><span class='key {css}'></span> {_e(text)}</li>"
+             for key, (css, text) in VERDICTS.items() if key in shown]
+    items.append("<li>under each observation: <b>allow</b> or <b>deny</b>, the expectation "
+                 "from the tier's zones and the blocklist"
+                 + ("; <b>window</b>: the site is on the blocklist for a time window"
+                    if any(expected == "window" for expected, _ in shown) else "") + "</li>")
+    if foreign_handsets:
+        items.append("<li>a smuggled foreign handset reaches the global zone on a foreign "
+                     "operator's cell, outside the national network: the policy of its tier "
+                     "does not apply there</li>")
+    return "<ul class='legend' id='reachability-legend'>" + "".join(items) + "</ul>"
+
+
+def section_remeasurements(results: dict, page: Page) -> str | None:
+    rounds = results.get("remeasurements") or []
+    if not rounds:
+        return None
+    previous = {(r["host"], r["site"]): r["ok"] for r in results["reachability"]}
+    lines = []
+    for item in rounds:
+        now = {(r["host"], r["site"]): r["ok"] for r in item["reachability"]}
+        changed = [f"{host} -> {site}: {'ok' if ok else 'not reached'}"
+                   for (host, site), ok in now.items() if previous.get((host, site)) != ok]
+        lines.append([item["round"], f"{item['t_s']:.0f}",
+                      f"{sum(now.values())}/{len(now)}", "; ".join(changed) or "no change"])
+        previous = now
+    return _section("remeasurements", "Reachability measured again while the run was held",
+                    _html_table(["round", "t (s since the network came up)", "fetches ok",
+                                 "changes from the round before"], lines, numeric={0, 1}))
+
+
+def section_throughput(results: dict, page: Page) -> str | None:
+    rows = results["throughput"]
+    if not rows:
+        return None
+    table = _html_table(
+        ["tier", "from", "to", "protocol", "measured Mbit/s", "configured bottleneck Mbit/s",
+         "measured / configured", "seconds"],
+        [[r["tier"], r["src"], r["dst"], r["protocol"], _mbit(r["bps"]),
+          _mbit(r.get("expected_bps")),
+          f"{r['bps'] / r['expected_bps']:.0%}" if r.get("expected_bps") else "-",
+          f"{r['seconds']:g}"] for r in rows],
+        numeric={4, 5, 6, 7})
+    return _section("throughput", "Throughput per tier", table,
+                    _image(page, "throughput", "throughput per tier against its bottleneck"))
+
+
+def section_rtt(results: dict, page: Page) -> str | None:
+    rows = results["rtt"]
+    if not rows:
+        return None
+
+    def ms(value) -> str:
+        return "-" if value is None else f"{value:.1f}"
+
+    table = _html_table(
+        ["tier", "from", "to", "measured min ms", "measured avg ms", "configured ms"],
+        [[r["tier"], r["src"], r["dst"], ms(r["rtt_ms_min"]), ms(r["rtt_ms_avg"]),
+          ms(r["configured_delay_ms"])] for r in rows],
+        numeric={3, 4, 5})
+    note = ""
+    if not results["environment"]["netem"]:
+        note = ("<p class='note'>This machine has no netem: configured delay shows in the "
+                "measured round trips only where another mechanism emulated it (see the "
+                "environment above).</p>")
+    return _section("rtt", "Round-trip time: measured and configured",
+                    "<p>Configured: twice the one-way delay of the links on the path.</p>",
+                    table, note)
+
+
+def section_leakage(results: dict, page: Page) -> str:
+    leak = results["leakage"]
+    by_path_kinds = leak.get("probes_escaped_by_path") or {}
+    by_tier = _html_table(["tier", "bytes"], [[t, b] for t, b in sorted(leak["by_tier"].items())],
+                          numeric={1})
+    by_path = _html_table(
+        ["path", "bytes", "of which escaped probes (packets by kind)"],
+        [[p, "not measured" if b is None else b,
+          ", ".join(f"{k} {n}" for k, n in sorted(by_path_kinds.get(p, {}).items())) or "-"]
+         for p, b in sorted(leak["by_path"].items())],
+        numeric={1})
+    parts = ["<p>Bytes counted by the observers inside the servers that arrived from a tier "
+             "at a site in a zone its policy forbids.</p>",
+             "<h3>By tier</h3>", by_tier, "<h3>By path</h3>", by_path]
+    text = _escaped_probes_text(leak)
+    if text:
+        parts.append(f"<p>{_e(text)}</p>")
+    escaped = _escaped_probe_rows(leak)
+    if escaped:
+        parts += ["<h3>Escaped probes</h3>",
+                  _html_table(["site", "probe kind", "sender", "packets", "bytes"], escaped,
+                              numeric={3, 4}, css="escaped")]
+    leaks = _leak_rows(results)
+    if leaks:
+        parts += ["<h3>Traffic that arrived where the policy forbids it</h3>",
+                  _html_table(["sender", "tier", "site", "zone", "packets", "bytes"], leaks,
+                              numeric={4, 5})]
+    return _section("leakage", "Leakage by tier and path", *parts)
+
+
+def _escaped_probe_rows(leak: dict) -> list[list]:
+    rows = []
+    for site, counters in sorted((leak.get("arrived") or {}).items()):
+        for key, counter in sorted(counters.items()):
+            if key.startswith("probe:") and counter["bytes"]:
+                _, kind, sender = key.split(":", 2)
+                rows.append([site, kind, sender, counter["packets"], counter["bytes"]])
+    return rows
+
+
+def _leak_rows(results: dict) -> list[list]:
+    """Non-probe traffic from a subscriber to a site in a zone its tier may not reach."""
+    policy = results.get("policy")
+    if not policy:
+        return []
+    zone_of = {r["site"]: r["zone"] for r in results["reachability"]}
+    rows = []
+    for site, counters in sorted((results["leakage"].get("arrived") or {}).items()):
+        for sender, counter in sorted(counters.items()):
+            tier = policy["membership"].get(sender)
+            if sender.startswith("probe:") or not counter["bytes"] or tier is None:
+                continue
+            if zone_of.get(site) not in policy["tier_zones"].get(tier, []):
+                rows.append([sender, tier, site, zone_of.get(site, "?"), counter["packets"],
+                             counter["bytes"]])
+    return rows
+
+
+def section_counters(results: dict, page: Page) -> str | None:
+    counters = results.get("counters")
+    if not counters:
+        return None
+    decisions = ("classify", "allow", "denied", "blocked", "spoofed")
+    rows = [[name, *[cells.get(d, {}).get("packets", 0) for d in decisions]]
+            for name, cells in sorted(counters["flows"].items()) if name != "-"]
+    parts = [f"<p>The switches' own counters, polled by the controller every "
+             f"{counters.get('interval_s') or 0:.1f} s ({counters['samples']} samples, "
+             f"{counters['epochs']} controller process(es)); packets per class and decision "
+             "at the ingress switch.</p>",
+             _html_table(["class", *decisions], rows, numeric={1, 2, 3, 4, 5})]
+    drops = counters.get("meter_drops") or {}
+    if drops:
+        parts.append(_html_table(["tier", "packets dropped by its meter", "bytes"],
+                                 [[t, d.get("packets", 0), d.get("bytes", 0)]
+                                  for t, d in sorted(drops.items())], numeric={1, 2}))
+    uplink = counters.get("uplink") or {}
+    if uplink:
+        parts.append(f"<p>uplink ({_e(uplink.get('switch'))} port {_e(uplink.get('port'))}): "
+                     f"out {_e(uplink.get('tx_bytes'))} bytes, in {_e(uplink.get('rx_bytes'))} "
+                     "bytes</p>")
+    if counters.get("gaps"):
+        parts.append("<p class='note'>gaps in the series (no poll answered): " + _e(", ".join(
+            f"{g['from_s']:.1f}-{g['to_s']:.1f} s" for g in counters["gaps"])) + "</p>")
+    parts.append(_image(page, "counters", "the controller's counters over time"))
+    return _section("counters", "The controller's counters over time", *parts)
+
+
+def section_radio(results: dict, page: Page) -> str | None:
+    radio = results.get("radio")
+    if not radio:
+        return None
+    population = radio.get("population") or {}
+    figures = []
+    effectiveness = radio.get("jamming_effectiveness") or {}
+    kept_off = ("jamming effectiveness: share of the border phones that would reach a foreign "
+                "cell with every jammer off, kept off it by the jammers")
+    for key, when in (("time_averaged", "averaged over the timeline"),
+                      ("worst_moment", "at its lowest moment"),
+                      ("every_jammer_on", "with every jammer on, whatever the schedules")):
+        if effectiveness.get(key) is not None:
+            figures.append([f"{kept_off}, {when}", f"{effectiveness[key]:.1%}"])
+    words = {
+        "national_coverage_share": "phones with national coverage",
+        "foreign_reach_share": "phones that could camp on a foreign cell (with a foreign "
+                               "handset)",
+        "border_foreign_reach_share": "border phones that could camp on a foreign cell",
+        "border_foreign_reach_share_unjammed": "the same with every jammer off",
+    }
+    figures += [[text, f"{population[key]:.1%}"] for key, text in words.items()
+                if isinstance(population.get(key), (int, float))]
+    parts = []
+    if population:
+        parts.append(f"<p>The radio model over {population.get('phones', 0):,} sampled phones, "
+                     f"jammers {_e(population.get('jammers', '-'))}:</p>")
+    if figures:
+        parts.append(_html_table(["figure", "value"], figures, numeric={1}))
+    attached = radio.get("attached")
+    if attached:
+        parts.append("<p>Emulated phones at t = 0 by serving cell: " + _e(", ".join(
+            f"{kind} {n}" for kind, n in attached.items())) + "</p>")
+    parts.append(_image(page, "radio-map", "radio map: coverage, foreign reach, jammer "
+                                            "footprints, phones by serving cell"))
+    parts.append(_image(page, "timeline", "phones by serving cell and traffic arriving along "
+                                           "the timeline"))
+    return _section("radio", "Radio: map and jamming", *parts)
+
+
+def section_files(results: dict, page: Page) -> str:
+    found = [(name, what) for name, what in LINKED_FILES if (page.run_dir / name).exists()]
+    found[1:1] = [(pcap.name, "packets captured on a link of the run (uplink, foreign backhaul)")
+                  for pcap in sorted(page.run_dir.glob("*.pcap"))]
+    items = [f"<li><a href='{_e(name)}'>{_e(name)}</a>: {_e(what)}</li>" for name, what in found]
+    if not items:
+        return _section("files", "Files", "<p class='note'>the files of the run are not in "
+                                          "this folder</p>")
+    return _section("files", "Files this report was built from",
+                    "<p>In the same folder as this report.</p>",
+                    f"<ul>{''.join(items)}</ul>")
+
+
+SECTIONS = (section_header, section_environment, section_reachability, section_remeasurements,
+            section_throughput, section_rtt, section_leakage, section_counters, section_radio,
+            section_files)

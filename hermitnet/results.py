@@ -31,6 +31,8 @@ def leakage(arrived: dict, state, scenario, probes_sent: int = 0) -> dict:
     handset on a foreign operator's cell; for probes their kind's path ("spoofed-source",
     "tunnel", "ipv6"); else "uplink" for the global zone (reachable only through the
     international uplink) and "internal" for zones inside the national network.
+    An escaped probe's bytes count in `by_path` like any other leak; `probes_escaped_by_path`
+    says which probes they were: {path: {kind: packets}}.
     """
     from hermitnet.workload.probes import path_of
 
@@ -41,6 +43,7 @@ def leakage(arrived: dict, state, scenario, probes_sent: int = 0) -> dict:
                                ("uplink", "internal", "foreign-cell", "spoofed-source", "tunnel",
                                 "ipv6")}
     escaped: dict[str, int] = {}
+    escaped_by_path: dict[str, dict[str, int]] = {}
     for site, counters in arrived.items():
         zone = zone_of[site]
         for key, counter in counters.items():
@@ -50,6 +53,8 @@ def leakage(arrived: dict, state, scenario, probes_sent: int = 0) -> dict:
                 _, kind, sender = key.split(":", 2)
                 escaped[kind] = escaped.get(kind, 0) + counter["packets"]
                 path = path_of(kind, zone, handset[sender])
+                kinds = escaped_by_path.setdefault(path, {})
+                kinds[kind] = kinds.get(kind, 0) + counter["packets"]
             else:
                 sender = key
                 if zone in state.tier_zones[state.membership[sender]]:
@@ -59,6 +64,7 @@ def leakage(arrived: dict, state, scenario, probes_sent: int = 0) -> dict:
             by_path[path] += counter["bytes"]
     return {"by_tier": by_tier, "by_path": by_path, "probes_sent": probes_sent,
             "probes_escaped": sum(escaped.values()), "probes_escaped_by_kind": escaped,
+            "probes_escaped_by_path": escaped_by_path,
             "arrived": arrived}
 
 

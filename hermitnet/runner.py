@@ -117,7 +117,11 @@ class LiveRun:
             self.results["radio"] = timeline.summary(scenario.radio, rows, POPULATION_PHONES,
                                                      scenario.seed)
             timings["timeline"] = time.monotonic() - clock
-            self.checkpoint()
+            from hermitnet.radio.mapplot import draw_run_map
+
+            draw_run_map(scenario.radio, self.run_dir / "radio-map.png",
+                         f"{scenario.name}: every jammer on, UEs at their start")
+        self.checkpoint()
         arrived = observer.read(self.emu, self.plan)
         self.results["leakage"] = results_module.leakage(arrived, self.state, scenario,
                                                          probes_sent)
@@ -214,6 +218,7 @@ def _session(scenario, out_dir, progress, caps, lock,
     for line in will_not:
         progress(f"NOT emulated: {line}")
     results = _skeleton_results(scenario, run_id, caps, will, will_not)
+    results["policy"] = state.to_dict()  # as the run starts: the report's expectation
     live = LiveRun(scenario, plan, state, compiled, caps, run_dir, results, progress,
                    api_host=api_host)
     manifest = manifest_module.Manifest.create(run_id, str(run_dir))

@@ -106,47 +106,115 @@ def state_dir(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def results_record():
     """A factory: a fresh, complete, valid results.json record of a small baseline run."""
+    return make_results_record
+
+
+def make_results_record() -> dict:
+    """See the results_record fixture."""
     from hermitnet import results
 
-    def make() -> dict:
-        return {
-            "schema": results.SCHEMA_VERSION,
-            "scenario": "baseline",
-            "scenario_file": "scenarios/baseline.yaml",
-            "run_id": "hnab",
-            "seed": 1,
-            "started": "2024-05-01T10:00:00+00:00",
-            "finished": "2024-05-01T10:01:00+00:00",
-            "status": "ok",
-            "error": None,
-            "environment": {
-                "datapath": "userspace", "netem": False, "controller": "ryu 4.34",
-                "ovs": "Open vSwitch 3.1.0", "mininet": "2.3.0", "kernel": "6.1.0",
-                "emulated": ["link rates: HTB shaping (bw_mbps)"],
-                "not_emulated": ["air link citizen-1-nb-a: delay_ms=40 jitter_ms=0 (no netem)"],
-            },
-            "reachability": [
-                {"tier": "citizen", "host": "citizen-1", "site": "news", "zone": "intranet",
-                 "ok": True, "blocking": "false"},
-                {"tier": "citizen", "host": "citizen-1", "site": "video", "zone": "global",
-                 "ok": False, "blocking": "tcp_ip"},
-                {"tier": "elite", "host": "elite-1", "site": "news", "zone": "intranet",
-                 "ok": True, "blocking": "false"},
-                {"tier": "elite", "host": "elite-1", "site": "video", "zone": "global",
-                 "ok": True, "blocking": "false"},
-            ],
-            "throughput": [
-                {"tier": "citizen", "src": "citizen-1", "dst": "news", "protocol": "tcp",
-                 "bps": 1.91e6, "seconds": 5, "expected_bps": 2e6, "error": None},
-                {"tier": "elite", "src": "elite-1", "dst": "video", "protocol": "tcp",
-                 "bps": 4.8e6, "seconds": 5, "expected_bps": None},
-            ],
-            "rtt": [
-                {"tier": "citizen", "src": "citizen-1", "dst": "news", "rtt_ms_min": 84.1,
-                 "rtt_ms_avg": 84.5, "configured_delay_ms": 84},
-            ],
-            "leakage": {"by_tier": {"citizen": 0, "elite": 0}, "by_path": {"uplink": 0}},
-            "timings_s": {"build": 1.5},
-        }
+    return {
+        "schema": results.SCHEMA_VERSION,
+        "scenario": "baseline",
+        "scenario_file": "scenarios/baseline.yaml",
+        "run_id": "hnab",
+        "seed": 1,
+        "started": "2024-05-01T10:00:00+00:00",
+        "finished": "2024-05-01T10:01:00+00:00",
+        "status": "ok",
+        "error": None,
+        "environment": {
+            "datapath": "userspace", "netem": False, "controller": "ryu 4.34",
+            "ovs": "Open vSwitch 3.1.0", "mininet": "2.3.0", "kernel": "6.1.0",
+            "emulated": ["link rates: HTB shaping (bw_mbps)"],
+            "not_emulated": ["air link citizen-1-nb-a: delay_ms=40 jitter_ms=0 (no netem)"],
+        },
+        "reachability": [
+            {"tier": "citizen", "host": "citizen-1", "site": "news", "zone": "intranet",
+             "ok": True, "blocking": "false"},
+            {"tier": "citizen", "host": "citizen-1", "site": "video", "zone": "global",
+             "ok": False, "blocking": "tcp_ip"},
+            {"tier": "elite", "host": "elite-1", "site": "news", "zone": "intranet",
+             "ok": True, "blocking": "false"},
+            {"tier": "elite", "host": "elite-1", "site": "video", "zone": "global",
+             "ok": True, "blocking": "false"},
+        ],
+        "throughput": [
+            {"tier": "citizen", "src": "citizen-1", "dst": "news", "protocol": "tcp",
+             "bps": 1.91e6, "seconds": 5, "expected_bps": 2e6, "error": None},
+            {"tier": "elite", "src": "elite-1", "dst": "video", "protocol": "tcp",
+             "bps": 4.8e6, "seconds": 5, "expected_bps": None},
+        ],
+        "rtt": [
+            {"tier": "citizen", "src": "citizen-1", "dst": "news", "rtt_ms_min": 84.1,
+             "rtt_ms_avg": 84.5, "configured_delay_ms": 84},
+        ],
+        "leakage": {"by_tier": {"citizen": 0, "elite": 0}, "by_path": {"uplink": 0},
+                    "probes_sent": 20, "probes_escaped": 0},
+        "policy": {"tier_zones": {"citizen": ["intranet"],
+                                  "elite": ["intranet", "national", "global"]},
+                   "tier_rate_mbps": {"citizen": None, "elite": None},
+                   "membership": {"citizen-1": "citizen", "elite-1": "elite"},
+                   "blocklist": []},
+        "timings_s": {"build": 1.5},
+    }
 
-    return make
+
+
+@pytest.fixture
+def rich_record():
+    """A factory: results_record with what a border run under --hold adds: a smuggled handset
+    whose traffic and probes escaped, the radio timeline, the controller's counters and one
+    held re-measurement."""
+    return make_rich_record
+
+
+def make_rich_record() -> dict:
+    """See the rich_record fixture."""
+    data = make_results_record()
+    data["scenario"] = "border"
+    data["reachability"].append(
+        {"tier": "citizen", "host": "smuggler-1", "site": "video", "zone": "global",
+         "ok": True, "blocking": "false", "access": "foreign-cell"})
+    data["policy"]["membership"]["smuggler-1"] = "citizen"
+    data["leakage"] = {
+        "by_tier": {"citizen": 738, "elite": 0},
+        "by_path": {"uplink": 0, "internal": 0, "foreign-cell": 738},
+        "probes_sent": 20, "probes_escaped": 3,
+        "probes_escaped_by_kind": {"policy-hole": 2, "ipv6": 1},
+        "probes_escaped_by_path": {"foreign-cell": {"policy-hole": 2, "ipv6": 1}},
+        "arrived": {"video": {"smuggler-1": {"packets": 5, "bytes": 500},
+                              "probe:policy-hole:smuggler-1": {"packets": 2, "bytes": 138},
+                              "probe:ipv6:smuggler-1": {"packets": 1, "bytes": 100},
+                              "elite-1": {"packets": 9, "bytes": 9000}}},
+    }
+    steps = [(0.0, 1, 0), (1.0, 1, 1000), (2.0, 0, 0), (3.0, 1, 900)]
+    data["radio"] = {
+        "attached": {"national": 2, "foreign": 1, "none": 0},
+        "timeline": [
+            {"t_s": t, "attached": {"national": 2, "foreign": on, "none": 1 - on},
+             "changed": [], "arrived_bytes": {"smuggler-1->video": step,
+                                              "citizen-1->news": 1200},
+             "arrived_bytes_total": {}}
+            for t, on, step in steps],
+        "jamming_effectiveness": {"time_averaged": 0.54, "worst_moment": 0.5,
+                                      "worst_moment_t_s": 10.0, "every_jammer_on": 0.6},
+        "population": {"phones": 1000, "jammers": "all on", "national_coverage_share": 0.95,
+                       "foreign_reach_share": 0.32, "border_foreign_reach_share": 0.33,
+                       "border_foreign_reach_share_unjammed": 0.71},
+    }
+    data["counters"] = {
+        "samples": 3, "epochs": 1, "interval_s": 1.0, "gaps": [],
+        "flows": {"citizen": {"classify": {"packets": 30, "bytes": 3000},
+                              "allow": {"packets": 20, "bytes": 2000},
+                              "denied": {"packets": 10, "bytes": 1000}}},
+        "meter_drops": {}, "uplink": {},
+        "series": [{"t_s": float(t), "epoch": 0,
+                    "packets": {"citizen/allow": 10 * t, "citizen/denied": 5 * t}}
+                   for t in range(3)],
+    }
+    flipped = [dict(r) for r in data["reachability"]]
+    flipped[1].update(ok=True, blocking="false")   # citizen-1 -> video, after a policy move
+    data["remeasurements"] = [{"round": 1, "t_s": 42.0, "seconds": 3.1,
+                               "reachability": flipped}]
+    return data

@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-from dataclasses import replace
 from pathlib import Path
 
 from hermitnet import scenario
+from hermitnet.commands.argtypes import non_negative_float, non_negative_int, positive_int, writing
 from hermitnet.errors import HermitError
 from hermitnet.radio.attach import evaluate
-from hermitnet.radio.mapplot import draw_map
+from hermitnet.radio.mapplot import all_jammers_on, draw_map
 from hermitnet.radio.population import population
 
 
@@ -28,18 +28,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PNG file, or folder for <scenario>-map.png (default results/)")
     parser.add_argument(
         "--phones",
-        type=int,
+        type=positive_int,
         default=1_000_000,
         help="phones to sample for the population numbers (default 1000000)",
     )
-    parser.add_argument("--seed", type=int, help="seed for sampling (default: the scenario's)")
+    parser.add_argument("--seed", type=non_negative_int,
+                        help="seed for sampling (default: the scenario's)")
     parser.add_argument(
         "--t-s",
-        type=float,
+        type=non_negative_float,
         dest="t_s",
         help="scenario time in s: jammers and UEs as at that time "
         "(default: every jammer on, UEs at their start)",
     )
+
+
+# The per-town CSV: column name -> TownStats field. Every share is over all the town's phones,
+# except the jamming effectiveness: over the town's phones near the border (its own population).
+CSV_COLUMNS = {
+    "town": "town",
+    "phones": "phones",
+    "national_coverage_share": "national_coverage_share",
+    "foreign_reach_share": "foreign_reach_share",
+    "foreign_reach_share_unjammed": "foreign_reach_share_unjammed",
+    "border_phones_jamming_effectiveness": "jamming_effectiveness",
+}
 
 
 def _ue_rows(attachments) -> list[dict]:
@@ -77,9 +90,17 @@ def run(args: argparse.Namespace) -> int:
     model = loaded.require_radio()
     seed = model.seed if args.seed is None else args.seed
     out_png = _out_png(args.out, scenario_path.stem)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
+    with writing("--out"):
+        out_png.parent.mkdir(parents=True, exist_ok=True)
+        _draw_and_write(loaded, model, args, seed, out_png)
+    return 0
+
+
+def _draw_and_write(loaded, model, args, seed: int, out_png: Path) -> None:
+    scenario_path = Path(args.scenario)
     jammer_on = model.active_jammers(args.t_s)
-    attachments = _with_all_jammers(model) if args.t_s is None else evaluate(model, args.t_s)
+    attachments = (evaluate(all_jammers_on(model), 0.0) if args.t_s is None
+                   else evaluate(model, args.t_s))
     result = population(model, args.phones, seed, times_s=None if args.t_s is None else [args.t_s])
     on_foreign = sum(a.cell_kind == "foreign" for a in attachments.values())
     when = "every jammer on" if args.t_s is None else f"t = {args.t_s:g} s"
@@ -102,23 +123,14 @@ def run(args: argparse.Namespace) -> int:
     }
     out_png.with_suffix(".json").write_text(json.dumps(numbers, indent=2) + "\n")
     with out_png.with_suffix(".csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(result.towns[0].__dataclass_fields__))
-        writer.writeheader()
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
         for town in result.towns:
-            writer.writerow(town.__dict__)
-    _print_numbers(numbers, result, out_png)
-    return 0
+            writer.writerow([getattr(town, field) for field in CSV_COLUMNS.values()])
+    _print_numbers(numbers, result, out_png, model.population.border_area_km)
 
 
-def _with_all_jammers(model):
-    """UEs at their start positions under every jammer."""
-    always_on = tuple(
-        replace(j, schedule=(), duty_cycle=None, initially_on=True) for j in model.jammers
-    )
-    return evaluate(replace(model, jammers=always_on), 0.0)
-
-
-def _print_numbers(numbers: dict, result, out_png: Path) -> None:
+def _print_numbers(numbers: dict, result, out_png: Path, border_area_km: float) -> None:
     print(f"radio map of {numbers['scenario']} ({numbers['when']})")
     print(f"  {'ue':<12} {'cell':<12} {'kind':<9} {'SINR dB':>8} {'Mbit/s':>7} {'loss %':>7}")
     for row in numbers["ues"]:
@@ -150,16 +162,21 @@ def _print_numbers(numbers: dict, result, out_png: Path) -> None:
         + ("-" if effectiveness is None else f"{effectiveness:.1%}")
     )
     print(
-        f"  on foreign cells with {result.foreign_handset_share:.3%} foreign handsets: "
-        f"{result.on_foreign_cells_share:.4%}"
+        f"  phones actually on a foreign cell: {result.on_foreign_cells_share:.4%} of all phones"
+        f" (only foreign handsets can camp there: {result.foreign_handset_share:.3%} of phones"
+        " hold one)"
     )
-    header = ("town", "phones", "national", "foreign", "unjammed", "jam eff")
-    print("  {:<12} {:>9} {:>9} {:>8} {:>9} {:>8}".format(*header))
+    print(f"  per town: shares of all the town's phones; the last column only of its phones "
+          f"within {border_area_km:g} km of the border")
+    header = ("town", "phones", "national coverage", "reach a foreign cell", "(unjammed)",
+              "border phones: jam eff")
+    widths = [12, 9, *(len(name) for name in header[2:])]
+    print("  " + " ".join(f"{name:<{w}}" if i == 0 else f"{name:>{w}}"
+                          for i, (name, w) in enumerate(zip(header, widths, strict=True))))
     for town in result.towns:
         eff = "-" if town.jamming_effectiveness is None else f"{town.jamming_effectiveness:.1%}"
-        print(
-            f"  {town.town:<12} {town.phones:>9,} {town.national_coverage_share:>9.1%}"
-            f" {town.foreign_reach_share:>8.1%} {town.foreign_reach_share_unjammed:>9.1%}"
-            f" {eff:>8}"
-        )
+        cells = (town.town, f"{town.phones:,}", f"{town.national_coverage_share:.1%}",
+                 f"{town.foreign_reach_share:.1%}", f"{town.foreign_reach_share_unjammed:.1%}", eff)
+        print("  " + " ".join(f"{c:<{w}}" if i == 0 else f"{c:>{w}}"
+                              for i, (c, w) in enumerate(zip(cells, widths, strict=True))))
     print(f"wrote {out_png}, {out_png.with_suffix('.json')}, {out_png.with_suffix('.csv')}")

@@ -6,6 +6,7 @@
   hermitnet policy move SUBSCRIBER TIER          put a subscriber in another tier
   hermitnet policy rate TIER MBPS                per-subscriber rate of a tier ("none": no limit)
   hermitnet policy counters                      packets per tier and decision, meter drops, uplink
+  hermitnet policy health                        connected switches, rule lease, OpenFlow errors
 
 The API of the running run is found from its manifest (in /run/hermitnet); with several runs,
 pick one with --run RUN_ID, or give --api http://127.0.0.1:PORT. When the run's API needs a
@@ -98,8 +99,9 @@ def call(api: str, method: str, path: str, body: dict | None = None,
     headers = {"Content-Type": "application/json"}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(f"{api}{path}", data=data, method=method, headers=headers)
     try:
+        request = urllib.request.Request(f"{api}{path}", data=data, method=method,
+                                         headers=headers)
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as error:
@@ -114,6 +116,8 @@ def call(api: str, method: str, path: str, body: dict | None = None,
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise HermitError(f"cannot reach the controller API at {api}: {reason}") from None
+    except ValueError as error:   # not a URL at all
+        raise HermitError(f"{error}; expected http://127.0.0.1:PORT", field="--api") from None
 
 
 def request_for(args) -> tuple[str, str, dict | None]:
@@ -155,11 +159,13 @@ def run(args) -> int:
     answer = call(api, method, path, body, token)
     if args.json:
         print(json.dumps(answer, indent=1))
-        return 0
+        return 1 if args.action == "health" and not _healthy(answer) else 0
     if args.action == "counters":
         print(format_counters(answer))
     elif args.action == "health":
-        print(json.dumps(answer, indent=1))
+        print(format_health(answer))
+        if not _healthy(answer):
+            return 1
     else:
         policy = answer.get("policy", answer)
         print(format_policy(policy))
@@ -203,6 +209,32 @@ def format_enforced(enforced: dict) -> str:
                 f"{enforced['seconds'] * 1000:.0f} ms)")
     missing = sorted(set(changed) - set(enforced["confirmed"]))
     return f"NOT confirmed by: {', '.join(missing)} (sent; the switches did not answer in time)"
+
+
+def _healthy(health: dict) -> bool:
+    """Every switch is connected (exit status 1 otherwise, whatever the output format)."""
+    return all(health.get("switches", {}).values())
+
+
+def format_health(health: dict) -> str:
+    """The controller's health in words: which switches are connected, its OpenFlow errors."""
+    switches = health.get("switches", {})
+    down = sorted(name for name, up in switches.items() if not up)
+    lines = [f"controller at t={health['now_s']:.1f} s: {len(switches) - len(down)} of "
+             f"{len(switches)} switches connected"]
+    if down:
+        lines.append(f"  NOT connected: {', '.join(down)}")
+    if health.get("lease_s") is not None:
+        lines.append(f"  rules that cross the uplink are leased for {health['lease_s']:g} s "
+                     "(renewed while the controller runs)")
+    errors = health.get("openflow_errors") or []
+    if errors:
+        lines.append(f"  OpenFlow errors from the switches ({len(errors)}, latest last):")
+        lines += [f"    t={e['t_s']:.1f} s {e['switch']}: type {e['type']} code {e['code']}"
+                  for e in errors[-10:]]
+    else:
+        lines.append("  no OpenFlow errors")
+    return "\n".join(lines)
 
 
 def format_counters(counters: dict) -> str:

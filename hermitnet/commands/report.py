@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hermitnet import report, results
+from hermitnet.commands.argtypes import writing
 
 
 def add_arguments(parser) -> None:
@@ -14,5 +15,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     data = results.load(args.run_dir)
     print(report.summary(data))
-    print(f"\nreport: {report.write_html(data, args.run_dir)}")
+    with writing("run_dir"):
+        path = report.write_html(data, args.run_dir)
+    print(f"\nreport: {path}")
     return 0

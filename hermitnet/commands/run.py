@@ -7,7 +7,8 @@ report.html, prints a summary, and removes everything it created.
 
 --hold keeps the network up after measuring: change the policy from another terminal
 (`hermitnet policy ...`), press Enter to measure reachability again, Ctrl-C or end of input to
-finish. --cli opens Mininet's command line on the running network instead.
+finish: a normal end (status ok, exit 0); each round is kept in results.json `remeasurements`.
+--cli opens Mininet's command line on the running network instead.
 
 The controller's REST API listens on 127.0.0.1. --api-host ADDRESS makes it listen there
 instead (e.g. 0.0.0.0 for every interface); then every request needs the run's token, written
@@ -22,6 +23,10 @@ import sys
 from pathlib import Path
 
 from hermitnet import report, runner, scenario, shipped
+from hermitnet.commands.argtypes import check_creatable
+
+# What the summaries printed while a run is held say: the measurements are done, the run is not.
+HOLD_STATUS = "running (network up, held)"
 
 
 def add_arguments(parser) -> None:
@@ -51,6 +56,8 @@ def _address(text: str) -> str:
 
 def run(args) -> int:
     loaded = scenario.load(args.scenario)
+    if args.out is not None:
+        check_creatable(args.out, "--out")   # made by the run itself, once it holds the lock
     after = _hold if args.hold else _cli if args.cli else None
     run_dir, results = runner.run(loaded, args.out, progress=_progress, after=after,
                                   api_host=args.api_host)
@@ -65,18 +72,39 @@ def _progress(message: str) -> None:
 
 
 def _hold(live) -> None:
-    print(report.summary(live.results), flush=True)
+    """Keep the network up until the user ends it (end of input, Ctrl-C or SIGTERM at the prompt).
+
+    Ending the hold ends the run normally; an interruption during a re-measurement is an
+    interruption. Every round is kept in results["remeasurements"], stamped with the seconds
+    since the network came up; results["reachability"] stays the first measurement, made with
+    the throughput and leakage beside it."""
+    print(report.summary(live.results, status=HOLD_STATUS), flush=True)
     if live.controller.token_path is not None:
         print(f"the API needs the run's token (Authorization: Bearer), in "
               f"{live.controller.token_path}", flush=True)
     print(f"\nnetwork up; controller API {live.controller_api}\n"
           "change the policy from another terminal (hermitnet policy ...); press Enter to "
           "measure reachability again, Ctrl-C or end of input to finish", flush=True)
-    while sys.stdin.readline():
+    rounds = live.results.setdefault("remeasurements", [])
+    while _wait_for_enter():
         live.check_controller()
-        live.results["reachability"] = live.measure_reachability()
-        print(report.summary(live.results), flush=True)
+        started_s = live.elapsed_s()
+        rows = live.measure_reachability()
+        rounds.append({"round": len(rounds) + 1, "t_s": round(started_s, 3),
+                       "seconds": round(live.elapsed_s() - started_s, 3), "reachability": rows})
+        print(report.summary({**live.results, "reachability": rows}, status=HOLD_STATUS,
+                             note=f"reachability of round {len(rounds)}, measured "
+                                  f"{started_s:.0f} s after the network came up"), flush=True)
         print("\npress Enter to measure again, Ctrl-C or end of input to finish", flush=True)
+    print("\nhold ended: taking the network down", flush=True)
+
+
+def _wait_for_enter() -> bool:
+    """True when the user pressed Enter; False at end of input or Ctrl-C (the hold ends)."""
+    try:
+        return bool(sys.stdin.readline())
+    except KeyboardInterrupt:
+        return False
 
 
 def _cli(live) -> None:

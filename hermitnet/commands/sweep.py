@@ -20,6 +20,12 @@ import argparse
 from pathlib import Path
 
 from hermitnet import sweep
+from hermitnet.commands.argtypes import (
+    non_negative_int,
+    positive_float,
+    positive_int,
+    writing,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,12 +39,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", help="output directory (default results/<scenario>-sweep)")
     parser.add_argument(
-        "--phones", type=int, default=300_000, help="phones sampled per value (default 300000)"
+        "--phones", type=positive_int, default=300_000,
+        help="phones sampled per value (default 300000)"
     )
-    parser.add_argument("--seed", type=int, help="seed for sampling (default: the scenario's)")
+    parser.add_argument("--seed", type=non_negative_int,
+                        help="seed for sampling (default: the scenario's)")
     parser.add_argument(
         "--duration-s",
-        type=float,
+        type=positive_float,
         default=60.0,
         help="time span whose jammer schedules are averaged (default 60)",
     )
@@ -63,14 +71,22 @@ def run(args: argparse.Namespace) -> int:
         progress=_progress,
     )
     title = f"{scenario_path.name}: {args.phones:,} phones per value"
-    csv_path, png_path = sweep.write(rows, assignment.key, out_dir, title=title)
+    with writing("--out"):
+        csv_path, png_path = sweep.write(rows, assignment.key, out_dir, title=title)
     print(f"sweep of {assignment.key} over {scenario_path} ({args.phones:,} phones per value)")
-    columns = list(rows[0])
-    print("  " + "  ".join(f"{c:>14.14}" for c in columns))
-    for row in rows:
-        print("  " + "  ".join(f"{_cell(row[c]):>14}" for c in columns))
+    for line in table_lines(rows):
+        print("  " + line)
     print(f"wrote {csv_path}, {png_path}")
     return 0
+
+
+def table_lines(rows: list[dict]) -> list[str]:
+    """The rows as a right-aligned table, each column as wide as its name or widest value."""
+    columns = list(rows[0])
+    cells = [[_cell(row[c]) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
+    return ["  ".join(f"{text:>{w}}" for text, w in zip(line, widths, strict=True))
+            for line in [columns, *cells]]
 
 
 def _progress(message: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib
@@ -14,7 +15,7 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from hermitnet.radio.attach import Attachment  # noqa: E402
+from hermitnet.radio.attach import Attachment, evaluate  # noqa: E402
 from hermitnet.radio.downlink import (  # noqa: E402
     Transmitters,
     best_cell,
@@ -28,6 +29,21 @@ GRID_POINTS = 260
 FOREIGN_COLOUR = "#d62728"
 NATIONAL_COLOUR = "#1f77b4"
 JAMMER_COLOUR = "#ff7f0e"
+
+
+def all_jammers_on(model: RadioModel) -> RadioModel:
+    """The model with every jammer switched on for good (the map's default state)."""
+    always_on = tuple(
+        replace(j, schedule=(), duty_cycle=None, initially_on=True) for j in model.jammers
+    )
+    return replace(model, jammers=always_on)
+
+
+def draw_run_map(model: RadioModel, out_png: Path, title: str) -> Path:
+    """The map of a run's report: UEs at their start positions, every jammer on."""
+    jammers_on = all_jammers_on(model)
+    draw_map(model, evaluate(jammers_on, 0.0), jammers_on.active_jammers(None), out_png, title)
+    return out_png
 
 
 def coverage_grid(model: RadioModel, jammer_on: np.ndarray, points: int = GRID_POINTS) -> dict:
@@ -78,6 +94,32 @@ def _side_text(model: RadioModel, attachments: dict[str, Attachment], jammer_on)
     for jammer, on in zip(model.jammers, jammer_on, strict=True):
         lines.append(f" {jammer.name:<16} {'on' if on else 'off'} {jammer.power_dbm:g} dBm")
     return "\n".join(lines)
+
+
+def _label(ax, x_km: float, y_km: float, text: str, size: float, colour: str = "black"):
+    artist = ax.text(
+        x_km, y_km, text, fontsize=size, color=colour, zorder=8, ha="left", va="bottom",
+        bbox={"boxstyle": "round,pad=0.12", "fc": "white", "alpha": 0.75, "lw": 0},
+    )
+    return artist, x_km, y_km
+
+
+def _place_labels(ax, labels: list) -> None:
+    """Move the labels of cells, jammers and UEs apart (adjustText), each off every marker, with
+    a thin leader line back to its point when it had to move."""
+    from adjustText import adjust_text  # only drawing a map needs it
+
+    if not labels:
+        return
+    texts = [text for text, _, _ in labels]
+    xs = [x for _, x, _ in labels]
+    ys = [y for _, _, y in labels]
+    ax.figure.canvas.draw()  # adjustText measures the texts as drawn
+    adjust_text(
+        texts, x=xs, y=ys, target_x=xs, target_y=ys, ax=ax, expand=(1.15, 1.4),
+        force_text=(0.3, 0.5), force_static=(0.3, 0.5), max_move=(40, 40), iter_lim=500,
+        arrowprops={"arrowstyle": "-", "color": "black", "lw": 0.6},
+    )
 
 
 def draw_map(
@@ -156,6 +198,7 @@ def draw_map(
             fontweight="bold",
         )
     palette = plt.get_cmap("tab10")
+    labels: list = []  # (text, x_km, y_km) of every cell, jammer and UE: placed at the end
     cell_colour = {}
     for index, cell in enumerate(model.cells):
         colour = palette(index % 10)
@@ -164,9 +207,7 @@ def draw_map(
         ax.scatter(
             cell.x_km, cell.y_km, marker=marker, s=140, color=colour, edgecolor="black", zorder=5
         )
-        ax.annotate(
-            cell.name, (cell.x_km, cell.y_km), xytext=(6, 4), textcoords="offset points", fontsize=8
-        )
+        labels.append(_label(ax, cell.x_km, cell.y_km, cell.name, 8))
     for jammer, on in zip(model.jammers, jammer_on, strict=True):
         ax.scatter(
             jammer.x_km,
@@ -177,6 +218,7 @@ def draw_map(
             color=JAMMER_COLOUR if on else "white",
             edgecolor="black",
         )
+        labels.append(_label(ax, jammer.x_km, jammer.y_km, jammer.name, 7, colour="#7a3b00"))
     for ue in model.ues:
         path = np.array([(x, y) for _, x, y in ue.waypoints])
         if len(path) > 1:
@@ -187,14 +229,7 @@ def draw_map(
         ax.scatter(
             x_km, y_km, marker="o", s=90, color=colour, edgecolor="black", linewidth=1.5, zorder=7
         )
-        ax.annotate(
-            ue.name,
-            (x_km, y_km),
-            xytext=(5, 5),
-            textcoords="offset points",
-            fontsize=7,
-            bbox={"boxstyle": "round,pad=0.1", "fc": "white", "alpha": 0.6, "lw": 0},
-        )
+        labels.append(_label(ax, x_km, y_km, ue.name, 7))
     _scale_bar(ax, model)
     legend = [
         Patch(color=FOREIGN_COLOUR, alpha=0.35, label="foreign cell reachable (national side)"),
@@ -267,5 +302,6 @@ def draw_map(
     ax.set_ylabel("y (km)")
     ax.set_title(title, fontsize=11)
     ax.set_aspect("equal")
+    _place_labels(ax, labels)
     fig.savefig(out_png, bbox_inches="tight")
     plt.close(fig)

@@ -1,10 +1,12 @@
 """Replay the radio model in real time while phones send traffic, and count what arrives.
 
 At every timeline step (jammer edges, moves, every `reevaluate_s`), the counters at the sites
-are read first (so a row's bytes are what arrived up to that moment) and then the radio model is
-evaluated and every air link whose settings changed is re-shaped. The links start as the plan
-laid them out from the radio state at t = 0, which is also the first step's state: t = 0 is
-evaluated once, by the plan.
+are read first (so a row's `arrived_bytes` are what arrived since the previous step, and its
+`arrived_bytes_total` what arrived up to that moment) and then the radio model is evaluated and
+every air link whose settings changed is re-shaped. The console hears of a phone only when its
+serving cell changes; rate and loss changes are in each row (`changed`, `ues`). The links start
+as the plan laid them out from the radio state at t = 0, which is also the first step's state:
+t = 0 is evaluated once, by the plan.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ def replay(emu, scenario, progress) -> list[dict]:
         for flow in flows
     ]
     rows = []
+    serving = {name: attachment.cell for name, attachment in plan.radio_t0.items()}
+    previous_total = {f"{f.src}->{f.dst}": 0 for f in flows}
     started = time.monotonic()
     try:
         for t_s in sample_times(model, duration_s):
@@ -61,10 +65,13 @@ def replay(emu, scenario, progress) -> list[dict]:
                     emu.set_air_link(name, spec)
                     current[name] = spec
                     changed.append(name)
-            rows.append(_row(t_s, time.monotonic() - started, attachments, changed, flows,
-                             arrived))
-            if changed:
-                progress(f"t={t_s:5.1f} s: re-attached {', '.join(changed)}")
+            row = _row(t_s, time.monotonic() - started, attachments, changed, flows, arrived,
+                       previous_total)
+            previous_total = row["arrived_bytes_total"]
+            rows.append(row)
+            moved = cell_changes(serving, attachments)
+            if moved:
+                progress(f"t={t_s:5.1f} s: " + "; ".join(moved))
     finally:
         for process in pings:
             if process.poll() is None:
@@ -72,7 +79,19 @@ def replay(emu, scenario, progress) -> list[dict]:
     return rows
 
 
-def _row(t_s, wall_s, attachments, changed, flows, arrived) -> dict:
+def cell_changes(serving: dict, attachments: dict) -> list[str]:
+    """'PHONE: CELL -> CELL' for every phone whose serving cell changed; updates `serving`."""
+    moved = []
+    for name, attachment in attachments.items():
+        if attachment.cell != serving.get(name):
+            before = serving.get(name) or "no service"
+            moved.append(f"{name}: {before} -> {attachment.cell or 'no service'}")
+            serving[name] = attachment.cell
+    return moved
+
+
+def _row(t_s, wall_s, attachments, changed, flows, arrived, previous_total) -> dict:
+    total = {f"{f.src}->{f.dst}": arrived[f.dst].get(f.src, {}).get("bytes", 0) for f in flows}
     kinds = Counter((a.cell_kind or "none") for a in attachments.values())
     return {
         "t_s": t_s,
@@ -85,9 +104,8 @@ def _row(t_s, wall_s, attachments, changed, flows, arrived) -> dict:
             for name, a in attachments.items()
         },
         "changed": changed,
-        "arrived_bytes": {
-            f"{f.src}->{f.dst}": arrived[f.dst].get(f.src, {}).get("bytes", 0) for f in flows
-        },
+        "arrived_bytes": {flow: total[flow] - previous_total.get(flow, 0) for flow in total},
+        "arrived_bytes_total": total,
     }
 
 

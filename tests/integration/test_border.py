@@ -38,7 +38,7 @@ def border_run(tmp_path_factory):
 
 def _arrived(results, flow, t_from, t_to) -> int:
     """Bytes of `flow` that arrived in (t_from, t_to] of the timeline."""
-    at = {row["t_s"]: row["arrived_bytes"][flow] for row in results["radio"]["timeline"]}
+    at = {row["t_s"]: row["arrived_bytes_total"][flow] for row in results["radio"]["timeline"]}
     return at[t_to] - at[t_from]
 
 

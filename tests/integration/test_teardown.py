@@ -135,3 +135,29 @@ def test_hold_keeps_the_network_up_until_input_ends(tmp_path):
     assert process.returncode == 0, output
     assert json.loads((out / "results.json").read_text())["status"] == "ok"
     assert leftovers(run_id) == []
+
+
+def test_ctrl_c_at_the_hold_prompt_ends_the_run_normally(tmp_path):
+    """The documented way to end a held run is a normal end: status ok, exit 0, every held
+    re-measurement kept with its time."""
+    out = tmp_path / "held"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hermitnet.cli", "run", str(REPO / "scenarios" / "baseline.yaml"),
+         "--out", str(out), "--hold"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO)
+    seen = _wait_for(process, "press Enter to measure reachability again", timeout_s=300)
+    assert not any("): failed" in line for line in seen), "".join(seen)
+    assert any("running (network up, held)" in line for line in seen), "".join(seen)
+    run_id = _manifest_of(out).run_id
+    process.stdin.write("\n")
+    process.stdin.flush()
+    _wait_for(process, "press Enter to measure again", timeout_s=120)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output
+    results = json.loads((out / "results.json").read_text())
+    assert results["status"] == "ok"
+    assert [r["round"] for r in results["remeasurements"]] == [1]
+    assert results["remeasurements"][0]["t_s"] > 0
+    assert leftovers(run_id) == []

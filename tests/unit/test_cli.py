@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -226,3 +227,148 @@ def test_clean_marks_a_killed_run_interrupted(run_cli, monkeypatch, tmp_path, re
     assert "results.json: marked interrupted" in out
     marked = results.load(tmp_path)
     assert marked["status"] == "interrupted" and "cleaned by hermitnet clean" in marked["error"]
+
+
+def test_map_says_what_population_each_town_column_is_over(run_cli, tmp_path):
+    code, out, err = run_cli("map", SCENARIO_DIR / "border.yaml", "--out", "m/", "--phones", 500)
+    assert code == 0, err
+    assert "per town: shares of all the town's phones; the last column only of its phones " \
+           "within 16 km of the border" in out
+    assert "border phones: jam eff" in out
+    assert "phones actually on a foreign cell: " in out and " of all phones (only foreign " \
+           "handsets can camp there: " in out
+    header = (tmp_path / "m" / "border-map.csv").read_text().splitlines()[0]
+    assert header.endswith(",border_phones_jamming_effectiveness")
+
+
+def test_sweep_table_columns_are_as_wide_as_their_names():
+    from hermitnet.commands.sweep import table_lines
+
+    rows = [{"radio.jammers.power_dbm": 30, "border_foreign_reach_share": 0.5, "x": None}]
+    header, line = table_lines(rows)
+    assert header.split() == list(rows[0])
+    assert len(header) == len(line)
+    assert line.split() == ["30", "0.5000", "-"]
+
+
+# -- a user's mistakes end in an error that names what to fix, never a traceback -------------
+
+@pytest.mark.parametrize("args,words", [
+    (("map", SCENARIO_DIR / "border.yaml", "--phones", "0"),
+     "--phones: expected a whole number > 0"),
+    (("map", SCENARIO_DIR / "border.yaml", "--seed", "-1"),
+     "--seed: expected a whole number >= 0"),
+    (("map", SCENARIO_DIR / "border.yaml", "--t-s", "soon"), "--t-s: expected a number >= 0"),
+    (("sweep", SCENARIO_DIR / "border.yaml", "--set", "radio.jammers.power_dbm=30",
+      "--duration-s", "0"), "--duration-s: expected a number > 0"),
+    (("sweep", SCENARIO_DIR / "border.yaml", "--set", "radio.jammers.power_dbm=30",
+      "--phones", "many"), "--phones: expected a whole number > 0, got 'many'"),
+    (("map", SCENARIO_DIR / "border.yaml", "--phones", "100", "--out", "afile/x.png"),
+     "--out: cannot write afile: a file is in the way of a folder"),
+    (("sweep", SCENARIO_DIR / "border.yaml", "--set", "radio.jammers.power_dbm=30",
+      "--phones", "100", "--out", "afile/sweep"), "--out: cannot write afile/sweep"),
+    (("run", BASELINE, "--out", "afile/run"), "--out: cannot write afile/run"),
+    (("policy", "--api", "notaurl", "show"), "--api: unknown url type"),
+    (("policy", "--api", "http://[::1", "show"), "--api: Invalid IPv6 URL"),
+    (("report", "afile"), "cannot read the run's results"),
+    (("map", "."), "cannot read scenario file: Is a directory"),
+])
+def test_mistakes_are_errors_not_tracebacks(run_cli, tmp_path, args, words):
+    (tmp_path / "afile").write_text("a file, not a folder\n")
+    code, out, err = run_cli(*args)
+    assert code == 2, (out, err)
+    assert words in err
+    assert "Traceback" not in err
+
+
+def test_report_into_a_folder_it_cannot_write(run_cli, tmp_path, results_record):
+    results.write(tmp_path, results_record())
+    (tmp_path / "report.html").mkdir()   # in the way
+    code, _, err = run_cli("report", tmp_path)
+    assert code == 2 and "run_dir: cannot write" in err and "report.html" in err
+
+
+# -- run --hold: the user ends a held run, and every round is kept ------------------------------
+
+class _FakeLive:
+    """What the hold loop uses of a live run, without a network."""
+
+    controller_api = "http://127.0.0.1:1"
+    controller = SimpleNamespace(token_path=None)   # the API on loopback: no token
+
+    def __init__(self, record, interrupt_measuring=False):
+        self.results = record
+        self.rounds = 0
+        self.interrupt_measuring = interrupt_measuring
+
+    def check_controller(self):
+        pass
+
+    def elapsed_s(self):
+        return 10.0 * (self.rounds + 1)
+
+    def measure_reachability(self):
+        if self.interrupt_measuring:
+            raise KeyboardInterrupt
+        self.rounds += 1
+        rows = [dict(r) for r in self.results["reachability"]]
+        rows[1].update(ok=self.rounds % 2 == 1, blocking="false")
+        return rows
+
+
+class _Keyboard:
+    """stdin whose lines are given, then Ctrl-C (KeyboardInterrupt) or end of input."""
+
+    def __init__(self, lines, then_ctrl_c):
+        self.lines, self.then_ctrl_c = list(lines), then_ctrl_c
+
+    def readline(self):
+        if self.lines:
+            return self.lines.pop(0)
+        if self.then_ctrl_c:
+            raise KeyboardInterrupt
+        return ""
+
+
+@pytest.mark.parametrize("ctrl_c", [True, False], ids=["ctrl-c", "end-of-input"])
+def test_hold_ends_normally_at_the_prompt_and_keeps_every_round(
+        monkeypatch, capsys, results_record, ctrl_c):
+    from hermitnet.commands import run as run_command
+
+    record = results_record()
+    record["status"] = "failed"   # what the record says until the session ends
+    live = _FakeLive(record)
+    monkeypatch.setattr(sys, "stdin", _Keyboard(["\n", "\n"], then_ctrl_c=ctrl_c))
+    run_command._hold(live)   # returns: the session goes on to end the run as ok
+    out = capsys.readouterr().out
+    assert "): failed" not in out
+    assert out.count("scenario baseline (seed 1): running (network up, held)") == 3
+    assert "reachability of round 2, measured 20 s after the network came up" in out
+    rounds = record["remeasurements"]
+    assert [(r["round"], r["t_s"]) for r in rounds] == [(1, 10.0), (2, 20.0)]
+    assert [r["reachability"][1]["ok"] for r in rounds] == [True, False]
+    assert record["reachability"][1]["ok"] is False   # the first measurement stays
+
+
+def test_ctrl_c_during_a_re_measurement_is_an_interruption(monkeypatch, results_record):
+    from hermitnet.commands import run as run_command
+
+    live = _FakeLive(results_record(), interrupt_measuring=True)
+    monkeypatch.setattr(sys, "stdin", _Keyboard(["\n"], then_ctrl_c=False))
+    with pytest.raises(KeyboardInterrupt):
+        run_command._hold(live)
+
+
+def test_policy_health_in_words():
+    from hermitnet.commands.policy import format_health
+
+    text = format_health({"now_s": 12.34, "lease_s": 5,
+                          "switches": {"core": True, "border": True, "nb-1": False},
+                          "openflow_errors": [{"switch": "nb-1", "type": 5, "code": 2,
+                                               "t_s": 3.0}]})
+    assert text.splitlines()[0] == "controller at t=12.3 s: 2 of 3 switches connected"
+    assert "  NOT connected: nb-1" in text
+    assert "leased for 5 s" in text
+    assert "    t=3.0 s nb-1: type 5 code 2" in text
+    assert "no OpenFlow errors" in format_health({"now_s": 1, "switches": {"core": True},
+                                                  "openflow_errors": []})

@@ -102,3 +102,15 @@ def test_finds_the_api_of_the_one_running_run(policy_cli, served_api, state_dir)
     assert code == 0, err
     code, _, err = policy_cli("--run", "hnt2", "show")
     assert code == 2 and "cannot reach the controller API at http://127.0.0.1:9" in err
+
+
+def test_health_in_words_and_as_json(policy_cli, served_api):
+    import json
+
+    _, url = served_api
+    code, out, err = policy_cli("--api", url, "health")
+    assert code == 0, err
+    assert "controller at t=" in out and "7 of 7 switches connected" in out
+    assert "{" not in out
+    code, out, _ = policy_cli("--api", url, "--json", "health")
+    assert code == 0 and all(json.loads(out)["switches"].values())

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from hermitnet import report
+from hermitnet.errors import HermitError
 
 
 def test_tier_zone_matrix(results_record):
@@ -28,6 +31,7 @@ def test_summary_has_the_matrix_throughput_leakage_and_not_emulated(results_reco
     assert "1.91 (2.00) to news" in citizen
     assert "4.80 to video" in elite
     assert re.search(r"leakage .*citizen 0, elite 0 \| by path: uplink 0", text)
+    assert "probes escaped: 0 of 20 packets" in text
     index = lines.index("not emulated on this machine:")
     assert lines[index + 1] == "  - air link citizen-1-nb-a: delay_ms=40 jitter_ms=0 (no netem)"
 
@@ -52,9 +56,10 @@ def test_summary_of_a_failed_run(results_record):
     assert "not emulated" not in text
 
 
-def test_write_html_embeds_its_plots(tmp_path, results_record):
+def test_write_html_embeds_its_plots_as_data_uris(tmp_path, results_record):
     page = report.write_html(results_record(), tmp_path).read_text()
-    assert "<img src='throughput.png'" in page
+    assert "<img id='img-throughput' src='data:image/png;base64," in page
+    assert "src='throughput.png'" not in page   # one file: nothing to lose when it is mailed
     assert (tmp_path / "throughput.png").read_bytes().startswith(b"\x89PNG")
 
 
@@ -71,15 +76,80 @@ def test_write_html_escapes_names(tmp_path, results_record):
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
     assert "<img src=x>" not in page and "&lt;img src=x&gt;" in page
-    assert "<th>a&amp;b</th>" in page
+    assert "<th>a&amp;b<span class='zone'>" in page
     assert "onmouseover='" not in page
 
 
-def test_write_html_matrix(tmp_path, results_record):
+def test_write_html_matrix_shows_zone_expectation_and_observation(tmp_path, results_record):
     page = report.write_html(results_record(), tmp_path).read_text()
-    assert "<th>news</th><th>video</th>" in page
-    assert ("<tr><th>citizen-1 (citizen)</th><td class='ok' title='intranet'>ok</td>"
-            "<td class='blocked' title='global'>tcp_ip</td></tr>") in page
+    assert ("<th>news<span class='zone'>intranet</span></th>"
+            "<th>video<span class='zone'>global</span></th>") in page
+    assert ("<td class='ok' title='citizen may reach intranet'>ok"
+            "<span class='expect'>allow</span></td>") in page
+    assert ("<td class='denied' title='citizen may not reach global'>tcp_ip"
+            "<span class='expect'>deny</span></td>") in page
+    legend = page[page.index("id='reachability-legend'"):]
+    assert "reached, as the policy allows" in legend and "a leak" not in legend.split("</ul>")[0]
+
+
+def test_a_forbidden_fetch_that_got_through_is_marked_a_leak(tmp_path, results_record):
+    data = results_record()
+    data["reachability"][1].update(ok=True, blocking="false")
+    page = report.write_html(data, tmp_path).read_text()
+    assert "<td class='leak' title='citizen may not reach global'>ok" in page
+    assert "reached although the policy forbids it: a leak" in page
+
+
+def test_expectation_follows_tier_zones_and_the_blocklist(results_record):
+    data = results_record()
+    row = data["reachability"][3]   # elite -> video (global)
+    assert report.expectation(data, row)[0] == "allow"
+    data["policy"]["blocklist"] = [{"site": "video", "from_s": None, "until_s": None,
+                                    "reason": ""}]
+    assert report.expectation(data, row) == ("deny", "blocklist")
+    data["policy"]["blocklist"][0].update(from_s=10.0, until_s=40.0)
+    assert report.expectation(data, row) == ("window", "blocklist 10 s-40 s")
+    del data["policy"]
+    assert report.expectation(data, row)[0] == "unknown"
+
+
+def test_every_section_is_one_function_and_left_out_without_its_data(tmp_path, results_record):
+    page = report.write_html(results_record(), tmp_path).read_text()
+    for key in ("scenario", "environment", "reachability", "throughput", "rtt", "leakage",
+                "files"):
+        assert f"id='{key}'" in page
+    for key in ("counters", "radio", "remeasurements"):   # the record has no such data
+        assert f"id='{key}'" not in page
+    assert all(callable(section) for section in report.SECTIONS)
+
+
+def test_sections_with_data_appear(tmp_path, results_record, rich_record):
+    page = report.write_html(rich_record(), tmp_path).read_text()
+    for key in ("counters", "radio", "remeasurements"):
+        assert f"id='{key}'" in page
+    assert "<img id='img-counters'" in page and "<img id='img-timeline'" in page
+    assert "citizen-1 -&gt; video: ok" in page   # a change between held rounds
+
+
+def test_leakage_lists_escaped_probes_and_their_path(tmp_path, results_record, rich_record):
+    page = report.write_html(rich_record(), tmp_path).read_text()
+    section = page[page.index("id='leakage'"):page.index("id='counters'")]
+    assert "<td>foreign-cell</td><td class='num'>738</td><td>ipv6 1, policy-hole 2</td>" in section
+    assert ("<td>video</td><td>policy-hole</td><td>smuggler-1</td><td class='num'>2</td>"
+            "<td class='num'>138</td>") in section
+    assert "probes escaped: 3 of 20 packets; foreign-cell: ipv6 1, policy-hole 2" in section
+    assert "<td>smuggler-1</td><td>citizen</td><td>video</td><td>global</td>" in section
+
+
+def test_files_are_linked_relatively(tmp_path, results_record):
+    from hermitnet import results
+
+    results.write(tmp_path, results_record())
+    (tmp_path / "capture-border-global.pcap").write_bytes(b"")
+    page = report.write_html(results_record(), tmp_path).read_text()
+    for name in ("results.json", "reachability.csv", "throughput.csv", "rtt.csv",
+                 "capture-border-global.pcap"):
+        assert f"<a href='{name}'>" in page
 
 
 def test_summary_keeps_throughput_of_a_tier_without_reachability_rows(results_record):
@@ -98,3 +168,34 @@ def test_foreign_handsets_get_their_own_row(results_record):
     assert f"{row['tier']} (foreign handset)" in matrix
     assert sum(total for _, total in matrix[f"{row['tier']} (foreign handset)"].values()) == 1
     assert f"{row['tier']} (foreign handset)" in report.summary(data)
+
+
+def test_summary_names_the_escaped_probes_by_path_and_kind(rich_record):
+    text = report.summary(rich_record())
+    assert "probes escaped: 3 of 20 packets; foreign-cell: ipv6 1, policy-hole 2" in text
+    assert "reachability measured again 1 time(s) while held" in text
+
+
+def test_summary_status_can_be_overridden_while_held(results_record):
+    data = results_record()
+    data["status"] = "failed"   # what the record says until the run ends
+    text = report.summary(data, status="running (network up, held)", note="round 1")
+    assert text.splitlines()[0] == "scenario baseline (seed 1): running (network up, held)"
+    assert text.splitlines()[2] == "round 1"
+
+
+def test_the_fields_a_held_border_run_adds_are_in_the_schema(tmp_path, rich_record):
+    from hermitnet import results
+
+    results.write(tmp_path, rich_record())   # validates against results.schema.json
+    data = rich_record()
+    data["remeasurements"][0]["reachability"][0]["blocking"] = "maybe"
+    with pytest.raises(HermitError, match=r"remeasurements\[0\]\.reachability\[0\]\.blocking"):
+        results.write(tmp_path, data)
+
+
+def test_the_legend_explains_only_what_the_matrix_shows(tmp_path, results_record, rich_record):
+    plain = report.write_html(results_record(), tmp_path).read_text()
+    assert "smuggled foreign handset" not in plain and "<b>window</b>" not in plain
+    rich = report.write_html(rich_record(), tmp_path).read_text()
+    assert "smuggled foreign handset reaches the global zone" in rich

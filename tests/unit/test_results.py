@@ -174,3 +174,23 @@ def test_mark_killed_without_a_record(tmp_path):
     assert results.mark_killed(tmp_path / "none") is False
     (tmp_path / "results.json").write_text("[1, 2")
     assert results.mark_killed(tmp_path) is False
+
+
+def test_escaped_probes_are_named_by_the_path_their_bytes_count_in(baseline, state):
+    """Probes sent by a national phone leak by their kind's path; the bytes in by_path and the
+    kinds in probes_escaped_by_path are the same probes."""
+    arrived = {
+        "video": {"probe:tunnel-dns:citizen-1": {"packets": 3, "bytes": 177},
+                  "probe:policy-hole:citizen-1": {"packets": 2, "bytes": 120},
+                  "probe:ipv6:citizen-2": {"packets": 0, "bytes": 0}},
+        "portal": {"probe:spoofed-source:library-1": {"packets": 1, "bytes": 69}},
+    }
+    leak = results.leakage(arrived, state, baseline, probes_sent=30)
+    counted = {path: n for path, n in leak["by_path"].items() if n}
+    assert counted == {"tunnel": 177, "uplink": 120, "spoofed-source": 69}
+    assert leak["probes_escaped_by_path"] == {
+        "tunnel": {"tunnel-dns": 3}, "uplink": {"policy-hole": 2},
+        "spoofed-source": {"spoofed-source": 1}}
+    assert leak["probes_escaped"] == 6
+    assert leak["probes_escaped_by_kind"] == {"tunnel-dns": 3, "policy-hole": 2,
+                                              "spoofed-source": 1}

@@ -64,3 +64,32 @@ def test_samples_cover_every_edge_every_step_and_the_end():
     steps = [b - a for a, b in zip(times, times[1:], strict=False)]
     assert max(steps) <= loaded.radio.reevaluate_s + 1e-9
     assert times == sorted(set(times))
+
+
+def test_the_console_hears_of_a_phone_only_when_its_serving_cell_changes():
+    from hermitnet.workload.timeline import cell_changes
+
+    serving = {"walker-1": "changbai-1", "smuggler-1": "changbai-1"}
+    same_cell_new_rate = {"walker-1": _attachment("changbai-1", rate=0.4),
+                          "smuggler-1": _attachment("changbai-1", rate=0.9)}
+    assert cell_changes(serving, same_cell_new_rate) == []
+    jammed = {"walker-1": _attachment("changbai-1"), "smuggler-1": _attachment(None)}
+    assert cell_changes(serving, jammed) == ["smuggler-1: changbai-1 -> no service"]
+    assert serving == {"walker-1": "changbai-1", "smuggler-1": None}
+    assert cell_changes(serving, jammed) == []   # told once
+
+
+def test_a_row_counts_the_bytes_of_its_step_and_the_total():
+    from types import SimpleNamespace
+
+    from hermitnet.workload.timeline import _row
+
+    flows = [SimpleNamespace(src="smuggler-1", dst="world-news")]
+    attachments = {"smuggler-1": _attachment("changbai-1")}
+    first = _row(0.0, 0.0, attachments, [], flows,
+                 {"world-news": {"smuggler-1": {"bytes": 1000}}}, {})
+    second = _row(1.0, 1.0, attachments, [], flows,
+                  {"world-news": {"smuggler-1": {"bytes": 9000}}}, first["arrived_bytes_total"])
+    assert first["arrived_bytes"] == {"smuggler-1->world-news": 1000}
+    assert second["arrived_bytes"] == {"smuggler-1->world-news": 8000}
+    assert second["arrived_bytes_total"] == {"smuggler-1->world-news": 9000}
