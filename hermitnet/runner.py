@@ -23,7 +23,7 @@ from hermitnet import results as results_module
 from hermitnet.emulation import capabilities as caps_module
 from hermitnet.emulation import manifest as manifest_module
 from hermitnet.errors import HermitError
-from hermitnet.policy.compile import Compiled, compile_policy
+from hermitnet.policy.compile import Compiled, PolicyHoles, compile_policy
 from hermitnet.policy.state import PolicyState
 
 LOG = logging.getLogger("hermitnet.run")
@@ -92,8 +92,11 @@ class LiveRun:
         clock = time.monotonic()
         self.results["reachability"] = self.measure_reachability()
         timings["reachability"] = time.monotonic() - clock
-        self.progress("leakage probes: policy hole, spoofed source, DNS/ICMP tunnels, IPv6")
-        probes_sent = probes.run(self.emu, self.plan, self.state, scenario)
+        self.progress("leakage probes both ways, with positive controls: policy hole, spoofed "
+                      "source, DNS/ICMP tunnels, IPv6")
+        planned = probes.plan_probes(self.plan, self.state)
+        observer.add_probes(self.emu, self.plan, planned)
+        sent = probes.run(self.emu, self.plan, planned)
         clock = time.monotonic()
         self.results["throughput"], self.results["rtt"] = throughput.measure(
             self.emu, scenario, self.state, self.progress)
@@ -107,8 +110,13 @@ class LiveRun:
                                                      scenario.seed)
             timings["timeline"] = time.monotonic() - clock
         arrived = observer.read(self.emu, self.plan)
-        self.results["leakage"] = results_module.leakage(arrived, self.state, scenario,
-                                                         probes_sent)
+        edges = observer.read_edges(self.plan, self.state, sent,
+                                    observer.capture_files(self.plan, self.run_dir))
+        self.results["leakage"] = results_module.leakage(arrived, sent, edges, self.plan,
+                                                         self.state)
+        holes = PolicyHoles.from_environment()
+        if holes:
+            self.results["leakage"]["test_holes"] = holes.to_dict()
         self.check_controller()
 
     def check_controller(self) -> None:
