@@ -274,11 +274,14 @@ def expected_flow_counts(compiled: Compiled) -> dict[str, dict[int, int]]:
 def _attach_counters(live: LiveRun) -> None:
     """Fold the controller's counter time series (if it wrote one) into the results."""
     path = live.run_dir / "counters.jsonl"
-    if not path.exists():
-        return
-    from hermitnet import counters
+    if path.exists():
+        from hermitnet import counters
 
-    live.results["counters"] = counters.summarise(path)
+        live.results["counters"] = counters.summarise(path)
+    if "probes" in live.results["leakage"]:
+        from hermitnet.reconcile import reconcile
+
+        live.results["leakage"]["reconciliation"] = reconcile(live.results, live.plan, live.state)
 
 
 def _fail_if_the_controller_raised(errors: list[dict]) -> None:

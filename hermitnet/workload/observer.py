@@ -121,7 +121,8 @@ def read_edges(plan, state, probes: list[dict], files: dict[str, Path]) -> dict:
 
 
 def judge_edge(edge: str, packets, plan, state, probes: list[dict]) -> dict:
-    """One edge's packets: outbound/inbound IPv4 packets by source class, probes seen (by id),
+    """One edge's packets: outbound/inbound IPv4 packets by the class and the zone of the source
+    address they carry, probes seen (by id),
     and the forbidden crossings towards addresses that are no host's (the catch-all), which
     only an edge can see.
 
@@ -136,7 +137,8 @@ def judge_edge(edge: str, packets, plan, state, probes: list[dict]) -> dict:
     ends = zones.endpoints(plan, state)
     by_ip = {e.ip: e for e in ends.values()}
     by_tag = {p["tag"]: p for p in probes}
-    result = {"outbound": {}, "inbound": {}, "probes_seen": {}, "unlisted_forbidden": []}
+    result = {"outbound": {}, "inbound": {}, "by_source_zone": {"outbound": {}, "inbound": {}},
+              "probes_seen": {}, "unlisted_forbidden": []}
     unlisted: dict[tuple, dict] = {}
     for packet in packets:
         probe = match_packet(packet, by_tag)
@@ -145,14 +147,16 @@ def judge_edge(edge: str, packets, plan, state, probes: list[dict]) -> dict:
             result["probes_seen"][key] = result["probes_seen"].get(key, 0) + 1
         if IP not in packet:
             continue
-        src = by_ip.get(packet[IP].src) or zones.unlisted(packet[IP].src)
+        carried = by_ip.get(packet[IP].src) or zones.unlisted(packet[IP].src)
         dst = by_ip.get(packet[IP].dst) or zones.unlisted(packet[IP].dst)
-        if probe is not None:
-            src = ends[probe["sender"]]
-        national = src.zone != "global"
-        outbound = national if edge == "uplink" else src.kind == "foreign-handset"
-        direction = result["outbound" if outbound else "inbound"]
-        direction[src.sender_class] = direction.get(src.sender_class, 0) + 1
+        src = ends[probe["sender"]] if probe is not None else carried
+        national = carried.zone != "global"
+        outbound = national if edge == "uplink" else carried.kind == "foreign-handset"
+        direction = "outbound" if outbound else "inbound"
+        cls = carried.sender_class if carried.kind != "unlisted" else f"zone:{carried.zone}"
+        result[direction][cls] = result[direction].get(cls, 0) + 1
+        zone_counts = result["by_source_zone"][direction]
+        zone_counts[carried.zone] = zone_counts.get(carried.zone, 0) + 1
         crossed = edge == "uplink" or zones.path(src, dst) == "foreign-cell"
         if outbound and crossed and dst.kind == "unlisted" and not zones.allowed(src, dst, state):
             path = probe["path"] if probe is not None else zones.path(src, dst)
