@@ -126,16 +126,20 @@ def judge_edge(edge: str, packets, plan, state, probes: list[dict]) -> dict:
     and the forbidden crossings towards addresses that are no host's (the catch-all), which
     only an edge can see.
 
-    Outbound is what leaves the national network: on the uplink, packets from a national
-    address; on the foreign RAN's link, packets from a foreign handset. The foreign RAN's link
-    judges only the foreign-cell crossing (towards the global zone): what a foreign handset
-    sends towards the national network crosses at the uplink, which the border decides."""
-    from scapy.all import IP
+    Outbound is what leaves the national network: on the uplink, frames sent by a host of the
+    national network; on the foreign RAN's link, frames sent by a foreign handset (the sender
+    by the frame's source MAC; by the source address when the MAC is no host's). The foreign
+    RAN's link judges only the foreign-cell crossing (towards the global zone): what a foreign
+    handset sends towards the national network crosses at the uplink, which the border
+    decides."""
+    from scapy.all import IP, Ether
 
     from hermitnet.workload.probes import match_packet
 
     ends = zones.endpoints(plan, state)
     by_ip = {e.ip: e for e in ends.values()}
+    by_mac = {h.mac: h for h in plan.hosts}
+    controlled = {s.name for s in plan.switches if s.controlled}
     by_tag = {p["tag"]: p for p in probes}
     result = {"outbound": {}, "inbound": {}, "by_source_zone": {"outbound": {}, "inbound": {}},
               "probes_seen": {}, "unlisted_forbidden": []}
@@ -150,8 +154,15 @@ def judge_edge(edge: str, packets, plan, state, probes: list[dict]) -> dict:
         carried = by_ip.get(packet[IP].src) or zones.unlisted(packet[IP].src)
         dst = by_ip.get(packet[IP].dst) or zones.unlisted(packet[IP].dst)
         src = ends[probe["sender"]] if probe is not None else carried
-        national = carried.zone != "global"
-        outbound = national if edge == "uplink" else carried.kind == "foreign-handset"
+        # The frame's source MAC is its sender's (no switch rewrites it): the direction, even
+        # when the source address is borrowed.
+        sender = by_mac.get(packet[Ether].src) if Ether in packet else None
+        if edge == "uplink":
+            outbound = (sender.switch in controlled if sender is not None
+                        else carried.zone != "global")
+        else:
+            outbound = (sender.switch == "foreign" if sender is not None
+                        else carried.kind == "foreign-handset")
         direction = "outbound" if outbound else "inbound"
         cls = carried.sender_class if carried.kind != "unlisted" else f"zone:{carried.zone}"
         result[direction][cls] = result[direction].get(cls, 0) + 1

@@ -152,5 +152,28 @@ def test_ordinary_pings_are_never_tunnel_leakage(sealed):
     assert sealed["leakage"]["by_path"]["tunnel"] == 0
 
 
+@pytest.mark.parametrize("run", ["sealed", "holes"])
+def test_controller_observers_and_capture_reconcile(run, request):
+    results = request.getfixturevalue(run)
+    table = results["leakage"]["reconciliation"]
+    assert table["controller_counters"]
+    rows = {(r["class"], r["decision"]): r for r in table["rows"]}
+    assert rows[("citizen", "allow")]["controller_packets"] > 0
+    assert rows[("elite", "allow across the uplink")]["capture_packets"] > 0
+    assert rows[("zone:global", "classified at the uplink")]["capture_packets"] > 0
+    assert table["disagreements"] == 0, [r for r in table["rows"] if r["agrees"] is False]
+
+
+def test_throughput_expectations_and_a_blocked_flow(sealed):
+    rows = {(r["src"], r["dst"]): r for r in sealed["throughput"]}
+    allowed = rows[("citizen-1", "news")]
+    assert allowed["configured_bottleneck_bps"] == 4e6
+    assert allowed["expected_goodput_bps"] == pytest.approx(4e6 * 1448 / 1514)
+    assert allowed["verdict"] == "ok", allowed
+    forbidden = rows[("citizen-2", "video")]
+    assert forbidden["blocked"] and forbidden["expected_goodput_bps"] == 0
+    assert forbidden["verdict"] == "blocked" and forbidden["bps"] == 0
+
+
 def test_nothing_is_left_behind(holes, sealed):
     assert leftovers(holes["run_id"]) == [] and leftovers(sealed["run_id"]) == []

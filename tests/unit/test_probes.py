@@ -110,3 +110,30 @@ def test_a_probe_matches_only_with_its_tag_and_its_source():
     forged = dict(probe, src_ip="100.64.9.9")
     packet = probes.build_packet(forged, "02:00:00:00:00:09")
     assert probes.match_packet(Ether(bytes(packet)), by_tag) is None
+
+
+def test_edge_capture_direction_follows_the_sender_not_the_borrowed_address():
+    from hermitnet import scenario as scenario_module
+
+    loaded = scenario_module.load(REPO / "tests" / "ground_truth" / "holes.yaml")
+    layout = plan.build(loaded, run_tag=11)
+    state = PolicyState.from_scenario(loaded)
+    planned = probes.plan_probes(layout, state)
+    roamer = layout.host("roamer-1")
+    spoof = next(p for p in planned if p["sender"] == "roamer-1"
+                 and p["kind"] == "spoofed-source" and p["destination"] == "news")
+    borrowed = probes.build_packet(spoof, roamer.mac)
+    elite = layout.host("elite-1")
+    out = Ether(src=elite.mac, dst=layout.host("video").mac) / IP(
+        src=elite.ip, dst=layout.host("video").ip) / Raw(load=b"x" * 10)
+    unlisted = next(p for p in planned if p["sender"] == "citizen-1"
+                    and p["destination"] == "unlisted:198.18.255.1")
+    escaped = probes.build_packet(unlisted, layout.host("citizen-1").mac)
+    seen = observer.judge_edge("uplink", [Ether(bytes(x)) for x in (borrowed, out, escaped)],
+                               layout, state, planned)
+    # the roamer's packet carries citizen-1's address but comes in from the global side
+    assert seen["inbound"] == {"citizen": 1} and seen["outbound"] == {"elite": 1, "citizen": 1}
+    assert seen["probes_seen"] == {str(spoof["id"]): 1, str(unlisted["id"]): 1}
+    (caught,) = seen["unlisted_forbidden"]
+    assert caught["source"] == "citizen-1" and caught["path"] == "uplink"
+    assert caught["bytes"] == len(escaped[IP])
