@@ -149,6 +149,22 @@ class PolicyHoles:
         return cls(tuple((t, h) for t, h in data.get("allow", ())),
                    tuple(data.get("no_antispoofing", ())), tuple(data.get("uplink_to", ())))
 
+    def check(self, plan: Plan) -> None:
+        """ValueError naming the variable and the name it does not know."""
+        hosts = {h.name for h in plan.hosts}
+        subscribers = {h.name for h in plan.hosts if h.kind != "server"}
+        for tier, host in self.allow:
+            if tier not in plan.tier_index or host not in hosts:
+                raise ValueError(f"{TEST_HOLES_ENV}: allow [{tier!r}, {host!r}]: expected a "
+                                 "tier and a host of the scenario")
+        for name in self.no_antispoofing:
+            if name not in subscribers:
+                raise ValueError(f"{TEST_HOLES_ENV}: no_antispoofing: unknown subscriber "
+                                 f"{name!r}")
+        for zone in self.uplink_to:
+            if zone not in ZONE_PREFIXES:
+                raise ValueError(f"{TEST_HOLES_ENV}: uplink_to: unknown zone {zone!r}")
+
     def __bool__(self) -> bool:
         return bool(self.allow or self.no_antispoofing or self.uplink_to)
 
@@ -159,6 +175,7 @@ class PolicyHoles:
 
 def compile_policy(plan: Plan, state: PolicyState, now_s: float = 0.0) -> Compiled:
     holes = PolicyHoles.from_environment()
+    holes.check(plan)
     rules: list[Rule] = []
     meters: list[Meter] = []
     blocked_sites = {b.site for b in state.blocklist if b.active(now_s)}
