@@ -42,9 +42,9 @@ def leakage(arrived: dict, probes: list[dict], edges: dict, plan, state) -> dict
                 continue
             if key.startswith("probe:"):
                 probe = by_id[int(key.split(":", 1)[1])]
-                if probe["control"]:
-                    continue
                 src, path, kind = ends[probe["sender"]], probe["path"], probe["kind"]
+                if probe["control"] or zones.allowed(src, dst, state):
+                    continue
             else:
                 src = ends.get(key) or _zone_source(key)
                 if zones.allowed(src, dst, state):
