@@ -92,8 +92,7 @@ class LiveRun:
         clock = time.monotonic()
         self.results["reachability"] = self.measure_reachability()
         timings["reachability"] = time.monotonic() - clock
-        self.progress("leakage probes both ways, with positive controls: policy hole, spoofed "
-                      "source, DNS/ICMP tunnels, IPv6")
+        self.progress("leakage probes: policy hole, spoofed source, DNS/ICMP tunnels, IPv6")
         planned = probes.plan_probes(self.plan, self.state)
         observer.add_probes(self.emu, self.plan, planned)
         sent = probes.run(self.emu, self.plan, planned)

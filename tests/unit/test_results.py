@@ -148,6 +148,23 @@ def test_no_leakage_when_nothing_arrived_but_controls(baseline, layout, state):
         "uplink": 0, "internal": 0, "spoofed-source": 0, "tunnel": 0, "ipv6": 0}
 
 
+def test_a_probe_is_judged_against_the_policy_at_judging_time(layout, state):
+    """A probe planned as forbidden is no leak if the policy (changed during the run) now
+    allows its sender that zone."""
+    import dataclasses
+
+    from hermitnet.workload import probes
+
+    planned = _sent(probes.plan_probes(layout, state))
+    hole = _probe(planned, kind="policy-hole", sender="citizen-1", destination="portal",
+                  control=False)
+    arrived = _with_controls(planned, {"portal": {f"probe:{hole['id']}": _count(150)}})
+    assert results.leakage(arrived, planned, {}, layout, state)["by_tier"]["citizen"] == 150
+    opened = dataclasses.replace(state, tier_zones={**state.tier_zones,
+                                                    "citizen": ("intranet", "national")})
+    assert results.leakage(arrived, planned, {}, layout, opened)["by_tier"]["citizen"] == 0
+
+
 def test_write_validates_and_writes_json_and_csv(tmp_path, results_record):
     data = results_record()
     path = results.write(tmp_path, data)
@@ -221,19 +238,3 @@ def test_load_of_broken_json_names_the_file(tmp_path):
     with pytest.raises(HermitError, match=r"results\.json: not valid JSON"):
         results.load(tmp_path)
 
-
-def test_a_probe_is_judged_against_the_policy_at_judging_time(layout, state):
-    """A probe planned as forbidden is no leak if the policy (changed during the run) now
-    allows its sender that zone."""
-    import dataclasses
-
-    from hermitnet.workload import probes
-
-    planned = _sent(probes.plan_probes(layout, state))
-    hole = _probe(planned, kind="policy-hole", sender="citizen-1", destination="portal",
-                  control=False)
-    arrived = _with_controls(planned, {"portal": {f"probe:{hole['id']}": _count(150)}})
-    assert results.leakage(arrived, planned, {}, layout, state)["by_tier"]["citizen"] == 150
-    opened = dataclasses.replace(state, tier_zones={**state.tier_zones,
-                                                    "citizen": ("intranet", "national")})
-    assert results.leakage(arrived, planned, {}, layout, opened)["by_tier"]["citizen"] == 0
