@@ -237,4 +237,3 @@ def test_load_of_broken_json_names_the_file(tmp_path):
     (tmp_path / "results.json").write_text('{"schema": ')
     with pytest.raises(HermitError, match=r"results\.json: not valid JSON"):
         results.load(tmp_path)
-
