@@ -94,12 +94,8 @@ def summary(results: dict, status: str | None = None, note: str | None = None) -
         rows.append([tier, *cells, flows or "-"])
     lines.append("")
     lines += _table(header, rows)
-    leak = results["leakage"]
-    lines.append("")
-    by_tier = ", ".join(f"{k} {v}" for k, v in sorted(leak["by_tier"].items()))
-    by_path = ", ".join(f"{k} {v}" for k, v in sorted(leak["by_path"].items()))
-    lines.append(f"leakage (bytes arriving where policy forbids): {by_tier} | by path: {by_path}")
-    escaped = _escaped_probes_text(leak)
+    lines += leakage_section(results)
+    escaped = _escaped_probes_text(results["leakage"])
     if escaped:
         lines.append(escaped)
     rounds = results.get("remeasurements") or []
@@ -127,6 +123,45 @@ def _escaped_probes_text(leak: dict) -> str | None:
         text += " (" + ", ".join(f"{kind} {n}" for kind, n in
                                  sorted(leak["probes_escaped_by_kind"].items())) + ")"
     return text
+
+
+def leakage_section(results: dict) -> list[str]:
+    """Leakage by tier and path (not measured paths say why), positive controls, and the
+    reconciliation of controller counters, observers and the uplink capture."""
+    leak = results["leakage"]
+    by_tier = ", ".join(f"{k} {v}" for k, v in sorted(leak["by_tier"].items()))
+    by_path = ", ".join(f"{k} {'not measured' if v is None else v}"
+                        for k, v in sorted(leak["by_path"].items()))
+    lines = ["", f"leakage (bytes that crossed where the policy forbids): {by_tier} | "
+             f"by path: {by_path}"]
+    lines += [f"  {path} not measured: {why}" for path, why in
+              sorted(leak.get("not_measured", {}).items())]
+    if "controls" in leak:
+        passed = sum(1 for c in leak["controls"] if c["arrived_packets"])
+        lines.append(f"  positive controls arrived: {passed}/{len(leak['controls'])}; probe "
+                     f"packets sent {leak.get('probes_sent', 0)}, send errors "
+                     f"{leak.get('probe_send_errors', 0)}; without radio service: "
+                     f"{', '.join(leak.get('senders_without_service', [])) or 'none'}")
+    if leak.get("test_holes"):
+        lines.append(f"  TEST HOLES IN THE POLICY: {leak['test_holes']}")
+    table = leak.get("reconciliation")
+    if table:
+        tol = table["tolerance"]
+        lines.append(f"reconciliation (packets; agree within {tol['packets']} or "
+                     f"{tol['fraction']:.0%}):")
+
+        def show(value):
+            return "-" if value is None else str(value)
+
+        rows = [[r["class"], r["decision"], show(r["controller_packets"]),
+                 show(r["observer_packets"]), show(r.get("capture_packets")),
+                 {True: "yes", False: "NO", None: ""}[r["agrees"]]] for r in table["rows"]]
+        lines += ["  " + line for line in _table(
+            ["class", "decision", "controller", "observers", "capture", "agree"], rows)]
+        if table["disagreements"]:
+            lines.append(f"WARNING: {table['disagreements']} reconciliation row(s) disagree "
+                         "beyond the tolerance: a counter or an observer is wrong")
+    return lines
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:

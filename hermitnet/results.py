@@ -16,56 +16,150 @@ import json
 import os
 from pathlib import Path
 
+from hermitnet import zones
 from hermitnet.errors import HermitError
 from hermitnet.schema_check import validate
+from hermitnet.workload.probes import PACKETS_PER_PROBE
 
 SCHEMA_VERSION = "hermitnet.results/1"
 KILLED_REASON = "killed (SIGKILL or crash); cleaned by hermitnet clean"
 
 
-def leakage(arrived: dict, state, scenario, probes_sent: int = 0) -> dict:
-    """Bytes from each tier that arrived at a site in a zone its policy forbids, by path.
+def leakage(arrived: dict, probes: list[dict], edges: dict, plan, state) -> dict:
+    """Traffic that crossed into a zone its source may not reach, by sender class and path.
 
-    `arrived` is what the observer counted at each site: by source subscriber, and escaped
-    probes by kind and sender ("probe:KIND:SENDER"). Paths: "foreign-cell" for a smuggled
-    handset on a foreign operator's cell; for probes their kind's path ("spoofed-source",
-    "tunnel", "ipv6"); else "uplink" for the global zone (reachable only through the
-    international uplink) and "internal" for zones inside the national network.
-    An escaped probe's bytes count in `by_path` like any other leak; `probes_escaped_by_path`
-    says which probes they were: {path: {kind: packets}}.
+    Pure. `arrived` is every host observer's counters ({host: {counter: {packets, bytes}}},
+    hermitnet.workload.observer), `probes` the probes with what was sent
+    (hermitnet.workload.probes.run), `edges` the edge captures judged
+    (observer.read_edges). Every arrival is judged by its crossing (hermitnet.zones.allowed):
+    untagged traffic by the address it came from, a probe by its real sender (its tag), so a
+    smuggled foreign handset is judged as the global-zone source it is. Traffic towards an
+    address that is no host's counts as seen at an edge.
+
+    A path whose positive controls did not all arrive, or that no probe takes, is reported as
+    not measured (`by_path[path]` None, `not_measured[path]` says why) unless leakage was found
+    on it; never as 0.
     """
-    from hermitnet.workload.probes import path_of
-
-    zone_of = {s.name: s.zone for s in scenario.sites}
-    handset = {s.name: s.handset for s in scenario.subscribers}
-    by_tier: dict[str, int] = {t: 0 for t in state.tier_zones}
-    by_path: dict[str, int] = {p: 0 for p in
-                               ("uplink", "internal", "foreign-cell", "spoofed-source", "tunnel",
-                                "ipv6")}
-    escaped: dict[str, int] = {}
-    escaped_by_path: dict[str, dict[str, int]] = {}
-    for site, counters in arrived.items():
-        zone = zone_of[site]
+    ends = zones.endpoints(plan, state)
+    by_id = {p["id"]: p for p in probes}
+    leaks: list[dict] = []
+    for host, counters in arrived.items():
+        dst = ends[host]
         for key, counter in counters.items():
-            if counter["bytes"] == 0:
+            if not counter["packets"] or key == "other":
                 continue
             if key.startswith("probe:"):
-                _, kind, sender = key.split(":", 2)
-                escaped[kind] = escaped.get(kind, 0) + counter["packets"]
-                path = path_of(kind, zone, handset[sender])
-                kinds = escaped_by_path.setdefault(path, {})
-                kinds[kind] = kinds.get(kind, 0) + counter["packets"]
-            else:
-                sender = key
-                if zone in state.tier_zones[state.membership[sender]]:
+                probe = by_id[int(key.split(":", 1)[1])]
+                src, path, kind = ends[probe["sender"]], probe["path"], probe["kind"]
+                if probe["control"] or zones.allowed(src, dst, state):
                     continue
-                path = path_of("policy-hole", zone, handset[sender])
-            by_tier[state.membership[sender]] += counter["bytes"]
-            by_path[path] += counter["bytes"]
-    return {"by_tier": by_tier, "by_path": by_path, "probes_sent": probes_sent,
-            "probes_escaped": sum(escaped.values()), "probes_escaped_by_kind": escaped,
-            "probes_escaped_by_path": escaped_by_path,
-            "arrived": arrived}
+            else:
+                src = ends.get(key) or _zone_source(key)
+                if zones.allowed(src, dst, state):
+                    continue
+                path, kind = zones.path(src, dst), None
+            leaks.append({"source": src.name, "sender_class": src.sender_class,
+                          "destination": host, "dst_zone": dst.zone, "path": path,
+                          "probe_kind": kind, "seen_at": "host", **counter})
+    for edge, seen in edges.items():
+        for cell in seen.get("unlisted_forbidden", []):
+            leaks.append({**{k: cell[k] for k in ("source", "sender_class", "destination",
+                                                 "dst_zone", "path", "probe_kind", "packets",
+                                                 "bytes")},
+                          "seen_at": f"edge:{edge}"})
+
+    arrivals = _probe_arrivals(arrived, edges)
+    records = [{**{k: p.get(k) for k in PROBE_FIELDS}, **arrivals.get(p["id"], _NONE)}
+               for p in probes]
+    controls = [r for r in records if r["control"]]
+    by_class = {t: 0 for t in state.tier_zones}
+    by_path_found = {p: 0 for p in zones.PATHS}
+    for leak in leaks:
+        by_class[leak["sender_class"]] = by_class.get(leak["sender_class"], 0) + leak["bytes"]
+        by_path_found[leak["path"]] += leak["bytes"]
+    by_path, not_measured = {}, {}
+    for path in zones.PATHS:
+        reason = _not_measured(path, probes, controls)
+        if reason and not by_path_found[path]:
+            by_path[path] = None
+            not_measured[path] = reason
+        else:
+            by_path[path] = by_path_found[path]
+    escaped = [r for r in records if not r["control"] and r["arrived_packets"]]
+    kinds: dict[str, int] = {}
+    for record in escaped:
+        kinds[record["kind"]] = kinds.get(record["kind"], 0) + record["arrived_packets"]
+    return {
+        "by_tier": by_class, "by_path": by_path, "not_measured": not_measured, "leaks": leaks,
+        "probes_planned": len(probes) * PACKETS_PER_PROBE,
+        "probes_sent": sum(p.get("packets_sent", 0) for p in probes if not p["control"]),
+        "probe_send_errors": sum(p.get("send_errors", 0) for p in probes),
+        "probes_escaped": sum(kinds.values()), "probes_escaped_by_kind": kinds,
+        "senders_without_service": sorted({p["sender"] for p in probes if p.get("no_service")}),
+        "controls": controls,
+        "controls_by_path": _controls_by_path(controls),
+        "probes": [r for r in records if not r["control"]],
+        "edges": {edge: {k: v for k, v in seen.items() if k != "probes_seen"}
+                  for edge, seen in edges.items()},
+        "arrived": arrived,
+    }
+
+
+PROBE_FIELDS = ("id", "tag", "kind", "sender", "sender_class", "src_ip", "destination",
+                "dst_zone", "path", "control", "packets_sent", "bytes_sent", "send_errors",
+                "send_error", "no_service")
+_NONE = {"arrived_packets": 0, "arrived_bytes": 0, "edge_packets": 0}
+
+
+def _zone_source(key: str):
+    """The catch-all counter "zone:Z": an address of zone Z that is no host's."""
+    zone = key.split(":", 1)[1]
+    return zones.Endpoint(key, "unlisted", zone, None, "")
+
+
+def _probe_arrivals(arrived: dict, edges: dict) -> dict[int, dict]:
+    found: dict[int, dict] = {}
+    for counters in arrived.values():
+        for key, counter in counters.items():
+            if key.startswith("probe:"):
+                cell = found.setdefault(int(key.split(":", 1)[1]), dict(_NONE))
+                cell["arrived_packets"] += counter["packets"]
+                cell["arrived_bytes"] += counter["bytes"]
+    for seen in edges.values():
+        for key, packets in seen.get("probes_seen", {}).items():
+            cell = found.setdefault(int(key), dict(_NONE))
+            cell["edge_packets"] += packets
+    return found
+
+
+def _not_measured(path: str, probes: list[dict], controls: list[dict]) -> str | None:
+    """Why leakage on `path` cannot be read as a number (None: it can)."""
+    if not any(p["path"] == path and not p["control"] for p in probes):
+        return "no probe takes this path in this scenario"
+    mine = [c for c in controls if c["path"] == path]
+    if not mine:
+        return "no destination the policy allows on this path, so no positive control"
+    sent = [c for c in mine if c.get("packets_sent")]
+    if not sent:
+        return "no positive control of this path could be sent: " + ", ".join(
+            f"{c['sender']} ({'no radio service' if c.get('no_service') else 'send failed'})"
+            for c in mine)
+    failed = [c for c in sent if not c["arrived_packets"]]
+    if failed:
+        return "positive control did not arrive: " + ", ".join(
+            f"{c['kind']} {c['sender']} -> {c['destination']} ({c['packets_sent']} sent)"
+            for c in failed)
+    return None
+
+
+def _controls_by_path(controls: list[dict]) -> dict[str, dict[str, int]]:
+    table: dict[str, dict[str, int]] = {}
+    for control in controls:
+        cell = table.setdefault(control["path"], {"planned": 0, "sent": 0, "arrived": 0})
+        cell["planned"] += 1
+        cell["sent"] += int(bool(control.get("packets_sent")))
+        cell["arrived"] += int(bool(control["arrived_packets"]))
+    return table
 
 
 def write(run_dir: Path, results: dict) -> Path:

@@ -26,7 +26,7 @@ from hermitnet.emulation import capabilities as caps_module
 from hermitnet.emulation import manifest as manifest_module
 from hermitnet.emulation import runlock
 from hermitnet.errors import HermitError
-from hermitnet.policy.compile import Compiled, compile_policy
+from hermitnet.policy.compile import Compiled, PolicyHoles, compile_policy
 from hermitnet.policy.state import PolicyState
 
 LOG = logging.getLogger("hermitnet.run")
@@ -103,7 +103,9 @@ class LiveRun:
         timings["reachability"] = time.monotonic() - clock
         self.checkpoint()
         self.progress("leakage probes: policy hole, spoofed source, DNS/ICMP tunnels, IPv6")
-        probes_sent = probes.run(self.emu, self.plan, self.state, scenario)
+        planned = probes.plan_probes(self.plan, self.state)
+        observer.add_probes(self.emu, self.plan, planned)
+        sent = probes.run(self.emu, self.plan, planned)
         clock = time.monotonic()
         self.results["throughput"], self.results["rtt"] = throughput.measure(
             self.emu, scenario, self.state, self.progress)
@@ -123,8 +125,13 @@ class LiveRun:
                          f"{scenario.name}: every jammer on, UEs at their start")
         self.checkpoint()
         arrived = observer.read(self.emu, self.plan)
-        self.results["leakage"] = results_module.leakage(arrived, self.state, scenario,
-                                                         probes_sent)
+        edges = observer.read_edges(self.plan, self.state, sent,
+                                    observer.capture_files(self.plan, self.run_dir))
+        self.results["leakage"] = results_module.leakage(arrived, sent, edges, self.plan,
+                                                         self.state)
+        holes = PolicyHoles.from_environment()
+        if holes:
+            self.results["leakage"]["test_holes"] = holes.to_dict()
         self.check_controller()
 
     def check_controller(self) -> None:
@@ -318,11 +325,14 @@ def expected_flow_counts(compiled: Compiled) -> dict[str, dict[int, int]]:
 def _attach_counters(live: LiveRun) -> None:
     """Fold the controller's counter time series (if it wrote one) into the results."""
     path = live.run_dir / "counters.jsonl"
-    if not path.exists():
-        return
-    from hermitnet import counters
+    if path.exists():
+        from hermitnet import counters
 
-    live.results["counters"] = counters.summarise(path)
+        live.results["counters"] = counters.summarise(path)
+    if "probes" in live.results["leakage"]:
+        from hermitnet.reconcile import reconcile
+
+        live.results["leakage"]["reconciliation"] = reconcile(live.results, live.plan, live.state)
 
 
 def _fail_if_the_controller_raised(errors: list[dict]) -> None:

@@ -20,6 +20,8 @@ uplink closes when the lease runs out: nothing crosses the border unsupervised.
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
 from dataclasses import dataclass, field
 
 from hermitnet.plan import ZONE_PREFIXES, Plan
@@ -120,7 +122,60 @@ def meter_burst_kbit(rate_kbps: int) -> int:
     return max(64, int(rate_kbps * BURST_S))
 
 
+TEST_HOLES_ENV = "HERMITNET_TEST_HOLES"
+
+
+@dataclass(frozen=True)
+class PolicyHoles:
+    """Deliberate policy holes, for the ground-truth tests of the leakage measurement only.
+
+    Read from the environment variable HERMITNET_TEST_HOLES (JSON), never from a scenario, so a
+    normal run cannot open one by accident; a run with holes records them in results.json
+    (leakage.test_holes). {"allow": [[tier, host], ...]} adds an allow rule from a tier to one
+    host; {"no_antispoofing": [subscriber, ...]} lets those ports keep any subscriber's source
+    address (classified as that subscriber's tier); {"uplink_to": [zone, ...]} lets global-zone
+    sources across the uplink reach those zones."""
+
+    allow: tuple[tuple[str, str], ...] = ()
+    no_antispoofing: tuple[str, ...] = ()
+    uplink_to: tuple[str, ...] = ()
+
+    @classmethod
+    def from_environment(cls) -> PolicyHoles:
+        text = os.environ.get(TEST_HOLES_ENV)
+        if not text:
+            return cls()
+        data = json.loads(text)
+        return cls(tuple((t, h) for t, h in data.get("allow", ())),
+                   tuple(data.get("no_antispoofing", ())), tuple(data.get("uplink_to", ())))
+
+    def check(self, plan: Plan) -> None:
+        """ValueError naming the variable and the name it does not know."""
+        hosts = {h.name for h in plan.hosts}
+        subscribers = {h.name for h in plan.hosts if h.kind != "server"}
+        for tier, host in self.allow:
+            if tier not in plan.tier_index or host not in hosts:
+                raise ValueError(f"{TEST_HOLES_ENV}: allow [{tier!r}, {host!r}]: expected a "
+                                 "tier and a host of the scenario")
+        for name in self.no_antispoofing:
+            if name not in subscribers:
+                raise ValueError(f"{TEST_HOLES_ENV}: no_antispoofing: unknown subscriber "
+                                 f"{name!r}")
+        for zone in self.uplink_to:
+            if zone not in ZONE_PREFIXES:
+                raise ValueError(f"{TEST_HOLES_ENV}: uplink_to: unknown zone {zone!r}")
+
+    def __bool__(self) -> bool:
+        return bool(self.allow or self.no_antispoofing or self.uplink_to)
+
+    def to_dict(self) -> dict:
+        return {"allow": [list(pair) for pair in self.allow],
+                "no_antispoofing": list(self.no_antispoofing), "uplink_to": list(self.uplink_to)}
+
+
 def compile_policy(plan: Plan, state: PolicyState, now_s: float = 0.0) -> Compiled:
+    holes = PolicyHoles.from_environment()
+    holes.check(plan)
     rules: list[Rule] = []
     meters: list[Meter] = []
     blocked_sites = {b.site for b in state.blocklist if b.active(now_s)}
@@ -129,8 +184,8 @@ def compile_policy(plan: Plan, state: PolicyState, now_s: float = 0.0) -> Compil
     for switch in (s for s in plan.switches if s.controlled):
         switch_meters = _meters(plan, state, switch.name)
         meters.extend(switch_meters.values())
-        rules.extend(_classify(plan, state, switch.name, switch_meters, uplink))
-        rules.extend(_policy(plan, state, switch.name, blocked_sites, hosts))
+        rules.extend(_classify(plan, state, switch.name, switch_meters, uplink, holes))
+        rules.extend(_policy(plan, state, switch.name, blocked_sites, hosts, holes))
         rules.extend(_forward(plan, switch.name, uplink))
     for rule in rules:
         verify(rule)
@@ -153,7 +208,7 @@ def _meters(plan: Plan, state: PolicyState, switch: str) -> dict[str, Meter]:
 
 
 def _classify(plan: Plan, state: PolicyState, switch: str, meters: dict[str, Meter],
-              uplink: tuple[str, int] | None):
+              uplink: tuple[str, int] | None, holes: PolicyHoles):
     def rule(priority, match, decision, class_id=0, **kw):
         return Rule(switch, CLASSIFY, priority, tuple(match), cookie(decision, class_id), **kw)
 
@@ -169,6 +224,13 @@ def _classify(plan: Plan, state: PolicyState, switch: str, meters: dict[str, Met
             note = f"{host.name}: tier {tier}"
         yield rule(100, [("in_port", host.port), ("eth_type", IPV4), ("ipv4_src", host.ip)],
                    "classify", class_id, goto=POLICY, metadata=class_id, meter=meter, note=note)
+        if host.name in holes.no_antispoofing:
+            for other in (h for h in plan.hosts if h.kind != "server" and h is not host):
+                other_class = tier_class(plan, state.membership[other.name])
+                yield rule(95, [("in_port", host.port), ("eth_type", IPV4),
+                                ("ipv4_src", other.ip)], "classify", other_class, goto=POLICY,
+                           metadata=other_class, meter=meter,
+                           note=f"{host.name}: TEST HOLE, source {other.name} kept")
         yield rule(90, [("in_port", host.port), ("eth_type", IPV4)], "spoofed", class_id,
                    note=f"{host.name}: any other IPv4 source is spoofed")
     for port, neighbour in plan.trunk_ports(switch).items():
@@ -187,7 +249,8 @@ def _classify(plan: Plan, state: PolicyState, switch: str, meters: dict[str, Met
     yield rule(0, [], "miss", note="unknown port or not IPv4")
 
 
-def _policy(plan: Plan, state: PolicyState, switch: str, blocked_sites: set[str], hosts: dict):
+def _policy(plan: Plan, state: PolicyState, switch: str, blocked_sites: set[str], hosts: dict,
+            holes: PolicyHoles):
     def rule(priority, match, decision, class_id, **kw):
         the_cookie = cookie(decision, class_id, kw.pop("detail", 0))
         return Rule(switch, POLICY, priority, tuple(match), the_cookie, **kw)
@@ -199,6 +262,10 @@ def _policy(plan: Plan, state: PolicyState, switch: str, blocked_sites: set[str]
         for site in sorted(blocked_sites):
             yield rule(300, [meta, ("eth_type", IPV4), ("ipv4_dst", hosts[site].ip)], "blocked",
                        class_id, detail=site_index[site], note=f"{tier} -> {site}: blocklist")
+        for hole_tier, target in holes.allow:
+            if hole_tier == tier:
+                yield rule(250, [meta, ("eth_type", IPV4), ("ipv4_dst", hosts[target].ip)],
+                           "allow", class_id, goto=FORWARD, note=f"{tier} -> {target}: TEST HOLE")
         for zone in state.tier_zones[tier]:
             yield rule(200, [meta, ("eth_type", IPV4), ("ipv4_dst", _prefix(ZONE_PREFIXES[zone]))],
                        "allow", class_id, goto=FORWARD, note=f"{tier} -> zone {zone}")
@@ -211,6 +278,10 @@ def _policy(plan: Plan, state: PolicyState, switch: str, blocked_sites: set[str]
                 yield rule(200, [meta, ("eth_type", IPV4), ("ipv4_dst", host.ip)], "allow",
                            class_id, goto=FORWARD,
                            note=f"zone {zone} -> {host.name} ({state.membership[host.name]})")
+        for target in (holes.uplink_to if zone == "global" else ()):
+            dst = ("ipv4_dst", _prefix(ZONE_PREFIXES[target]))
+            yield rule(200, [meta, ("eth_type", IPV4), dst], "allow", class_id, goto=FORWARD,
+                       note=f"zone global -> {target}: TEST HOLE")
         yield rule(10, [meta], "denied", class_id, note=f"zone {zone}: anything else")
     yield rule(0, [], "miss", 0, note="unclassified")
 

@@ -1,8 +1,17 @@
-"""Throughput (iperf3, JSON) and round-trip times (ping) of the scenario's measured flows."""
+"""Throughput (iperf3, JSON) and round-trip times (ping) of the scenario's measured flows, and
+what each flow should get (`expectation`).
+
+Goodput over a shaped link: HTB and OpenFlow meters count whole Ethernet frames (skb->len, the
+14-byte Ethernet header included, no preamble or FCS). A full TCP segment over IPv4 with
+timestamps carries MSS = 1500 - 20 (IPv4) - 20 (TCP) - 12 (timestamp option) = 1448 bytes of
+data in a 1514-byte frame, so iperf3's goodput is at most GOODPUT_FACTOR = 1448 / 1514 = 0.9564
+of the configured rate (ACKs travel the other way and do not count against it).
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 
 from hermitnet.errors import HermitError
@@ -16,6 +25,68 @@ def bottleneck_mbps(plan, state, src: str, dst: str) -> float | None:
     if tier_rate:
         rates.append(tier_rate)
     return min(rates) if rates else None
+
+
+MSS_BYTES = 1448
+FRAME_BYTES = 1514
+GOODPUT_FACTOR = MSS_BYTES / FRAME_BYTES
+MATHIS_C = math.sqrt(3 / 2)
+
+
+def mathis_bps(rtt_ms: float, loss_pct: float) -> float:
+    """The Mathis et al. (1997) bound on TCP goodput with random loss p: MSS / RTT * C / sqrt(p),
+    C = sqrt(3/2)."""
+    return MSS_BYTES * 8 / (rtt_ms / 1000) * MATHIS_C / math.sqrt(loss_pct / 100)
+
+
+def expectation(plan, state, src: str, dst: str, rtt_ms: float | None) -> dict:
+    """What a TCP flow from `src` to `dst` should get.
+
+    `configured_bottleneck_bps`: the lowest configured rate on the path (links, the source
+    tier's meter; a radio phone's air link is its cell's shared rate, hermitnet.plan
+    .air_link_spec). `expected_goodput_bps`: that times GOODPUT_FACTOR, and with loss on the
+    path (a radio phone's residual loss, the radio model's Attachment.loss_pct) at most the
+    Mathis bound at the measured RTT. A flow the policy forbids is `blocked` (expected 0), and a
+    phone with no serving cell expects 0."""
+    from hermitnet import zones
+
+    ends = zones.endpoints(plan, state)
+    mbps = bottleneck_mbps(plan, state, src, dst)
+    links = plan.path_links(src, dst)
+    keep = 1.0
+    for link in links:
+        keep *= 1 - link.spec.loss_pct / 100
+    loss_pct = 100 * (1 - keep)
+    out = {"configured_bottleneck_bps": mbps * 1e6 if mbps else None, "loss_pct": loss_pct,
+           "blocked": not zones.allowed(ends[src], ends[dst], state)}
+    if out["blocked"]:
+        return {**out, "expected_goodput_bps": 0.0, "basis": "forbidden by the policy"}
+    if loss_pct >= 100:
+        return {**out, "expected_goodput_bps": 0.0, "basis": "no radio service (100 % loss)"}
+    if not mbps:
+        return {**out, "expected_goodput_bps": None, "basis": "unshaped path"}
+    goodput = mbps * 1e6 * GOODPUT_FACTOR
+    basis = f"bottleneck x {GOODPUT_FACTOR:.4f} (TCP/IPv4/Ethernet framing)"
+    if loss_pct > 0 and rtt_ms:
+        bound = mathis_bps(rtt_ms, loss_pct)
+        if bound < goodput:
+            goodput, basis = bound, f"Mathis bound at {loss_pct:.3g} % loss, RTT {rtt_ms:g} ms"
+    return {**out, "expected_goodput_bps": goodput, "basis": basis}
+
+
+def verdict(bps: float, expected: dict, tolerance: float = 0.10) -> str:
+    """blocked (forbidden, nothing arrived), leaked (forbidden, yet it ran), ok, slow or fast
+    (outside `tolerance` of the expected goodput), or unknown (no expectation)."""
+    if expected["blocked"]:
+        return "leaked" if bps > 0 else "blocked"
+    goodput = expected["expected_goodput_bps"]
+    if goodput is None:
+        return "unknown"
+    if goodput == 0:
+        return "ok" if bps == 0 else "fast"
+    if bps < goodput * (1 - tolerance):
+        return "slow"
+    return "fast" if bps > goodput * (1 + tolerance) else "ok"
 
 
 def configured_one_way_delay_ms(plan, src: str, dst: str) -> float:
@@ -62,14 +133,16 @@ def measure(emu, scenario, state, progress) -> tuple[list[dict], list[dict]]:
         tier = state.membership[flow.src]
         progress(f"throughput {flow.src} ({tier}) -> {flow.dst}")
         report = iperf3(emu, flow.src, dst_ip, scenario.throughput_seconds)
-        expected = bottleneck_mbps(plan, state, flow.src, flow.dst)
+        measured = ping(emu, flow.src, dst_ip)
+        expected = expectation(plan, state, flow.src, flow.dst,
+                               measured[0] if measured else None)
+        bps = received_bps(report)
         throughput.append({
             "tier": tier, "src": flow.src, "dst": flow.dst, "protocol": "tcp",
-            "bps": received_bps(report), "seconds": scenario.throughput_seconds,
-            "expected_bps": expected * 1e6 if expected else None,
-            "error": report.get("error"),
+            "bps": bps, "seconds": scenario.throughput_seconds,
+            **expected, "expected_bps": expected["expected_goodput_bps"],
+            "verdict": verdict(bps, expected), "error": report.get("error"),
         })
-        measured = ping(emu, flow.src, dst_ip)
         rtt.append({
             "tier": tier, "src": flow.src, "dst": flow.dst,
             "rtt_ms_min": measured[0] if measured else None,

@@ -91,12 +91,18 @@ def test_nothing_is_left_behind(baseline_run):
     assert leftovers(results["run_id"]) == []
 
 
-def test_no_leakage_probe_escapes(baseline_run):
+def test_no_leakage_probe_escapes_and_every_control_arrives(baseline_run):
     _, _, results = baseline_run
     leakage = results["leakage"]
-    assert leakage["probes_sent"] > 0
+    sent = [p for p in leakage["probes"] if p["packets_sent"]]
+    assert leakage["probes_sent"] == sum(p["packets_sent"] for p in sent) > 0
+    assert leakage["probe_send_errors"] == 0 and leakage["senders_without_service"] == []
     assert leakage["probes_escaped"] == 0, leakage["probes_escaped_by_kind"]
-    assert all(v == 0 for v in leakage["by_path"].values())
+    assert all(c["arrived_packets"] > 0 for c in leakage["controls"]), leakage["not_measured"]
+    # no foreign handset in the baseline: that path is not measured, never 0
+    assert leakage["by_path"].pop("foreign-cell") is None
+    assert "foreign-cell" in leakage["not_measured"]
+    assert all(v == 0 for v in leakage["by_path"].values()), leakage["by_path"]
 
 
 def test_no_citizen_packet_crosses_the_uplink(baseline_run):

@@ -1,9 +1,10 @@
-"""Leakage probes: who probes what, the markers the observer counts, the paths they stand for."""
+"""Leakage probes: who probes what, tags, the observers' matches, ordinary pings ignored."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
+
+from scapy.all import ICMP, IP, Ether, Raw
 
 from hermitnet import plan, scenario
 from hermitnet.policy.state import PolicyState
@@ -14,55 +15,125 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _baseline():
     loaded = scenario.load(REPO / "scenarios" / "baseline.yaml")
-    return loaded, plan.build(loaded), PolicyState.from_scenario(loaded)
+    layout = plan.build(loaded, run_tag=7)
+    return loaded, layout, PolicyState.from_scenario(loaded)
 
 
 def test_link_local_is_the_kernels_eui64_address():
-    # 02:68:6e:07:00:0e -> flip the U/L bit, insert ff:fe
     assert probes.link_local("02:68:6e:07:00:0e") == "fe80::68:6eff:fe07:e"
     assert probes.link_local("00:11:22:33:44:55") == "fe80::211:22ff:fe33:4455"
 
 
-def test_probes_go_only_to_zones_the_tier_may_not_reach():
+def test_tags_are_unique_eight_bytes():
+    _, layout, state = _baseline()
+    planned = probes.plan_probes(layout, state)
+    tags = [p["tag"] for p in planned]
+    assert len(set(tags)) == len(tags) and all(len(t.encode()) == 8 for t in tags)
+    assert probes.make_tag(7, 0) == "hn070000" and probes.make_tag(1295, 36) == "hnzz0010"
+
+
+def test_leakage_probes_go_only_where_the_crossing_is_forbidden():
     loaded, layout, state = _baseline()
-    planned = probes.plan_probes(layout, state, loaded)
-    zones = {s.name: s.zone for s in loaded.sites}
-    for sender, items in planned.items():
-        tier_zones = state.tier_zones[state.membership[sender]]
-        assert bool(items) == bool(set(zones.values()) - set(tier_zones)), sender
-        assert all(zones[p["site"]] not in tier_zones for p in items), sender
-    citizen_sites = {p["site"] for p in planned["citizen-1"]}
-    assert citizen_sites == {s.name for s in loaded.sites if s.zone in ("global", "national")}
+    planned = probes.plan_probes(layout, state)
+    zone = {s.name: s.zone for s in loaded.sites}
+    for probe in planned:
+        tier = state.tier_zones.get(state.membership.get(probe["sender"], ""), ())
+        if probe["sender"] in zone or probe["control"]:
+            continue
+        if probe["destination"] in zone:
+            assert zone[probe["destination"]] not in tier, probe
+    citizen = {p["destination"] for p in planned if p["sender"] == "citizen-1"
+               and not p["control"] and p["kind"] == "policy-hole"}
+    others = {s.name for s in loaded.subscribers} - {"citizen-1"}
+    assert citizen == ({s.name for s in loaded.sites if s.zone != "intranet"} | others
+                       | {"unlisted:203.0.113.250", "unlisted:198.18.255.1"})
 
 
-def test_every_kind_is_sent_and_spoofing_borrows_an_allowed_address():
-    loaded, layout, state = _baseline()
-    planned = probes.plan_probes(layout, state, loaded)["citizen-1"]
-    to_video = {p["kind"]: p for p in planned if p["site"] == "video"}
-    assert set(to_video) == set(probes.KINDS)
-    elite_ip = layout.host("elite-1").ip
-    assert to_video["spoofed-source"]["src_ip"] == elite_ip
-    assert to_video["policy-hole"]["src_ip"] == layout.host("citizen-1").ip
+def test_probes_both_ways_and_controls_on_every_path_with_an_allowed_destination():
+    _, layout, state = _baseline()
+    planned = probes.plan_probes(layout, state)
+    inbound = [p for p in planned if p["sender"] == "social" and not p["control"]]
+    assert {p["destination"] for p in inbound} >= {"citizen-1", "news", "portal"}
+    assert all(p["path"] in ("uplink", "ipv6") for p in inbound)
+    controls = [p for p in planned if p["control"]]
+    assert {p["path"] for p in controls} == {"uplink", "internal", "spoofed-source", "tunnel",
+                                             "ipv6"}
+    spoof = next(p for p in planned if p["kind"] == "spoofed-source" and not p["control"]
+                 and p["destination"] == "video")
+    assert spoof["src_ip"] != layout.host(spoof["sender"]).ip
 
 
-def test_observer_counts_each_kind_and_sender_before_counting_by_source():
+def test_observer_counts_probes_by_tag_and_source_never_by_port_or_id():
+    _, layout, state = _baseline()
+    planned = probes.plan_probes(layout, state)
+    script = observer.probe_script("news", planned)
+    lines = script.splitlines()
+    mine = [p for p in planned if p["destination"] == "news"]
+    assert len(lines) == len(mine) > 0
+    for line, probe in zip(lines, mine, strict=True):
+        assert "0x" + probe["tag"].encode().hex() in line
+        assert (probe["src_ip"] in line) or (probe["src_ll"] in line)
+        assert "icmp id" not in line and "sport" not in line
+
+
+def test_host_observer_counts_by_source_then_catch_all():
     _, layout, _ = _baseline()
-    script = observer.counter_script(layout)
-    lines = [line.strip() for line in script.splitlines() if "counter" in line]
-    probe_lines = [line for line in lines if '"probe:' in line]
-    senders = probes.senders(layout)
-    assert len(probe_lines) == len(senders) * len(probes.KINDS)
-    # probes first (and set aside with accept), then the per-source counters
-    assert lines.index(probe_lines[-1]) < min(i for i, line in enumerate(lines)
-                                              if line.startswith("ip saddr"))
-    assert all(" accept comment " in line for line in probe_lines)
-    markers = {int(m) for m in re.findall(r"(?:sport|id) (\d+)", script)}
-    assert markers == {probes.SENDER_BASE + i for i in range(len(senders))}
+    script = observer.counter_script(layout, "news")
+    comments = [line.split('comment "')[1].rstrip('"') for line in script.splitlines()
+                if "comment" in line]
+    hosts = [h.name for h in layout.hosts if h.name != "news"]
+    assert comments == [*hosts, "zone:subscriber", "zone:intranet", "zone:national",
+                        "zone:global", "other"]
 
 
-def test_paths_of_escaped_probes():
-    assert probes.path_of("tunnel-dns", "global", "national") == "tunnel"
-    assert probes.path_of("ipv6", "intranet", "national") == "ipv6"
-    assert probes.path_of("policy-hole", "global", "national") == "uplink"
-    assert probes.path_of("policy-hole", "intranet", "national") == "internal"
-    assert probes.path_of("spoofed-source", "global", "foreign") == "foreign-cell"
+def test_an_ordinary_ping_is_never_a_probe():
+    """A ping whose id falls where the old markers were, with ping's own payload."""
+    _, layout, state = _baseline()
+    planned = probes.plan_probes(layout, state)
+    by_tag = {p["tag"]: p for p in planned}
+    citizen = layout.host("citizen-1")
+    for icmp_id in (40000, 40001, 40005, planned[0]["id"]):
+        ping = Ether() / IP(src=citizen.ip, dst=layout.host("news").ip) \
+            / ICMP(type=8, id=icmp_id, seq=1) / Raw(load=bytes(range(16, 72)))
+        assert probes.match_packet(ping, by_tag) is None
+
+
+def test_a_probe_matches_only_with_its_tag_and_its_source():
+    _, layout, state = _baseline()
+    planned = probes.plan_probes(layout, state)
+    by_tag = {p["tag"]: p for p in planned}
+    for kind in probes.KINDS:
+        probe = next(p for p in planned if p["kind"] == kind)
+        packet = probes.build_packet(probe, layout.host(probe["sender"]).mac)
+        assert probes.match_packet(Ether(bytes(packet)), by_tag) == probe, kind
+    probe = next(p for p in planned if p["kind"] == "policy-hole")
+    forged = dict(probe, src_ip="100.64.9.9")
+    packet = probes.build_packet(forged, "02:00:00:00:00:09")
+    assert probes.match_packet(Ether(bytes(packet)), by_tag) is None
+
+
+def test_edge_capture_direction_follows_the_sender_not_the_borrowed_address():
+    from hermitnet import scenario as scenario_module
+
+    loaded = scenario_module.load(REPO / "tests" / "ground_truth" / "holes.yaml")
+    layout = plan.build(loaded, run_tag=11)
+    state = PolicyState.from_scenario(loaded)
+    planned = probes.plan_probes(layout, state)
+    roamer = layout.host("roamer-1")
+    spoof = next(p for p in planned if p["sender"] == "roamer-1"
+                 and p["kind"] == "spoofed-source" and p["destination"] == "news")
+    borrowed = probes.build_packet(spoof, roamer.mac)
+    elite = layout.host("elite-1")
+    out = Ether(src=elite.mac, dst=layout.host("video").mac) / IP(
+        src=elite.ip, dst=layout.host("video").ip) / Raw(load=b"x" * 10)
+    unlisted = next(p for p in planned if p["sender"] == "citizen-1"
+                    and p["destination"] == "unlisted:198.18.255.1")
+    escaped = probes.build_packet(unlisted, layout.host("citizen-1").mac)
+    seen = observer.judge_edge("uplink", [Ether(bytes(x)) for x in (borrowed, out, escaped)],
+                               layout, state, planned)
+    # the roamer's packet carries citizen-1's address but comes in from the global side
+    assert seen["inbound"] == {"citizen": 1} and seen["outbound"] == {"elite": 1, "citizen": 1}
+    assert seen["probes_seen"] == {str(spoof["id"]): 1, str(unlisted["id"]): 1}
+    (caught,) = seen["unlisted_forbidden"]
+    assert caught["source"] == "citizen-1" and caught["path"] == "uplink"
+    assert caught["bytes"] == len(escaped[IP])

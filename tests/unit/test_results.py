@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
@@ -17,30 +18,151 @@ def state(baseline):
     return PolicyState.from_scenario(baseline)
 
 
+@pytest.fixture
+def border_like():
+    from hermitnet import plan, scenario
+
+    loaded = scenario.load(Path(__file__).resolve().parents[1] / "ground_truth" / "holes.yaml")
+    return plan.build(loaded, run_tag=4), PolicyState.from_scenario(loaded)
+
+
 def _count(nbytes: int) -> dict:
     return {"packets": max(1, nbytes // 1000), "bytes": nbytes}
 
 
-def test_leakage_counts_only_forbidden_zones_split_by_path(baseline, state):
-    arrived = {
-        "video": {"citizen-1": _count(5000), "elite-1": _count(90_000), "library-1": _count(700)},
-        "portal": {"citizen-2": _count(300), "visitor-1": _count(1000), "elite-1": _count(10)},
+@pytest.fixture
+def layout(baseline):
+    from hermitnet import plan
+
+    return plan.build(baseline, run_tag=9)
+
+
+def _probe(planned, **match):
+    return next(p for p in planned if all(p[k] == v for k, v in match.items()))
+
+
+def _sent(planned):
+    return [{**p, "packets_sent": 3, "bytes_sent": 150, "send_errors": 0, "no_service": False}
+            for p in planned]
+
+
+def _with_controls(planned, arrived):
+    """Every positive control arrived (3 packets)."""
+    for probe in planned:
+        if probe["control"]:
+            arrived.setdefault(probe["destination"], {})[f"probe:{probe['id']}"] = _count(150)
+    return arrived
+
+
+def test_leakage_is_judged_by_the_crossing_in_both_directions(baseline, layout, state):
+    from hermitnet.workload import probes
+
+    planned = _sent(probes.plan_probes(layout, state))
+    arrived = _with_controls(planned, {
+        "video": {"citizen-1": _count(5000), "elite-1": _count(90_000),
+                  "library-1": _count(700)},
+        "portal": {"citizen-2": _count(300), "visitor-1": _count(1000)},
         "news": {"citizen-1": _count(4000), "visitor-1": _count(200)},
-        "shop": {"citizen-2": _count(0)},
-    }
-    leak = results.leakage(arrived, state, baseline)
-    # citizen: video 5000 (global) + portal 300 (national); public: video 700;
-    # visitor may not reach the intranet: news 200; elite may reach everything.
-    assert leak["by_tier"] == {"citizen": 5300, "public": 700, "elite": 0, "visitor": 200}
-    counted = {path: n for path, n in leak["by_path"].items() if n}
-    assert counted == {"uplink": 5700, "internal": 500}
+        "citizen-1": {"news": _count(900), "video": _count(64), "visitor-1": _count(80)},
+        "elite-1": {"video": _count(70_000)},
+    })
+    leak = results.leakage(arrived, planned, {}, layout, state)
+    # citizen: video 5000 (uplink) + portal 300 (internal); public: video 700; visitor:
+    # news 200 and citizen-1's phone 80 (internal); video -> citizen-1 64 (uplink, inbound)
+    assert leak["by_tier"] == {"citizen": 5300, "public": 700, "elite": 0, "visitor": 280,
+                               "zone:global": 64}
+    assert leak["by_path"]["uplink"] == 5000 + 700 + 64
+    assert leak["by_path"]["internal"] == 300 + 200 + 80
+    assert leak["by_path"]["spoofed-source"] == 0 and leak["by_path"]["foreign-cell"] is None
+    assert "foreign-cell" in leak["not_measured"]
     assert leak["arrived"] is arrived
 
 
-def test_no_leakage_when_nothing_arrived(baseline, state):
-    leak = results.leakage({s.name: {} for s in baseline.sites}, state, baseline)
+def test_a_smuggled_handset_into_the_intranet_is_global_zone_leakage(border_like):
+    from hermitnet.workload import probes
+
+    layout, state = border_like
+    planned = _sent(probes.plan_probes(layout, state))
+    arrived = _with_controls(planned, {"news": {"smuggler-1": _count(600)},
+                                       "video": {"smuggler-1": _count(2000)}})
+    leak = results.leakage(arrived, planned, {}, layout, state)
+    (into_news,) = [x for x in leak["leaks"] if x["destination"] == "news"]
+    assert into_news["path"] == "uplink" and into_news["sender_class"] == "citizen"
+    (into_video,) = [x for x in leak["leaks"] if x["destination"] == "video"]
+    assert into_video["path"] == "foreign-cell"
+    assert leak["by_tier"]["citizen"] == 2600
+
+
+def test_a_probe_is_booked_by_its_sender_and_a_control_is_never_leakage(layout, state):
+    from hermitnet.workload import probes
+
+    planned = _sent(probes.plan_probes(layout, state))
+    spoofed = _probe(planned, kind="spoofed-source", sender="citizen-1", destination="video",
+                     control=False)
+    control = _probe(planned, control=True, path="uplink")
+    arrived = _with_controls(planned, {"video": {f"probe:{spoofed['id']}": _count(150)}})
+    leak = results.leakage(arrived, planned, {}, layout, state)
+    (found,) = leak["leaks"]
+    assert (found["source"], found["path"], found["bytes"]) == ("citizen-1", "spoofed-source",
+                                                                150)
+    assert leak["by_tier"]["citizen"] == 150 and leak["probes_escaped"] == 1
+    assert all(c["arrived_packets"] for c in leak["controls"])
+    assert control["id"] in {c["id"] for c in leak["controls"]}
+
+
+def test_a_failed_control_makes_its_path_not_measured_never_zero(layout, state):
+    from hermitnet.workload import probes
+
+    planned = _sent(probes.plan_probes(layout, state))
+    arrived = _with_controls(planned, {})
+    for probe in planned:
+        if probe["control"] and probe["path"] == "tunnel":
+            del arrived[probe["destination"]][f"probe:{probe['id']}"]
+    leak = results.leakage(arrived, planned, {}, layout, state)
+    assert leak["by_path"]["tunnel"] is None
+    assert leak["not_measured"]["tunnel"].startswith("positive control did not arrive")
+    assert leak["by_path"]["uplink"] == 0 and "uplink" not in leak["not_measured"]
+
+
+def test_probes_sent_counts_what_was_sent(layout, state):
+    from hermitnet.workload import probes
+
+    planned = probes.plan_probes(layout, state)
+    sent = [{**p, "packets_sent": 1, "bytes_sent": 50, "send_errors": 2,
+             "send_error": "No buffer space available", "no_service": False} for p in planned]
+    leak = results.leakage({}, sent, {}, layout, state)
+    leakage_probes = [p for p in planned if not p["control"]]
+    assert leak["probes_sent"] == len(leakage_probes)
+    assert leak["probe_send_errors"] == 2 * len(planned)
+    assert leak["probes_planned"] == 3 * len(planned)
+
+
+def test_no_leakage_when_nothing_arrived_but_controls(baseline, layout, state):
+    from hermitnet.workload import probes
+
+    planned = _sent(probes.plan_probes(layout, state))
+    leak = results.leakage(_with_controls(planned, {}), planned, {}, layout, state)
     assert set(leak["by_tier"]) == set(baseline.tiers)
-    assert sum(leak["by_tier"].values()) == 0 and sum(leak["by_path"].values()) == 0
+    assert sum(leak["by_tier"].values()) == 0
+    assert {p: v for p, v in leak["by_path"].items() if v is not None} == {
+        "uplink": 0, "internal": 0, "spoofed-source": 0, "tunnel": 0, "ipv6": 0}
+
+
+def test_a_probe_is_judged_against_the_policy_at_judging_time(layout, state):
+    """A probe planned as forbidden is no leak if the policy (changed during the run) now
+    allows its sender that zone."""
+    import dataclasses
+
+    from hermitnet.workload import probes
+
+    planned = _sent(probes.plan_probes(layout, state))
+    hole = _probe(planned, kind="policy-hole", sender="citizen-1", destination="portal",
+                  control=False)
+    arrived = _with_controls(planned, {"portal": {f"probe:{hole['id']}": _count(150)}})
+    assert results.leakage(arrived, planned, {}, layout, state)["by_tier"]["citizen"] == 150
+    opened = dataclasses.replace(state, tier_zones={**state.tier_zones,
+                                                    "citizen": ("intranet", "national")})
+    assert results.leakage(arrived, planned, {}, layout, opened)["by_tier"]["citizen"] == 0
 
 
 def test_write_validates_and_writes_json_and_csv(tmp_path, results_record):
@@ -175,22 +297,3 @@ def test_mark_killed_without_a_record(tmp_path):
     (tmp_path / "results.json").write_text("[1, 2")
     assert results.mark_killed(tmp_path) is False
 
-
-def test_escaped_probes_are_named_by_the_path_their_bytes_count_in(baseline, state):
-    """Probes sent by a national phone leak by their kind's path; the bytes in by_path and the
-    kinds in probes_escaped_by_path are the same probes."""
-    arrived = {
-        "video": {"probe:tunnel-dns:citizen-1": {"packets": 3, "bytes": 177},
-                  "probe:policy-hole:citizen-1": {"packets": 2, "bytes": 120},
-                  "probe:ipv6:citizen-2": {"packets": 0, "bytes": 0}},
-        "portal": {"probe:spoofed-source:library-1": {"packets": 1, "bytes": 69}},
-    }
-    leak = results.leakage(arrived, state, baseline, probes_sent=30)
-    counted = {path: n for path, n in leak["by_path"].items() if n}
-    assert counted == {"tunnel": 177, "uplink": 120, "spoofed-source": 69}
-    assert leak["probes_escaped_by_path"] == {
-        "tunnel": {"tunnel-dns": 3}, "uplink": {"policy-hole": 2},
-        "spoofed-source": {"spoofed-source": 1}}
-    assert leak["probes_escaped"] == 6
-    assert leak["probes_escaped_by_kind"] == {"tunnel-dns": 3, "policy-hole": 2,
-                                              "spoofed-source": 1}

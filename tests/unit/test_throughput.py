@@ -96,3 +96,44 @@ def test_iperf3_error_report_is_returned_as_is():
     emu = FakeEmu('{"error": "unable to connect to server"}')
     report = throughput.iperf3(emu, "citizen-1", "198.18.0.12", 5)
     assert throughput.received_bps(report) == 0.0
+
+
+def test_goodput_factor_is_tcp_payload_over_the_ethernet_frame():
+    # 1500 - 20 (IPv4) - 20 (TCP) - 12 (timestamps) = 1448 in a 1514-byte frame
+    assert throughput.MSS_BYTES == 1500 - 20 - 20 - 12
+    assert pytest.approx(0.9564, abs=1e-4) == throughput.GOODPUT_FACTOR
+
+
+def test_expectation_of_an_allowed_flow(baseline_plan, state):
+    expected = throughput.expectation(baseline_plan, state, "citizen-1", "university", 80.0)
+    assert expected["configured_bottleneck_bps"] == 2e6 and not expected["blocked"]
+    assert expected["expected_goodput_bps"] == pytest.approx(2e6 * 1448 / 1514)
+    assert throughput.verdict(1.9e6, expected) == "ok"
+    assert throughput.verdict(1.0e6, expected) == "slow"
+
+
+def test_a_forbidden_flow_is_blocked_not_slow(baseline_plan, state):
+    expected = throughput.expectation(baseline_plan, state, "citizen-1", "video", None)
+    assert expected["blocked"] and expected["expected_goodput_bps"] == 0.0
+    assert throughput.verdict(0.0, expected) == "blocked"
+    assert throughput.verdict(5e5, expected) == "leaked"
+
+
+def test_loss_on_the_path_caps_goodput_at_the_mathis_bound(baseline, state):
+    from hermitnet import plan
+    from hermitnet.scenario import LinkSpec
+
+    layout = plan.build(baseline, run_tag=3)
+    lossy = dataclasses.replace(layout, links=tuple(
+        dataclasses.replace(link, spec=LinkSpec(2.0, 40, 0, 1.0)) if link.a == "citizen-1"
+        else link for link in layout.links))
+    expected = throughput.expectation(lossy, state, "citizen-1", "university", 100.0)
+    # 1448 B * 8 / 0.1 s * sqrt(1.5) / sqrt(0.01) = 1.419 Mbit/s < 2 Mbit/s * 0.956
+    assert expected["loss_pct"] == pytest.approx(1.0)
+    assert expected["expected_goodput_bps"] == pytest.approx(1448 * 8 / 0.1 * 1.5 ** 0.5 / 0.1)
+    assert "Mathis" in expected["basis"]
+    no_service = dataclasses.replace(layout, links=tuple(
+        dataclasses.replace(link, spec=LinkSpec(0.01, 0, 0, 100.0)) if link.a == "citizen-1"
+        else link for link in layout.links))
+    gone = throughput.expectation(no_service, state, "citizen-1", "university", None)
+    assert gone["expected_goodput_bps"] == 0.0 and "no radio service" in gone["basis"]
