@@ -93,11 +93,13 @@ def nft_loss_script(loss_pct: float, device: str) -> str:
     )
 
 
-def plan_link(link, plan, *, netem: bool, nft: bool) -> LinkShaping:
+def plan_link(link, plan, *, netem: bool, nft: bool, delay_line: bool = False) -> LinkShaping:
     """Shaping of both ends of a plan link, and what of its spec this machine cannot emulate.
 
     Rates and netem apply to each end's egress (so to both directions). Without netem, loss on
-    an access link is dropped by nftables inside the host, in both directions at once.
+    an access link is dropped by nftables inside the host, in both directions at once; with
+    `delay_line` (the userspace delay line, delayline.plan) instead of netem, delay, jitter and
+    the loss nftables does not take are the delay line's.
     """
     spec = link.spec
     hosts = {h.name: h for h in plan.hosts}
@@ -107,10 +109,10 @@ def plan_link(link, plan, *, netem: bool, nft: bool) -> LinkShaping:
     needs_netem = bool(spec.delay_ms or spec.jitter_ms or spec.loss_pct)
     loss_by_nft = not netem and bool(spec.loss_pct) and host_end is not None and nft
     not_emulated = []
-    if not netem and (spec.delay_ms or spec.jitter_ms):
+    if not netem and not delay_line and (spec.delay_ms or spec.jitter_ms):
         not_emulated.append(f"{what}: delay_ms={spec.delay_ms:g} jitter_ms={spec.jitter_ms:g} "
                             "(no netem in this kernel)")
-    if not netem and spec.loss_pct and not loss_by_nft:
+    if not netem and not delay_line and spec.loss_pct and not loss_by_nft:
         not_emulated.append(f"{what}: loss_pct={spec.loss_pct:g} (no netem in this kernel; "
                             "loss without netem is emulated on access links only)")
     ends = []
