@@ -16,12 +16,16 @@ import sys
 from pathlib import Path
 
 from hermitnet import report, runner, scenario
+from hermitnet.emulation import capabilities
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("scenario", type=Path, help="scenario YAML file")
     parser.add_argument("--out", type=Path,
                         help="results folder (default: results/<name>-<time>-<id>)")
+    parser.add_argument("--delay-line", choices=capabilities.DELAY_LINES, default="auto",
+                        help="what emulates delay, jitter and loss: netem, the userspace delay "
+                             "line, or auto (netem where the kernel has it; default)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--hold", action="store_true",
                       help="after measuring, keep the network up; Enter re-measures reachability")
@@ -32,7 +36,8 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     loaded = scenario.load(args.scenario)
     after = _hold if args.hold else _cli if args.cli else None
-    run_dir, results = runner.run(loaded, args.out, progress=_progress, after=after)
+    caps = capabilities.detect(delay_line=args.delay_line)
+    run_dir, results = runner.run(loaded, args.out, progress=_progress, caps=caps, after=after)
     print()
     print(report.summary(results))
     print(f"\nresults: {run_dir}/results.json\nreport:  {run_dir / 'report.html'}")

@@ -23,8 +23,8 @@ from mininet.log import setLogLevel
 from mininet.net import Mininet
 from mininet.node import Host, OVSSwitch, RemoteController
 
+from hermitnet.emulation import delayline, shaping
 from hermitnet.emulation import manifest as manifest_module
-from hermitnet.emulation import shaping
 from hermitnet.errors import HermitError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -205,8 +205,10 @@ class Emulation:
             self.check(host.name, ["ip", "-batch", "-"], "\n".join(lines) + "\n")
 
     def _shape_links(self) -> None:
+        userspace = self.caps.delay_line == "userspace"
         for link in self.plan.links:
-            planned = shaping.plan_link(link, self.plan, netem=self.caps.netem, nft=self.caps.nft)
+            planned = shaping.plan_link(link, self.plan, netem=self.caps.delay_line == "netem",
+                                        nft=self.caps.nft, delay_line=userspace)
             self.not_emulated.extend(planned.not_emulated)
             for end in planned.ends:
                 inside = self._logical(end.node) if end.node else None
@@ -214,6 +216,15 @@ class Emulation:
                     self._check_at(inside, list(argv))
                 if end.nft:
                     self._check_at(inside, ["nft", "-f", "-"], end.nft)
+        if userspace:
+            self._start_delay_line()
+
+    def _start_delay_line(self) -> None:
+        """One delay process for every link end with delay, jitter or loss (no netem)."""
+        ends = delayline.plan(self.plan, nft=self.caps.nft)
+        if ends:
+            netns = {h.node: f"/proc/{self.net.get(h.node).pid}/ns/net" for h in self.plan.hosts}
+            self.processes.append(delayline.start(ends, netns, self.manifest))
 
     def set_air_link(self, logical_host: str, bw_mbps: float, loss_pct: float) -> None:
         """Give a phone's air link a new rate and loss, both directions.
@@ -229,9 +240,9 @@ class Emulation:
                 (f"{self._switch_node(host.switch)}-eth{host.port}", None))
         for intf, inside in ends:
             self._check_at(inside, shaping.htb_rate_cmd(intf, bw_mbps))
-            if self.caps.netem:
+            if self.caps.delay_line == "netem":
                 self._check_at(inside, shaping.netem_cmd(intf, spec, under_htb=True))
-        if not self.caps.netem:
+        if self.caps.delay_line != "netem":
             self.check(logical_host, ["nft", "-f", "-"],
                        shaping.nft_loss_script(loss_pct, f"{host.node}-eth0"))
 

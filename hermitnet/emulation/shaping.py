@@ -14,6 +14,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
+from hermitnet.emulation.delayline import MARK as DELAY_LINE_MARK
 from hermitnet.errors import HermitError
 from hermitnet.scenario import LinkSpec
 
@@ -83,11 +84,13 @@ def nft_loss_script(loss_pct: float, device: str) -> str:
     else:
         rule = f"numgen random mod {NFT_LOSS_STEPS} < {threshold} drop"
     hook = 'type filter hook {} device "{}" priority 0; policy accept;'
+    # Frames the userspace delay line sends on again were subject to the loss already.
+    resent = f"meta mark {DELAY_LINE_MARK:#x} accept;"
     return (
         f"table netdev {NFT_LOSS_TABLE}\n"
         f"delete table netdev {NFT_LOSS_TABLE}\n"
         f"table netdev {NFT_LOSS_TABLE} {{\n"
-        f"  chain egress {{ {hook.format('egress', device)} {rule}; }}\n"
+        f"  chain egress {{ {hook.format('egress', device)} {resent} {rule}; }}\n"
         f"  chain ingress {{ {hook.format('ingress', device)} {rule}; }}\n"
         "}\n"
     )

@@ -9,7 +9,8 @@ import statistics
 
 import pytest
 
-from hermitnet.emulation import delayline, shaping
+from hermitnet.emulation import capabilities, delayline, shaping
+from hermitnet.emulation.capabilities import Capabilities
 from hermitnet.emulation.delayline import Direction
 
 
@@ -175,3 +176,60 @@ def test_config_round_trip():
     data = json.loads(delayline.config_json([end], {"a": "/proc/1/ns/net"}))
     assert [delayline.EndSpec(**e) for e in data["ends"]] == [end]
     assert data["netns"] == {"a": "/proc/1/ns/net"}
+
+
+def test_frames_the_delay_line_sends_on_are_not_lost_twice():
+    """nftables drops a host's egress loss before the delay line; its resent frames pass."""
+    egress = shaping.nft_loss_script(5, "hnabh1-eth0").splitlines()[3]
+    assert "hook egress" in egress
+    assert egress.index(f"meta mark {delayline.MARK:#x} accept") < egress.index("numgen")
+    ingress = shaping.nft_loss_script(5, "hnabh1-eth0").splitlines()[4]
+    assert "hook ingress" in ingress and "meta mark" not in ingress
+
+
+NO_NETEM = Capabilities(
+    root=True, ovs_running=True, ovs="Open vSwitch 3.1.0", kernel_datapath=False, netem=False,
+    htb=True, nft=True, mininet="2.3.0", controller="ryu 4.34", iperf3="iperf3 3.12",
+    scapy="2.5.0", kernel="6.1.0", userspace_delay=True,
+)
+
+
+@pytest.mark.parametrize("netem,userspace,request_,chosen", [
+    (False, True, "auto", "userspace"),
+    (True, True, "auto", "netem"),
+    (True, True, "userspace", "userspace"),
+    (True, False, "userspace", None),
+    (False, True, "netem", None),
+    (False, False, "auto", None),
+])
+def test_delay_line_choice(netem, userspace, request_, chosen):
+    caps = dataclasses.replace(NO_NETEM, netem=netem, userspace_delay=userspace,
+                               delay_line_request=request_)
+    assert caps.delay_line == chosen
+    assert caps.to_dict()["delay_line"] == chosen
+
+
+def test_no_netem_the_delay_line_is_said():
+    will, will_not = capabilities.describe(NO_NETEM)
+    line = next(w for w in will if w.startswith("delay, jitter and loss on switch-to-switch"))
+    assert "userspace delay line" in line and "no netem" in line
+    assert any(w.startswith("loss on access links: nftables") for w in will)
+    assert not any("delay_ms" in w or "loss_pct" in w for w in will_not)
+
+
+def test_delay_line_without_nft_takes_all_loss():
+    will, will_not = capabilities.describe(dataclasses.replace(NO_NETEM, nft=False))
+    assert any(w.startswith("delay, jitter and loss: the userspace delay line") for w in will)
+    assert will_not == []
+
+
+def test_userspace_chosen_on_a_netem_machine_says_so():
+    caps = dataclasses.replace(NO_NETEM, netem=True, delay_line_request="userspace")
+    will, _ = capabilities.describe(caps)
+    assert any("--delay-line userspace" in w for w in will)
+    assert not any(w == "delay, jitter and loss: netem" for w in will)
+
+
+def test_unknown_delay_line_request():
+    with pytest.raises(ValueError, match="delay_line"):
+        capabilities.detect(delay_line="tc")
