@@ -119,16 +119,16 @@ def accuracy(rtts_ms, jitters_ms, count: int) -> list[dict]:
     with namespace_pair():
         base = statistics.mean(ping_rtts(20))
         for seed, (rtt, jitter) in enumerate(itertools.product(rtts_ms, jitters_ms)):
-            with delay_process(rtt / 2, jitter, seed=seed):
+            with delay_process(rtt / 2, jitter, seed=seed) as (_, counters):
                 ping_rtts(2)
                 got = ping_rtts(count)
-            rows.append(_row("light", rtt, jitter, got, base))
+            rows.append({**_row("light", rtt, jitter, got, base), "late_us": _late_us(counters)})
     return rows
 
 
 def full_rate(rtt_ms: float, bw_mbps: float, seconds: int) -> dict:
     """Ping across the link while one TCP flow fills it (HTB on both ends after the delay)."""
-    with namespace_pair(bw_mbps), delay_process(rtt_ms / 2):
+    with namespace_pair(bw_mbps), delay_process(rtt_ms / 2) as (_, counters):
         server = subprocess.Popen(["ip", "netns", "exec", B, "iperf3", "-s", "-1"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
@@ -140,7 +140,14 @@ def full_rate(rtt_ms: float, bw_mbps: float, seconds: int) -> dict:
         server.wait(timeout=10)
     row = _row(f"TCP at {bw_mbps:g} Mbit/s", rtt_ms, 0, got, 0.0)
     row["tcp_mbps"] = report["end"]["sum_received"]["bits_per_second"] / 1e6
+    row["late_us"] = _late_us(counters)
     return row
+
+
+def _late_us(counters: dict) -> float:
+    """Mean of (sent - departure time) over every frame the delay line forwarded."""
+    forwarded = sum(c["forwarded"] for c in counters.values())
+    return sum(c["late_us_total"] for c in counters.values()) / max(1, forwarded)
 
 
 def _row(load, rtt, jitter, got, base) -> dict:
@@ -185,13 +192,14 @@ def main() -> int:
     rows = accuracy((10, 40, 100, 300), (0, 5, 20), count)
     rows.append(full_rate(40, 10, 8 if args.quick else 15))
     rows.append(full_rate(80, 2, 8 if args.quick else 15))
-    print("| load | RTT ms | jitter ms/end | expected mean | measured mean | sd | p99 | replies |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| load | RTT ms | jitter ms/end | expected mean | measured mean | sd | p99 | replies "
+          "| sends late by, us |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         extra = f" (TCP {r['tcp_mbps']:.2f} Mbit/s)" if "tcp_mbps" in r else ""
         print(f"| {r['load']}{extra} | {r['rtt_ms']:g} | {r['jitter_ms']:g} | "
               f"{r['expected_ms']:.2f} | {r['mean_ms']:.2f} | {r['sd_ms']:.2f} | "
-              f"{r['p99_ms']:.2f} | {r['replies']} |")
+              f"{r['p99_ms']:.2f} | {r['replies']} | {r['late_us']:.0f} |")
     costs = cost(3 if args.quick else 5)
     print("\n| datagram B | offered Mbit/s | carried frames/s | carried Mbit/s | lost % | "
           "CPU % of a core | CPU us/frame |")

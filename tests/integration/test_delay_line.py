@@ -97,10 +97,26 @@ def test_stopping_removes_taps_and_filters():
 
 @pytest.mark.slow
 def test_baseline_rtts_with_the_delay_line(tmp_path):
-    """The baseline run on the delay line: RTTs as configured, nothing left behind."""
+    """The baseline run on the delay line: RTTs as configured, nothing left behind.
+
+    The run's own RTT rows are 5 pings right after each throughput test; on the live network
+    (runner's `after` hook) each flow's path is pinged 20 times more, and the median is held to
+    the tolerance. Both include the userspace datapath's processing on every switch.
+    """
     caps = capabilities.detect(delay_line="userspace")
     loaded = scenario.load(REPO / "scenarios" / "baseline.yaml")
-    run_dir, results = runner.run(loaded, tmp_path, progress=lambda message: None, caps=caps)
+    medians = {}
+
+    def ping_paths(live):
+        for flow in loaded.flows:
+            done = live.emu.run(flow.src, ["ping", "-n", "-c", "22", "-i", "0.05", "-W", "2",
+                                           live.plan.host(flow.dst).ip], timeout_s=30)
+            rtts = [float(x.split("time=")[1].split()[0]) for x in done.stdout.splitlines()
+                    if "time=" in x][2:]
+            medians[flow.src] = statistics.median(rtts) if rtts else None
+
+    run_dir, results = runner.run(loaded, tmp_path, progress=lambda message: None, caps=caps,
+                                  after=ping_paths)
     env = results["environment"]
     assert env["delay_line"] == "userspace"
     assert not any("delay_ms" in line for line in env["not_emulated"]), env["not_emulated"]
@@ -108,7 +124,10 @@ def test_baseline_rtts_with_the_delay_line(tmp_path):
     for row in results["rtt"]:
         configured = row["configured_delay_ms"]
         assert configured > 0, row
-        assert abs(row["rtt_ms_avg"] - configured) <= _tolerance_ms(configured), row
+        assert row["rtt_ms_min"] >= configured, row        # never faster than configured
+        assert medians[row["src"]] is not None, row
+        assert abs(medians[row["src"]] - configured) <= _tolerance_ms(configured), (
+            row, medians)
     for row in results["throughput"]:
         assert row["bps"] >= 0.85 * row["expected_bps"], row
     assert leftovers(results["run_id"]) == []
