@@ -26,7 +26,8 @@ def summary(results: dict) -> str:
     lines = [
         f"scenario {results['scenario']} (seed {results['seed']}): {results['status']}",
         f"datapath {env['datapath']}, netem {'yes' if env['netem'] else 'no'}, "
-        f"controller {env['controller']}, {env['ovs']}, Mininet {env['mininet']}",
+        f"controller {env['controller']}, {env['ovs']}, Mininet {env['mininet']}"
+        + (", delay: userspace delay line" if env.get("delay_line") == "userspace" else ""),
     ]
     if results.get("error"):
         lines.append(f"error: {results['error']}")
