@@ -20,7 +20,7 @@ from a seeded generator, one per direction. A direction holds at most QUEUE_LIMI
 default limit); more are dropped and counted.
 
 Departures wake the loop through a timerfd. Waking up takes time (0.2-0.3 ms on a loaded
-2-core VM even at real-time priority), so the timer fires early by a lead learnt from the
+2-core VM even at real-time priority), so the timer fires early by an advance learnt from the
 measured lateness of sends (an integral controller: mean lateness goes to zero, at most 2 ms).
 
 One process serves every link end of a run with one epoll loop; the TAP devices are not
@@ -56,8 +56,8 @@ from hermitnet.errors import HermitError
 MARK = 0x48_4E_44_4C       # "HNDL": frames the delay line sends; the filter lets them pass
 QUEUE_LIMIT = 1000         # frames held per direction (netem's default limit)
 RT_PRIORITY = 10           # SCHED_FIFO priority of the delay process
-MAX_LEAD_S = 0.002         # the timer fires at most this much before a departure ...
-LEAD_GAIN = 0.05           # ... by a lead that follows the measured lateness of sends
+MAX_ADVANCE_S = 0.002         # the timer fires at most this much before a departure ...
+ADVANCE_GAIN = 0.05           # ... by an advance that follows the measured lateness of sends
 READ_BATCH = 64            # frames read from one TAP before departures are served again
 
 TUNSETIFF = 0x400454CA
@@ -207,7 +207,7 @@ class DelayLine:
         self.by_fd: dict[int, _End] = {}
         self.heap: list[tuple[float, int, int, bytes]] = []
         self.sequence = 0
-        self.lead_s = 0.0        # how early the timer fires: the wake-up latency, learnt
+        self.advance_s = 0.0        # how early the timer fires: the wake-up latency, learnt
         self.running = True
         self.root_ns = os.open("/proc/self/ns/net", os.O_RDONLY)
 
@@ -281,11 +281,11 @@ class DelayLine:
         armed = None
         while self.running:
             now = monotonic()
-            while heap and heap[0][0] - self.lead_s <= now:
+            while heap and heap[0][0] - self.advance_s <= now:
                 departure, _, fd, frame = heapq.heappop(heap)
                 self._send(self.by_fd[fd], frame, departure)
-            if heap and heap[0][0] - self.lead_s != armed:
-                armed = heap[0][0] - self.lead_s
+            if heap and heap[0][0] - self.advance_s != armed:
+                armed = heap[0][0] - self.advance_s
                 timer.arm(armed)
             try:
                 events = poller.poll(0.5)
@@ -325,7 +325,7 @@ class DelayLine:
             end.counters.forwarded += 1
             late_s = time.monotonic() - departure
             end.counters.late_us_total += 1e6 * late_s
-            self.lead_s = min(MAX_LEAD_S, max(0.0, self.lead_s + LEAD_GAIN * late_s))
+            self.advance_s = min(MAX_ADVANCE_S, max(0.0, self.advance_s + ADVANCE_GAIN * late_s))
         except OSError as error:    # ENOBUFS under HTB backlog, ENXIO with the link going
             if error.errno not in (errno.ENOBUFS, errno.EAGAIN, errno.ENXIO, errno.ENETDOWN):
                 raise
