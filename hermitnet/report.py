@@ -68,7 +68,8 @@ def summary(results: dict, status: str | None = None, note: str | None = None) -
         f"scenario {results['scenario']} (seed {results['seed']}): "
         f"{status or results['status']}",
         f"datapath {env['datapath']}, netem {'yes' if env['netem'] else 'no'}, "
-        f"controller {env['controller']}, {env['ovs']}, Mininet {env['mininet']}",
+        f"controller {env['controller']}, {env['ovs']}, Mininet {env['mininet']}"
+        + (", delay: userspace delay line" if env.get("delay_line") == "userspace" else ""),
     ]
     if note:
         lines.append(note)

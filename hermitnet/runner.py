@@ -178,7 +178,8 @@ def _skeleton_results(scenario, run_id: str, caps, will, will_not) -> dict:
         "status": "running",
         "error": None,
         "environment": {
-            "datapath": caps.datapath, "netem": caps.netem, "controller": caps.controller,
+            "datapath": caps.datapath, "netem": caps.netem, "delay_line": caps.delay_line,
+            "controller": caps.controller,
             "ovs": caps.ovs, "mininet": caps.mininet, "kernel": caps.kernel,
             "iperf3": caps.iperf3, "scapy": caps.scapy,
             "emulated": will, "not_emulated": list(will_not),

@@ -31,6 +31,10 @@ def run(args) -> int:
     print(f"datapath:        {caps.datapath}"
           + ("" if caps.kernel_datapath else " (no openvswitch kernel module)"))
     print(f"netem:           {'yes' if caps.netem else 'no'}")
+    print(f"delay line:      {'yes' if caps.userspace_delay else 'no'} (userspace: TAP, tc "
+          "clsact + bpf + mirred)")
+    print(f"delay by:        {caps.delay_line or 'nothing'}"
+          + (" (no netem: the userspace delay line)" if caps.delay_line == "userspace" else ""))
     print(f"HTB:             {'yes' if caps.htb else 'no'}")
     print(f"nftables numgen: {'yes' if caps.nft else 'no'}")
     print(f"Mininet:         {caps.mininet or 'missing'}")

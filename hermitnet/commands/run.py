@@ -24,6 +24,7 @@ from pathlib import Path
 
 from hermitnet import report, runner, scenario, shipped
 from hermitnet.commands.argtypes import check_creatable
+from hermitnet.emulation import capabilities
 
 # What the summaries printed while a run is held say: the measurements are done, the run is not.
 HOLD_STATUS = "running (network up, held)"
@@ -38,6 +39,9 @@ def add_arguments(parser) -> None:
                         help="where the controller's REST API listens (default 127.0.0.1); "
                              "any other address requires the run's token (api-token in the "
                              "results folder)")
+    parser.add_argument("--delay-line", choices=capabilities.DELAY_LINES, default="auto",
+                        help="what emulates delay, jitter and loss: netem, the userspace delay "
+                             "line, or auto (netem where the kernel has it; default)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--hold", action="store_true",
                       help="after measuring, keep the network up; Enter re-measures reachability")
@@ -59,7 +63,8 @@ def run(args) -> int:
     if args.out is not None:
         check_creatable(args.out, "--out")   # made by the run itself, once it holds the lock
     after = _hold if args.hold else _cli if args.cli else None
-    run_dir, results = runner.run(loaded, args.out, progress=_progress, after=after,
+    caps = capabilities.detect(delay_line=args.delay_line)
+    run_dir, results = runner.run(loaded, args.out, progress=_progress, caps=caps, after=after,
                                   api_host=args.api_host)
     print()
     print(report.summary(results))

@@ -26,16 +26,39 @@ class Capabilities:
     scapy: str | None
     kernel: str
     problems: tuple[str, ...] = field(default=())
+    # The userspace delay line (emulation/delayline.py): TAP devices, tc clsact with the bpf
+    # classifier and mirred redirect, AF_PACKET. delay_line_request: "auto", "netem", "userspace".
+    userspace_delay: bool = False
+    delay_line_request: str = "auto"
 
     @property
     def datapath(self) -> str:
         return "kernel" if self.kernel_datapath else "userspace"
 
+    @property
+    def delay_line(self) -> str | None:
+        """What emulates delay, jitter and loss: "netem", "userspace" or None (nothing)."""
+        netem = "netem" if self.netem else None
+        userspace = "userspace" if self.userspace_delay else None
+        if self.delay_line_request == "netem":
+            return netem
+        if self.delay_line_request == "userspace":
+            return userspace
+        return netem or userspace
+
     def to_dict(self) -> dict:
-        return {**asdict(self), "datapath": self.datapath, "problems": list(self.problems)}
+        return {**asdict(self), "datapath": self.datapath, "delay_line": self.delay_line,
+                "problems": list(self.problems)}
 
 
-def detect() -> Capabilities:
+DELAY_LINES = ("auto", "netem", "userspace")
+
+
+def detect(delay_line: str = "auto") -> Capabilities:
+    """What this machine has; `delay_line` asks for netem or the userspace delay line."""
+    if delay_line not in DELAY_LINES:
+        raise ValueError(f"delay_line: expected one of {', '.join(DELAY_LINES)}, "
+                         f"got {delay_line!r}")
     problems = []
     root = os.geteuid() == 0
     if not root:
@@ -56,12 +79,19 @@ def detect() -> Capabilities:
     iperf3 = _first_line(["iperf3", "--version"])
     if iperf3 is None:
         problems.append("iperf3 is not installed (run: make setup)")
+    netem = root and _probe_qdisc("netem delay 1ms")
+    userspace_delay = root and _probe_delay_line()
+    if delay_line == "netem" and not netem:
+        problems.append("--delay-line netem: the kernel has no netem qdisc")
+    if delay_line == "userspace" and not userspace_delay:
+        problems.append("--delay-line userspace: needs /dev/net/tun and tc clsact with the bpf "
+                        "classifier and the mirred action")
     return Capabilities(
         root=root,
         ovs_running=ovs_running,
         ovs=_ovs_short(ovs_version),
         kernel_datapath=os.path.isdir("/sys/module/openvswitch"),
-        netem=root and _probe_qdisc("netem delay 1ms"),
+        netem=netem,
         htb=root and _probe_qdisc("htb default 1"),
         nft=root and _probe_nft(),
         mininet=mininet,
@@ -70,6 +100,8 @@ def detect() -> Capabilities:
         scapy=_dist_version("scapy"),
         kernel=platform.release(),
         problems=tuple(problems),
+        userspace_delay=userspace_delay,
+        delay_line_request=delay_line,
     )
 
 
@@ -85,8 +117,17 @@ def describe(caps: Capabilities) -> tuple[list[str], list[str]]:
         will.append("link rates: HTB shaping (bw_mbps)")
     else:
         will_not.append("link rates (bw_mbps): the kernel has no HTB qdisc")
-    if caps.netem:
+    if caps.delay_line == "netem":
         will.append("delay, jitter and loss: netem")
+    elif caps.delay_line == "userspace":
+        why = "netem not used (--delay-line userspace)" if caps.netem else "no netem"
+        loss = "loss on switch-to-switch links" if caps.nft else "loss"
+        will.append(f"delay, jitter and {loss}: the userspace delay line, one process, on the "
+                    f"egress of every shaped link end before HTB ({why}; jitter: normal, "
+                    "truncated at 0, reorders)")
+        if caps.nft:
+            will.append("loss on access links: nftables random drop on the host's interface "
+                        "(netdev egress and ingress hooks; no netem)")
     else:
         will_not.append("delay_ms and jitter_ms: the kernel has no netem qdisc")
         if caps.nft:
@@ -149,6 +190,16 @@ def _first_line(argv: list[str]) -> str | None:
 def _probe_qdisc(qdisc: str) -> bool:
     """Add the qdisc to lo in a throwaway network namespace (gone when the command exits)."""
     return _ok(["unshare", "--net", "tc", "qdisc", "add", "dev", "lo", "root", *qdisc.split()])
+
+
+def _probe_delay_line() -> bool:
+    """What the userspace delay line needs, tried on lo in a throwaway network namespace."""
+    from hermitnet.emulation.delayline import attach_cmds
+
+    if not os.access("/dev/net/tun", os.R_OK | os.W_OK):
+        return False
+    script = " && ".join(" ".join(f"'{a}'" for a in argv) for argv in attach_cmds("lo", "lo"))
+    return _ok(["unshare", "--net", "sh", "-c", script])
 
 
 def _probe_nft() -> bool:

@@ -22,8 +22,8 @@ from mininet.log import setLogLevel
 from mininet.net import Mininet
 from mininet.node import Host, OVSSwitch, RemoteController
 
+from hermitnet.emulation import delayline, shaping
 from hermitnet.emulation import manifest as manifest_module
-from hermitnet.emulation import shaping
 from hermitnet.emulation.process import run_checked
 from hermitnet.emulation.topology import National3GTopo
 from hermitnet.errors import HermitError
@@ -205,11 +205,21 @@ class Emulation:
             self.check(host.name, ["ip", "-batch", "-"], "\n".join(lines) + "\n")
 
     def _shape_links(self) -> None:
+        userspace = self.caps.delay_line == "userspace"
         for link in self.plan.links:
             planned = shaping.plan_link(link, self.plan, self.caps)
             self.not_emulated.extend(planned.not_emulated)
             for end in planned.ends:
                 self._apply(end)
+        if userspace:
+            self._start_delay_line()
+
+    def _start_delay_line(self) -> None:
+        """One delay process for every link end with delay, jitter or loss (no netem)."""
+        ends = delayline.plan(self.plan, nft=self.caps.nft)
+        if ends:
+            netns = {h.node: f"/proc/{self.net.get(h.node).pid}/ns/net" for h in self.plan.hosts}
+            self.processes.append(delayline.start(ends, netns, self.manifest))
 
     def set_air_link(self, logical_host: str, spec) -> None:
         """Give a phone's air link new settings (a LinkSpec from plan.air_link_spec), both ways.

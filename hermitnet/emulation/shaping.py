@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hermitnet.emulation.delayline import MARK as DELAY_LINE_MARK
 from hermitnet.errors import HermitError
 from hermitnet.scenario import LinkSpec
 
@@ -81,11 +82,13 @@ def nft_loss_script(loss_pct: float, device: str) -> str:
     else:
         rule = f"numgen random mod {NFT_LOSS_STEPS} < {threshold} drop"
     hook = 'type filter hook {} device "{}" priority 0; policy accept;'
+    # Frames the userspace delay line sends on again were subject to the loss already.
+    resent = f"meta mark {DELAY_LINE_MARK:#x} accept;"
     return (
         f"table netdev {NFT_LOSS_TABLE}\n"
         f"delete table netdev {NFT_LOSS_TABLE}\n"
         f"table netdev {NFT_LOSS_TABLE} {{\n"
-        f"  chain egress {{ {hook.format('egress', device)} {rule}; }}\n"
+        f"  chain egress {{ {hook.format('egress', device)} {resent} {rule}; }}\n"
         f"  chain ingress {{ {hook.format('ingress', device)} {rule}; }}\n"
         "}\n"
     )
@@ -94,9 +97,12 @@ def nft_loss_script(loss_pct: float, device: str) -> str:
 def plan_link(link, plan, caps) -> LinkShaping:
     """Shaping of both ends of a plan link, and what of its spec this machine cannot emulate.
 
-    `caps` says which shapers the kernel has (`htb`, `netem`, `nft`). Rates and netem apply to
-    each end's egress (so to both directions). Without netem, loss on an access link is dropped
-    by nftables inside the host, in both directions at once.
+    `caps` says which shapers the kernel has (`htb`, `nft`) and what emulates delay, jitter and
+    loss (`caps.delay_line`: netem, the userspace delay line, or nothing). Rates and netem apply
+    to each end's egress (so to both directions). Without netem, loss on an access link is
+    dropped by nftables inside the host, in both directions at once; with the userspace delay
+    line (delayline.plan) instead of netem, delay, jitter and the loss nftables does not take
+    are the delay line's.
     """
     spec = link.spec
     hosts = {h.name for h in plan.hosts}
@@ -104,15 +110,16 @@ def plan_link(link, plan, caps) -> LinkShaping:
     what = f"{link.kind} link {link.a}-{link.b}"
     host_end = next((name for name in (link.a, link.b) if name in hosts), None)
     rate = bool(spec.bw_mbps) and caps.htb
+    netem, delay_line = caps.delay_line == "netem", caps.delay_line == "userspace"
     needs_netem = bool(spec.delay_ms or spec.jitter_ms or spec.loss_pct)
-    loss_by_nft = not caps.netem and bool(spec.loss_pct) and host_end is not None and caps.nft
+    loss_by_nft = not netem and bool(spec.loss_pct) and host_end is not None and caps.nft
     not_emulated = []
     if spec.bw_mbps and not caps.htb:
         not_emulated.append(f"{what}: bw_mbps={spec.bw_mbps:g} (no HTB qdisc in this kernel)")
-    if not caps.netem and (spec.delay_ms or spec.jitter_ms):
+    if not netem and not delay_line and (spec.delay_ms or spec.jitter_ms):
         not_emulated.append(f"{what}: delay_ms={spec.delay_ms:g} jitter_ms={spec.jitter_ms:g} "
                             "(no netem in this kernel)")
-    if not caps.netem and spec.loss_pct and not loss_by_nft:
+    if not netem and not delay_line and spec.loss_pct and not loss_by_nft:
         not_emulated.append(f"{what}: loss_pct={spec.loss_pct:g} (no netem in this kernel; "
                             "loss without netem is emulated on access links only)")
     ends = []
@@ -121,7 +128,7 @@ def plan_link(link, plan, caps) -> LinkShaping:
         tc: list[list[str]] = []
         if rate:
             tc += htb_cmds(intf, spec.bw_mbps)
-        if needs_netem and caps.netem:
+        if needs_netem and netem:
             tc.append(netem_cmd(intf, spec, under_htb=rate))
         in_host = name in hosts
         ends.append(InterfaceShaping(
@@ -141,7 +148,8 @@ def air_link_update(link, plan, spec: LinkSpec, caps) -> tuple[InterfaceShaping,
     """
     host = next(name for name in (link.a, link.b) if name in {h.name for h in plan.hosts})
     nodes = _nodes(plan)
-    if spec.loss_pct and not caps.netem and not caps.nft:
+    netem = caps.delay_line == "netem"
+    if spec.loss_pct and not netem and not caps.nft:
         raise HermitError(
             f"air link {link.a}-{link.b}: loss_pct={spec.loss_pct:g} needs netem or nftables "
             "(netdev egress hooks, Linux >= 5.16); this machine has neither")
@@ -152,10 +160,10 @@ def air_link_update(link, plan, spec: LinkSpec, caps) -> tuple[InterfaceShaping,
         tc: list[list[str]] = []
         if rate:
             tc.append(htb_rate_cmd(intf, spec.bw_mbps))
-        if caps.netem:
+        if netem:
             tc.append(netem_cmd(intf, spec, under_htb=rate))
         nft = None
-        if name == host and not caps.netem and caps.nft:
+        if name == host and not netem and caps.nft:
             nft = nft_loss_script(spec.loss_pct, intf)
         ends.append(InterfaceShaping(intf, nodes[name] if name == host else "",
                                      tuple(tuple(c) for c in tc), nft))
