@@ -167,7 +167,7 @@ def session(scenario, out_dir: Path | None = None, progress=print, caps=None) ->
     run_dir.mkdir(parents=True, exist_ok=True)
     plan = plan_module.build(scenario, run_tag=tag, prefix=run_id)
     state = PolicyState.from_scenario(scenario)
-    compiled = compile_policy(plan, state, 0.0)
+    compiled = compile_policy(plan, state)
     will, will_not = caps_module.describe(caps)
     for line in will:
         progress(f"emulated: {line}")
