@@ -3,6 +3,12 @@
 `session()` brings the emulated network up and always takes it down again, writing
 results.json with status "ok", "failed" or "interrupted"; `run()` is a session that measures
 everything the scenario asks for. SIGTERM is treated like Ctrl-C.
+
+One clock: t = 0 is the moment the network is up and the policy installed on every switch
+(`LiveRun.clock`). `measure_all` plays the scenario's events (hermitnet.timeline) on it and
+starts the measurements placed on it (reachability and probes at their at_s, flows at their
+start_s, the radio replay from t = 0); the measurements without a time run one after another
+from t = 0 (probes, a reachability sweep, the flows in turn), concurrently with the events.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from hermitnet.emulation import manifest as manifest_module
 from hermitnet.errors import HermitError
 from hermitnet.policy.compile import Compiled, compile_policy
 from hermitnet.policy.state import PolicyState
+from hermitnet.timeline.player import Clock
 
 LOG = logging.getLogger("hermitnet.run")
 POLICY_INSTALL_TIMEOUT_S = 60
@@ -67,49 +74,127 @@ class LiveRun:
     progress: object
     emu: object = None
     controller: object = None
-    started_monotonic: float = field(default_factory=time.monotonic)
+    clock: Clock = field(default_factory=Clock)
+    site_processes: dict = field(default_factory=dict)    # {site: its server processes}
+    controller_started_at: float | None = None            # wall time: the counters' t_s base
 
     @property
     def controller_api(self) -> str:
         return f"http://127.0.0.1:{self.controller.api_port}"
 
     def elapsed_s(self) -> float:
-        return time.monotonic() - self.started_monotonic
+        return self.clock.now_s()
 
     def measure_reachability(self) -> list[dict]:
+        """One full sweep (every subscriber x every site), each row stamped with its t_s."""
         from hermitnet.workload import reachability
 
-        return reachability.measure(self.emu, self.scenario, self.run_dir)
+        t_s = round(self.clock.now_s(), 3)
+        rows = reachability.measure(self.emu, self.scenario, self.run_dir)
+        return [{**row, "t_s": t_s} for row in rows]
 
     def measure_all(self) -> None:
-        """Everything the scenario asks for, into self.results."""
-        from hermitnet.workload import observer, probes, throughput
+        """Everything the scenario asks for, into self.results, on the one clock."""
+        from hermitnet.timeline.actions import LiveActions
+        from hermitnet.timeline.events import events, radio_model_on_clock
+        from hermitnet.timeline.player import Player
+        from hermitnet.workload import observer, throughput
 
         timings = self.results["timings_s"]
-        scenario = self.scenario
-        self.progress(f"reachability: {len(scenario.subscribers)} subscribers x "
-                      f"{len(scenario.sites)} sites")
-        clock = time.monotonic()
-        self.results["reachability"] = self.measure_reachability()
-        timings["reachability"] = time.monotonic() - clock
-        self.progress("leakage probes: policy hole, spoofed source, DNS/ICMP tunnels, IPv6")
-        probes_sent = probes.run(self.emu, self.plan, self.state, scenario)
-        clock = time.monotonic()
-        self.results["throughput"], self.results["rtt"] = throughput.measure(
-            self.emu, scenario, self.state, self.progress)
-        timings["throughput"] = time.monotonic() - clock
+        scenario, clock, progress = self.scenario, self.clock, self.progress
+        planned = events(scenario)
+        line = scenario.timeline
+        player = Player(clock, line.step_s, line.time_scale, progress)
+        live_radio, radio_rows = None, []
         if scenario.radio is not None:
             from hermitnet.workload import timeline
 
-            clock = time.monotonic()
-            rows = timeline.replay(self.emu, scenario, self.progress) if scenario.timeline_s else []
-            self.results["radio"] = timeline.summary(scenario.radio, rows, POPULATION_PHONES,
-                                                     scenario.seed)
-            timings["timeline"] = time.monotonic() - clock
+            live_radio = timeline.LiveRadio(self.emu, radio_model_on_clock(scenario.radio,
+                                                                           planned))
+            if scenario.timeline_s:
+                player.job(0.0, "radio timeline", lambda: radio_rows.extend(timeline.replay(
+                    self.emu, scenario, live_radio, clock, player.stop_event, progress)))
+        actions = LiveActions(self, live_radio, self.site_processes)
+        for event in planned:
+            player.event(event, actions.apply)
+        sweeps: list[list[dict]] = []
+        for t_s in scenario.reachability_at_s:
+            player.job(t_s, f"reachability at {t_s:g} s",
+                       lambda: sweeps.append(self._sweep()))
+        probes_sent: list[int] = []
+        for t_s in scenario.probes_at_s:
+            player.job(t_s, f"probes at {t_s:g} s",
+                       lambda: probes_sent.append(self._probes()))
+        timed_flows: list[tuple[dict, dict]] = []
+        for flow in (f for f in scenario.flows if f.start_s is not None):
+            player.job(flow.start_s, f"throughput {flow.src} -> {flow.dst}",
+                       lambda flow=flow: timed_flows.append(throughput.run_flow(
+                           self.emu, scenario, self.state, flow, clock.now_s())))
+        if planned or player.jobs:
+            progress(f"timeline: {len(planned)} events and {len(player.jobs)} timed "
+                     f"measurements over {scenario.duration_s:g} s from t = 0")
+        player.start()
+        try:
+            if not scenario.probes_at_s:
+                probes_sent.append(self._probes())
+            started = time.monotonic()
+            if not scenario.reachability_at_s:
+                sweeps.append(self._sweep())
+            timings["reachability"] = time.monotonic() - started
+            started = time.monotonic()
+            self.results["throughput"], self.results["rtt"] = throughput.measure(
+                self.emu, scenario, self.state, progress, clock)
+            timings["throughput"] = time.monotonic() - started
+            player.wait(scenario.duration_s)
+        finally:
+            player.stop()
+            self.results["timeline"] = self._timeline_results(player, actions)
+        self.results["reachability"] = sorted((row for sweep in sweeps for row in sweep),
+                                              key=lambda row: row["t_s"])
+        for row, rtt in sorted(timed_flows, key=lambda pair: pair[0]["start_s"]):
+            self.results["throughput"].append(row)
+            self.results["rtt"].append(rtt)
+        throughput.concurrent_note(self.results["throughput"])
+        if scenario.radio is not None:
+            from hermitnet.workload import timeline
+
+            self.results["radio"] = timeline.summary(scenario.radio, radio_rows,
+                                                     POPULATION_PHONES, scenario.seed)
+            timings["timeline"] = scenario.timeline_s
         arrived = observer.read(self.emu, self.plan)
         self.results["leakage"] = results_module.leakage(arrived, self.state, scenario,
-                                                         probes_sent)
+                                                         sum(probes_sent))
         self.check_controller()
+
+    def _sweep(self) -> list[dict]:
+        self.progress(f"reachability at t={self.clock.now_s():.1f} s: "
+                      f"{len(self.scenario.subscribers)} subscribers x "
+                      f"{len(self.scenario.sites)} sites")
+        return self.measure_reachability()
+
+    def _probes(self) -> int:
+        from hermitnet.workload import probes
+
+        self.progress(f"leakage probes at t={self.clock.now_s():.1f} s: policy hole, spoofed "
+                      "source, DNS/ICMP tunnels, IPv6")
+        return probes.run(self.emu, self.plan, self.state, self.scenario)
+
+    def _timeline_results(self, player, actions) -> dict:
+        line = self.scenario.timeline
+        late = [r for r in player.records if r["late"]]
+        for record in late:
+            self.progress(f"LATE: {record['kind']} {record['target']} planned at "
+                          f"{record['planned_s']:g} s took effect at {record['effective_s']:g} s")
+        self.results["environment"]["not_emulated"] += [
+            line for line in actions.not_emulated
+            if line not in self.results["environment"]["not_emulated"]]
+        return {
+            "t0": dt.datetime.fromtimestamp(self.clock.t0_wall, dt.timezone.utc).isoformat(
+                timespec="milliseconds"),
+            "duration_s": self.scenario.duration_s, "step_s": line.step_s,
+            "time_scale": line.time_scale, "events": player.records,
+            "late": [f"{r['kind']} {r['target']} at {r['planned_s']:g} s" for r in late],
+        }
 
     def check_controller(self) -> None:
         if not self.controller.alive():
@@ -176,6 +261,9 @@ def session(scenario, out_dir: Path | None = None, progress=print, caps=None) ->
     results = _skeleton_results(scenario, run_id, caps, will, will_not)
     live = LiveRun(scenario, plan, state, compiled, caps, run_dir, results, progress)
     manifest = manifest_module.Manifest.create(run_id, str(run_dir))
+    from hermitnet.timeline.events import events
+
+    events(scenario)   # a scenario built in code (not loaded) is checked here too
     try:
         with _sigterm_as_interrupt(), _emulation(live, manifest):
             yield live
@@ -209,9 +297,11 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
     plan, scenario, caps, progress = live.plan, live.scenario, live.caps, live.progress
     timings = live.results["timings_s"]
     clock = time.monotonic()
+    live.controller_started_at = time.time()
     live.controller = ControllerProcess(
         {"plan": plan.to_dict(), "policy": live.state.to_dict(),
-         "started_at": time.time(), "counters_path": str(live.run_dir / "counters.jsonl"),
+         "started_at": live.controller_started_at,
+         "counters_path": str(live.run_dir / "counters.jsonl"),
          "counters_interval_s": COUNTERS_INTERVAL_S},
         live.run_dir, manifest)
     progress(f"starting controller ({caps.controller}) on 127.0.0.1:{live.controller.of_port}")
@@ -229,12 +319,13 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
             timings["policy_install"] = emu.wait_policy_installed(
                 expected_flow_counts(live.compiled), POLICY_INSTALL_TIMEOUT_S, live.controller)
             _check_meters(live)
-            servers.start_sites(emu, scenario, live.run_dir, {f.dst for f in scenario.flows})
+            live.site_processes.update(servers.start_sites(
+                emu, scenario, live.run_dir, {f.dst for f in scenario.flows}))
             observer.install(emu, plan)
             for kind in ("uplink", "foreign-backhaul"):
                 emu.capture(kind, live.run_dir / "capture.pcap")
-            live.started_monotonic = time.monotonic()
-            progress(f"network up; controller API {live.controller_api}")
+            live.clock = Clock()          # t = 0 of the run's one clock
+            progress(f"network up (t = 0); controller API {live.controller_api}")
             yield
     finally:
         live.controller.stop()
@@ -270,7 +361,20 @@ def _attach_counters(live: LiveRun) -> None:
         return
     from hermitnet import counters
 
-    live.results["counters"] = counters.summarise(path)
+    summary = counters.summarise(path)
+    if live.controller_started_at is not None:
+        # the controller stamps t_s from its own start; the run's clock starts later (t = 0)
+        offset_s = live.clock.t0_wall - live.controller_started_at
+        summary["t0_offset_s"] = round(offset_s, 3)
+        for point in summary.get("series", []):
+            point["t_s"] = round(point["t_s"] - offset_s, 3)
+        for gap in summary.get("gaps", []):
+            gap["from_s"], gap["to_s"] = (round(gap["from_s"] - offset_s, 3),
+                                          round(gap["to_s"] - offset_s, 3))
+        for key in ("first_s", "last_s"):
+            if summary.get(key) is not None:
+                summary[key] = round(summary[key] - offset_s, 3)
+    live.results["counters"] = summary
 
 
 def _fail_if_the_controller_raised(errors: list[dict]) -> None:
