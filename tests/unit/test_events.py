@@ -196,3 +196,16 @@ def test_event_describes_itself_for_the_results():
                                  "target": "video", "tier": "elite", "reason": "2016",
                                  "field": "timeline.events[0]"}
     assert Event(1.0, "uplink_down", "uplink").domain == "uplink"
+
+
+def test_the_readme_timeline_example_is_valid():
+    text = (REPO / "README.md").read_text()
+    section = text.split("### The timeline", 1)[1]
+    example = yaml.safe_load(section.split("```yaml", 1)[1].split("```", 1)[0])
+    doc = yaml.safe_load((REPO / "scenarios" / "baseline.yaml").read_text())
+    doc["timeline"] = example["timeline"]
+    doc["measure"] = {**doc["measure"], **example["measure"]}
+    loaded = scenario.from_dict(doc)
+    kinds = [e.kind for e in events(loaded)]
+    assert kinds[0] == "set_tier_zones" and "uplink_down" in kinds
+    assert loaded.timeline.time_scale == 86400 and loaded.reachability_at_s == (2, 20, 38)
