@@ -1,8 +1,9 @@
 """One scheduler for a run: plays events and starts measurements on the monotonic clock.
 
-Events are played in order in the player's own thread, each at its planned time (a change is
-short: a REST request answered once every switch confirmed it, a few tc/ip commands); each is
-recorded with when it was planned and when it took effect. Measurements are long (a sweep, an
+Events are played in order, each at its planned time, one thread per domain (policy, radio,
+uplink, site): a change is short (a REST request answered once every switch confirmed it, a
+few tc/ip commands), but a server that is slow to start must not hold up a block or an uplink
+change. Each is recorded with when it was planned and when it took effect. Measurements are long (a sweep, an
 iperf3 flow, the radio replay): each starts at its time in a thread of its own, so they run
 concurrently with the events and with each other. Any failure stops the run: `wait()` raises
 the first one.
@@ -43,6 +44,7 @@ class Player:
         self.events: list[tuple[Event, object]] = []
         self.jobs: list[tuple[float, str, object]] = []
         self.records: list[dict] = []
+        self.records_lock = threading.Lock()
         self.failures: list[tuple[str, BaseException]] = []
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -56,7 +58,10 @@ class Player:
         self.jobs.append((t_s, name, run))
 
     def start(self) -> None:
-        self._spawn("timeline events", self._play_events)
+        domains = list(dict.fromkeys(event.domain for event, _ in self.events))
+        for domain in domains:
+            self._spawn(f"{domain} events", self._play_events,
+                        [pair for pair in self.events if pair[0].domain == domain])
         for t_s, name, run in sorted(self.jobs, key=lambda j: j[0]):
             self._spawn(name, self._start_at, t_s, name, run)
 
@@ -77,8 +82,8 @@ class Player:
         if self.clock.wait_until(t_s, self.stop_event):
             run()
 
-    def _play_events(self) -> None:
-        for event, apply in self.events:
+    def _play_events(self, events: list) -> None:
+        for event, apply in events:
             if not self.clock.wait_until(event.at_s, self.stop_event):
                 return
             started_s = self.clock.now_s()
@@ -89,7 +94,9 @@ class Player:
                       "effective_scenario_s": round(effective_s * self.time_scale, 3),
                       "late_s": round(max(0.0, effective_s - event.at_s), 3), **notes}
             record["late"] = record["late_s"] > self.step_s
-            self.records.append(record)
+            with self.records_lock:
+                self.records.append(record)
+                self.records.sort(key=lambda r: (r["planned_s"], r["started_s"]))
             line = f"t={effective_s:6.2f} s: {event.describe()}"
             if record["late"]:
                 line += (f" LATE: took effect {record['late_s']:.2f} s after its time "
@@ -114,4 +121,4 @@ class Player:
         on their own (their processes end with the emulation)."""
         self.stop_event.set()
         for thread in self.threads:
-            thread.join(timeout_s if thread.name == "timeline events" else 0)
+            thread.join(timeout_s if thread.name.endswith(" events") else 0)

@@ -60,7 +60,7 @@ def test_a_failing_event_stops_the_run_naming_it():
     player.event(Event(0.0, "block", "x"), refuse)
     player.event(Event(0.05, "block", "y"), lambda e: pytest.fail("played after a failure"))
     player.start()
-    with pytest.raises(HermitError, match="timeline events: .*unknown site"):
+    with pytest.raises(HermitError, match="policy events: .*unknown site"):
         player.wait(5.0)
     player.stop()
 
