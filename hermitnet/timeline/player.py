@@ -5,8 +5,8 @@ uplink, site): a change is short (a REST request answered once every switch conf
 few tc/ip commands), but a server that is slow to start must not hold up a block or an uplink
 change. Each is recorded with when it was planned and when it took effect. Measurements are
 long (a sweep, an iperf3 flow, the radio replay): each starts at its time in a thread of its
-own, so they run concurrently with the events and with each other. Any failure stops the run: `wait()` raises
-the first one.
+own, so they run concurrently with the events and with each other. Any failure stops the
+run: `wait()` raises the first one.
 """
 
 from __future__ import annotations
