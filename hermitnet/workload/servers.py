@@ -13,6 +13,19 @@ from hermitnet.errors import HermitError
 HTTP_PORT = 80
 IPERF_PORT = 5201
 
+# `python -m http.server`, without its reverse lookup of the bound address (socket.getfqdn in
+# HTTPServer.server_bind): inside a host there is no resolver, and the lookup held every start
+# for about 6 s, so a site_up event took effect late. argv: address, port, directory.
+HTTP_SERVER = """
+import functools, http.server, socketserver, sys
+class Server(http.server.ThreadingHTTPServer):
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[3])
+Server((sys.argv[1], int(sys.argv[2])), handler).serve_forever()
+"""
+
 
 def site_marker(site_name: str) -> str:
     """A string only this site's page contains: a fetch that lacks it got something else."""
@@ -68,8 +81,8 @@ def _ports(iperf: bool) -> list[int]:
 def _start(emu, site, run_dir: Path, iperf: bool) -> list:
     host = emu.plan.host(site.name)
     root = write_site_page(site, run_dir / "sites" / site.name).parent
-    processes = [emu.popen(site.name, [sys.executable, "-m", "http.server", str(HTTP_PORT),
-                                       "--bind", host.ip, "--directory", str(root)],
+    processes = [emu.popen(site.name, [sys.executable, "-c", HTTP_SERVER, host.ip,
+                                       str(HTTP_PORT), str(root)],
                            "http server", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     if iperf:
         processes.append(emu.popen(site.name, ["iperf3", "-s", "-B", host.ip, "-p",

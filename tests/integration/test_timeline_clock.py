@@ -17,7 +17,7 @@ from tests.integration.conftest import REPO, leftovers
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
 DOWN_S, UP_S, DURATION_S = 5.0, 15.0, 30.0
-SITE_UP_S = 12.0      # a server takes a while to start on a busy machine: well before 20 s
+SITE_UP_S = 12.0
 STEP_S = 1.0
 
 
