@@ -111,7 +111,7 @@ def main() -> int:
     clock = time.monotonic()
     with runner.session(loaded, out, progress=lambda message: None) as live:
         setup_s = time.monotonic() - clock
-        compiled = compile_policy(live.plan, live.state, live.elapsed_s())
+        compiled = compile_policy(live.plan, live.state)
         bridges = [s.node for s in live.plan.switches if s.controlled]
         tiers = len(live.plan.tier_index)
         most = max(len(compiled.for_switch(s.name)[0]) for s in live.plan.switches

@@ -2,10 +2,11 @@
 
 Every decision is made in the pure package hermitnet.policy; this app turns its rules, meters
 and diffs into messages: a joining switch is cleared and gets its whole compiled policy (no
-packet-in at all); a change (REST, or a blocklist window edge) sends each switch only its part of
-the diff, then a barrier; leased rules (across the uplink) are renewed every lease_s / 3, so the
-border closes within lease_s of this process dying; flow, meter and uplink port stats are polled
-into hermitnet.counters totals and appended to counters_path. An exception in a handler, a
+packet-in at all); a change (a REST request: the run's timeline plays its scheduled changes
+through the same API) sends each switch only its part of the diff, then a barrier; leased
+rules (across the uplink) are renewed every lease_s / 3, so the border closes within lease_s
+of this process dying; flow, meter and uplink port stats are polled into hermitnet.counters
+totals and appended to counters_path. An exception in a handler, a
 periodic task or a REST view is logged with its traceback, counted (GET /v1/health) and appended
 as {time_s, where, error} to errors_path, and the controller keeps serving.
 
@@ -192,15 +193,13 @@ class TieredRouting(app_manager.RyuApp):
         self.barriers: dict[tuple[int, int], object] = {}
         self.openflow_errors: list[dict] = []
         self.lock = hub.Semaphore()
-        self.compiled = compile_policy(self.plan, self.state, self.now_s())
-        self.active_blocks = self.state.active_blocks(self.now_s())
+        self.compiled = compile_policy(self.plan, self.state)
         self.totals = CounterTotals(class_names(self.plan))
         self._stats_parts: dict[tuple, list] = {}
         PolicyApi.register(kwargs["wsgi"], self)
 
     def start(self):
         thread = super().start()
-        self.threads.append(hub.spawn(self._every, lambda: 0.25, self.follow_blocklist_windows))
         self.threads.append(hub.spawn(self._every, lambda: self.lease_s / 3, self.renew_leases))
         if self.counters_path:
             self.threads.append(hub.spawn(self._every, self.poll_interval_s, self.poll_counters))
@@ -232,11 +231,10 @@ class TieredRouting(app_manager.RyuApp):
     def apply(self, state: PolicyState) -> dict:
         """Compile `state` (raises before anything is sent if it is invalid), then send every
         connected switch its part of the diff. Returns {switch: barrier event}."""
-        compiled = compile_policy(self.plan, state, self.now_s())
+        compiled = compile_policy(self.plan, state)
         with self.lock:
             changes = diff(self.compiled, compiled)
             self.state, self.compiled = state, compiled
-            self.active_blocks = state.active_blocks(self.now_s())
             try:
                 save_live(self.live_state_path, state, self.started_at)
             except OSError as error:
@@ -270,12 +268,6 @@ class TieredRouting(app_manager.RyuApp):
         return {"switches_changed": sorted(waits), "confirmed": sorted(confirmed),
                 "all_confirmed": len(confirmed) == len(waits),
                 "seconds": round(time.monotonic() - started, 4)}
-
-    @guarded
-    def follow_blocklist_windows(self) -> None:
-        if self.state.active_blocks(self.now_s()) != self.active_blocks:
-            LOG.info("blocklist window edge at t=%.1fs: re-installing", self.now_s())
-            self.apply(self.state)
 
     @guarded
     def renew_leases(self) -> None:
@@ -437,12 +429,16 @@ ROUTES = {  # "METHOD path" -> answer(app, request, **path variables) -> JSON
     "GET /v1/counters": _read(lambda app: app.counters_line()),
     "GET /v1/health": _read(lambda app: app.health()),
     "POST /v1/blocklist": _change(
-        lambda app, body: requests.block_site(app.plan, app.state, body, app.now_s())),
+        lambda app, body: requests.block_site(app.plan, app.state, body)),
     "DELETE /v1/blocklist/{site}": _change(
         lambda app, body, site: requests.unblock_site(app.plan, app.state, site)),
+    "DELETE /v1/blocklist/{site}/tiers/{tier}": _change(
+        lambda app, body, site, tier: requests.unblock_site(app.plan, app.state, site, tier)),
     "PUT /v1/subscribers/{subscriber}/tier": _change(
         lambda app, body, subscriber: requests.move_subscriber(app.plan, app.state, subscriber,
                                                                body)),
+    "PUT /v1/tiers/{tier}/zones": _change(
+        lambda app, body, tier: requests.set_tier_zones(app.plan, app.state, tier, body)),
     "PUT /v1/tiers/{tier}/rate": _change(
         lambda app, body, tier: requests.set_tier_rate(app.plan, app.state, tier, body)),
 }

@@ -5,6 +5,12 @@ network up and always takes it down again. results.json is written when the run 
 "running"), after each measurement phase, and at the end with status "ok", "failed" or
 "interrupted"; `run()` is a session that measures everything the scenario asks for. SIGTERM is
 treated like Ctrl-C.
+
+One clock: t = 0 is the moment the network is up and the policy installed on every switch
+(`LiveRun.clock`). `measure_all` plays the scenario's events (hermitnet.timeline) on it and
+starts the measurements placed on it (reachability and probes at their at_s, flows at their
+start_s, the radio replay from t = 0); the measurements without a time run one after another
+from t = 0 (probes, a reachability sweep, the flows in turn), concurrently with the events.
 """
 
 from __future__ import annotations
@@ -19,8 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hermitnet import counters, report
 from hermitnet import plan as plan_module
-from hermitnet import report
 from hermitnet import results as results_module
 from hermitnet.emulation import capabilities as caps_module
 from hermitnet.emulation import manifest as manifest_module
@@ -28,6 +34,7 @@ from hermitnet.emulation import runlock
 from hermitnet.errors import HermitError
 from hermitnet.policy.compile import Compiled, PolicyHoles, compile_policy
 from hermitnet.policy.state import PolicyState
+from hermitnet.timeline.player import Clock
 
 LOG = logging.getLogger("hermitnet.run")
 POLICY_INSTALL_TIMEOUT_S = 60
@@ -72,58 +79,108 @@ class LiveRun:
     emu: object = None
     controller: object = None
     api_host: str = "127.0.0.1"       # where the controller's REST API listens
-    started_monotonic: float = field(default_factory=time.monotonic)
+    clock: Clock = field(default_factory=Clock)
+    site_processes: dict = field(default_factory=dict)    # {site: its server processes}
+    controller_started_at: float | None = None            # wall time: the counters' t_s base
 
     @property
     def controller_api(self) -> str:
         return self.controller.api_url
 
     def elapsed_s(self) -> float:
-        return time.monotonic() - self.started_monotonic
+        return self.clock.now_s()
 
     def checkpoint(self) -> None:
         """Write what is measured so far, so that an interrupted run keeps it."""
         results_module.write(self.run_dir, self.results)
 
     def measure_reachability(self) -> list[dict]:
+        """One full sweep (every subscriber x every site), each row stamped with its t_s."""
         from hermitnet.workload import reachability
 
-        return reachability.measure(self.emu, self.scenario, self.run_dir)
+        t_s = round(self.clock.now_s(), 3)
+        rows = reachability.measure(self.emu, self.scenario, self.run_dir)
+        return [{**row, "t_s": t_s} for row in rows]
 
     def measure_all(self) -> None:
-        """Everything the scenario asks for, into self.results."""
+        """Everything the scenario asks for, into self.results, on the one clock."""
+        from hermitnet.timeline.actions import LiveActions
+        from hermitnet.timeline.events import events, radio_model_on_clock
+        from hermitnet.timeline.player import Player
         from hermitnet.workload import observer, probes, throughput
 
         timings = self.results["timings_s"]
-        scenario = self.scenario
-        self.progress(f"reachability: {len(scenario.subscribers)} subscribers x "
-                      f"{len(scenario.sites)} sites")
-        clock = time.monotonic()
-        self.results["reachability"] = self.measure_reachability()
-        timings["reachability"] = time.monotonic() - clock
-        self.checkpoint()
-        self.progress("leakage probes: policy hole, spoofed source, DNS/ICMP tunnels, IPv6")
-        planned = probes.plan_probes(self.plan, self.state)
-        observer.add_probes(self.emu, self.plan, planned)
-        sent = probes.run(self.emu, self.plan, planned)
-        clock = time.monotonic()
-        self.results["throughput"], self.results["rtt"] = throughput.measure(
-            self.emu, scenario, self.state, self.progress)
-        timings["throughput"] = time.monotonic() - clock
-        self.checkpoint()
+        scenario, clock, progress = self.scenario, self.clock, self.progress
+        planned = events(scenario)
+        tagged = probes.plan_probes(self.plan, self.state)   # one set of tags, sent each round
+        observer.add_probes(self.emu, self.plan, tagged)
+        line = scenario.timeline
+        player = Player(clock, line.step_s, line.time_scale, progress)
+        live_radio, radio_rows = None, []
         if scenario.radio is not None:
             from hermitnet.workload import timeline
 
-            clock = time.monotonic()
-            rows = timeline.replay(self.emu, scenario, self.progress) if scenario.timeline_s else []
-            self.results["radio"] = timeline.summary(scenario.radio, rows, POPULATION_PHONES,
-                                                     scenario.seed)
-            timings["timeline"] = time.monotonic() - clock
+            live_radio = timeline.LiveRadio(self.emu, radio_model_on_clock(scenario.radio,
+                                                                           planned))
+            if scenario.timeline_s:
+                player.job(0.0, "radio timeline", lambda: radio_rows.extend(timeline.replay(
+                    self.emu, scenario, live_radio, clock, player.stop_event, progress)))
+        actions = LiveActions(self, live_radio, self.site_processes)
+        for event in planned:
+            player.event(event, actions.apply)
+        sweeps: list[list[dict]] = []
+        for t_s in scenario.reachability_at_s:
+            player.job(t_s, f"reachability at {t_s:g} s",
+                       lambda: sweeps.append(self._sweep()))
+        probe_rounds: list[list[dict]] = []
+        for t_s in scenario.probes_at_s:
+            player.job(t_s, f"probes at {t_s:g} s",
+                       lambda: probe_rounds.append(self._probes(tagged)))
+        timed_flows: list[tuple[dict, dict]] = []
+        for flow in (f for f in scenario.flows if f.start_s is not None):
+            player.job(flow.start_s, f"throughput {flow.src} -> {flow.dst}",
+                       lambda flow=flow: timed_flows.append(throughput.run_flow(
+                           self.emu, scenario, self.state, flow, clock.now_s())))
+        if planned or player.jobs:
+            progress(f"timeline: {len(planned)} events and {len(player.jobs)} timed "
+                     f"measurements over {scenario.duration_s:g} s from t = 0")
+        player.start()
+        try:
+            if not scenario.probes_at_s:
+                probe_rounds.append(self._probes(tagged))
+            started = time.monotonic()
+            if not scenario.reachability_at_s:
+                sweeps.append(self._sweep())
+                self.results["reachability"] = sweeps[0]
+                self.checkpoint()
+            timings["reachability"] = time.monotonic() - started
+            started = time.monotonic()
+            self.results["throughput"], self.results["rtt"] = throughput.measure(
+                self.emu, scenario, self.state, progress, clock)
+            timings["throughput"] = time.monotonic() - started
+            self.checkpoint()
+            player.wait(scenario.duration_s)
+        finally:
+            player.stop()
+            self.results["timeline"] = self._timeline_results(player, actions)
+        self.results["reachability"] = sorted((row for sweep in sweeps for row in sweep),
+                                              key=lambda row: row["t_s"])
+        for row, rtt in sorted(timed_flows, key=lambda pair: pair[0]["start_s"]):
+            self.results["throughput"].append(row)
+            self.results["rtt"].append(rtt)
+        throughput.concurrent_note(self.results["throughput"])
+        if scenario.radio is not None:
+            from hermitnet.workload import timeline
+
+            self.results["radio"] = timeline.summary(scenario.radio, radio_rows,
+                                                     POPULATION_PHONES, scenario.seed)
+            timings["timeline"] = scenario.timeline_s
             from hermitnet.radio.mapplot import draw_run_map
 
             draw_run_map(scenario.radio, self.run_dir / "radio-map.png",
                          f"{scenario.name}: every jammer on, UEs at their start")
         self.checkpoint()
+        sent = probes.merge_rounds(probe_rounds)
         arrived = observer.read(self.emu, self.plan)
         edges = observer.read_edges(self.plan, self.state, sent,
                                     observer.capture_files(self.plan, self.run_dir))
@@ -133,6 +190,36 @@ class LiveRun:
         if holes:
             self.results["leakage"]["test_holes"] = holes.to_dict()
         self.check_controller()
+
+    def _sweep(self) -> list[dict]:
+        self.progress(f"reachability at t={self.clock.now_s():.1f} s: "
+                      f"{len(self.scenario.subscribers)} subscribers x "
+                      f"{len(self.scenario.sites)} sites")
+        return self.measure_reachability()
+
+    def _probes(self, tagged: list[dict]) -> list[dict]:
+        from hermitnet.workload import probes
+
+        self.progress(f"leakage probes at t={self.clock.now_s():.1f} s: policy hole, spoofed "
+                      "source, DNS/ICMP tunnels, IPv6, both directions, with controls")
+        return probes.run(self.emu, self.plan, tagged)
+
+    def _timeline_results(self, player, actions) -> dict:
+        line = self.scenario.timeline
+        late = [r for r in player.records if r["late"]]
+        for record in late:
+            self.progress(f"LATE: {record['kind']} {record['target']} planned at "
+                          f"{record['planned_s']:g} s took effect at {record['effective_s']:g} s")
+        self.results["environment"]["not_emulated"] += [
+            line for line in actions.not_emulated
+            if line not in self.results["environment"]["not_emulated"]]
+        return {
+            "t0": dt.datetime.fromtimestamp(self.clock.t0_wall, dt.timezone.utc).isoformat(
+                timespec="milliseconds"),
+            "duration_s": self.scenario.duration_s, "step_s": line.step_s,
+            "time_scale": line.time_scale, "events": player.records,
+            "late": [f"{r['kind']} {r['target']} at {r['planned_s']:g} s" for r in late],
+        }
 
     def check_controller(self) -> None:
         if not self.controller.alive():
@@ -219,7 +306,7 @@ def _session(scenario, out_dir, progress, caps, lock,
     lock.note(results_dir=str(run_dir))
     plan = plan_module.build(scenario, run_tag=tag, prefix=run_id)
     state = PolicyState.from_scenario(scenario)
-    compiled = compile_policy(plan, state, 0.0)
+    compiled = compile_policy(plan, state)
     will, will_not = caps_module.describe(caps)
     for line in will:
         progress(f"emulated: {line}")
@@ -230,6 +317,9 @@ def _session(scenario, out_dir, progress, caps, lock,
     live = LiveRun(scenario, plan, state, compiled, caps, run_dir, results, progress,
                    api_host=api_host)
     manifest = manifest_module.Manifest.create(run_id, str(run_dir))
+    from hermitnet.timeline.events import events
+
+    events(scenario)   # a scenario built in code (not loaded) is checked here too
     try:
         results_module.write(run_dir, results)
         with _emulation(live, manifest):
@@ -267,9 +357,11 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
     plan, scenario, caps, progress = live.plan, live.scenario, live.caps, live.progress
     timings = live.results["timings_s"]
     clock = time.monotonic()
+    live.controller_started_at = time.time()
     live.controller = ControllerProcess(
         {"plan": plan.to_dict(), "policy": live.state.to_dict(),
-         "started_at": time.time(), "counters_path": str(live.run_dir / "counters.jsonl"),
+         "started_at": live.controller_started_at,
+         "counters_path": str(live.run_dir / "counters.jsonl"),
          "counters_interval_s": COUNTERS_INTERVAL_S},
         live.run_dir, manifest, api_host=live.api_host)
     progress(f"starting controller ({caps.controller}) on 127.0.0.1:{live.controller.of_port}")
@@ -289,12 +381,13 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
                 expected_flow_counts(live.compiled), POLICY_INSTALL_TIMEOUT_S, live.controller)
             _check_meters(live)
             progress("starting the sites' servers")
-            servers.start_sites(emu, scenario, live.run_dir, {f.dst for f in scenario.flows})
+            live.site_processes.update(servers.start_sites(
+                emu, scenario, live.run_dir, {f.dst for f in scenario.flows}))
             observer.install(emu, plan)
             for kind in ("uplink", "foreign-backhaul"):
                 emu.capture(kind, live.run_dir / "capture.pcap")
-            live.started_monotonic = time.monotonic()
-            progress(f"network up; controller API {live.controller_api}")
+            live.clock = Clock()          # t = 0 of the run's one clock
+            progress(f"network up (t = 0); controller API {live.controller_api}")
             yield
     finally:
         live.controller.stop()
@@ -324,16 +417,32 @@ def expected_flow_counts(compiled: Compiled) -> dict[str, dict[int, int]]:
 
 
 def _attach_counters(live: LiveRun) -> None:
-    """Fold the controller's counter time series (if it wrote one) into the results."""
+    """Fold the controller's counter time series (if it wrote one) into the results, on the
+    run's clock, and reconcile the counters with the observers."""
     path = live.run_dir / "counters.jsonl"
     if path.exists():
-        from hermitnet import counters
-
-        live.results["counters"] = counters.summarise(path)
+        live.results["counters"] = _on_the_run_clock(live, counters.summarise(path))
     if "probes" in live.results["leakage"]:
         from hermitnet.reconcile import reconcile
 
         live.results["leakage"]["reconciliation"] = reconcile(live.results, live.plan, live.state)
+
+
+def _on_the_run_clock(live: LiveRun, summary: dict) -> dict:
+    """The controller stamps t_s from its own start; the run's clock starts later (t = 0)."""
+    if live.controller_started_at is None:
+        return summary
+    offset_s = live.clock.t0_wall - live.controller_started_at
+    summary["t0_offset_s"] = round(offset_s, 3)
+    for point in summary.get("series", []):
+        point["t_s"] = round(point["t_s"] - offset_s, 3)
+    for gap in summary.get("gaps", []):
+        gap["from_s"], gap["to_s"] = (round(gap["from_s"] - offset_s, 3),
+                                      round(gap["to_s"] - offset_s, 3))
+    for key in ("first_s", "last_s"):
+        if summary.get(key) is not None:
+            summary[key] = round(summary[key] - offset_s, 3)
+    return summary
 
 
 def _fail_if_the_controller_raised(errors: list[dict]) -> None:

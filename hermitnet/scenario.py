@@ -85,23 +85,41 @@ class Site:
 
 @dataclass(frozen=True)
 class BlockEntry:
-    """A site blocked for every tier; with a window only while from_s <= now_s < until_s."""
+    """A site blocked for every tier, or (tier given) for that tier only."""
 
     site: str
-    from_s: float | None = None
-    until_s: float | None = None
+    tier: str | None = None
     reason: str = ""
 
-    def active(self, now_s: float) -> bool:
-        started = self.from_s is None or now_s >= self.from_s
-        ended = self.until_s is not None and now_s >= self.until_s
-        return started and not ended
+
+@dataclass(frozen=True)
+class BlockWindow:
+    """A blocklist entry written with from_s/until_s: sugar for a block and an unblock event
+    (hermitnet.timeline.events); `index` is its place in the blocklist."""
+
+    index: int
+    site: str
+    from_s: float | None
+    until_s: float | None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The scenario clock: t = 0 is the network up with the policy on every switch."""
+
+    duration_s: float = 0.0      # the run's length on the clock
+    step_s: float = 1.0          # an event later than this after its time is reported late
+    time_scale: float = 1.0      # scenario seconds of history per run second
+    entries: tuple = ()          # timeline.events as written (schema-checked dicts)
 
 
 @dataclass(frozen=True)
 class Flow:
     src: str  # subscriber
     dst: str  # site
+    start_s: float | None = None    # on the clock; None: in turn with the other such flows
+    seconds: float | None = None    # None: measure.throughput.seconds
 
 
 @dataclass(frozen=True)
@@ -122,6 +140,16 @@ class Scenario:
     radio: object = field(default=None, compare=False)  # hermitnet.radio.RadioModel or None
     timeline_s: float = 0.0
     timeline_traffic: tuple[Flow, ...] = ()
+    timeline: Timeline = Timeline()
+    blocklist_windows: tuple[BlockWindow, ...] = ()
+    reachability_at_s: tuple[float, ...] = ()   # empty: one sweep, in turn, from t = 0
+    probes_at_s: tuple[float, ...] = ()         # empty: once, in turn
+    written_blocklist: tuple = field(default=(), compare=False, repr=False)  # as in the file
+
+    @property
+    def duration_s(self) -> float:
+        """The run's length on the clock: timeline.duration_s, else the radio replay's."""
+        return self.timeline.duration_s or self.timeline_s
 
     def site(self, name: str) -> Site:
         return next(s for s in self.sites if s.name == name)
@@ -311,6 +339,8 @@ def from_dict(data, *, source: str = "<scenario>") -> Scenario:
     )
     measure = data.get("measure") or {}
     throughput = measure.get("throughput") or {}
+    blocklist = data.get("blocklist", [])
+    timeline = data.get("timeline") or {}
     scenario = Scenario(
         name=data["name"],
         source=source,
@@ -321,17 +351,32 @@ def from_dict(data, *, source: str = "<scenario>") -> Scenario:
         subscribers=subscribers,
         sites=sites,
         uplink=uplink,
-        blocklist=tuple(BlockEntry(**b) for b in data.get("blocklist", [])),
+        blocklist=tuple(BlockEntry(b["site"], None, b.get("reason", "")) for b in blocklist
+                        if not b.get("from_s")),   # blocked at t = 0; windows: events
         connect_timeout_s=float((measure.get("reachability") or {}).get("connect_timeout_s", 2)),
         throughput_seconds=float(throughput.get("seconds", 5)),
-        flows=tuple(Flow(f["from"], f["to"]) for f in throughput.get("flows", [])),
+        flows=tuple(Flow(f["from"], f["to"], f.get("start_s"), f.get("seconds"))
+                    for f in throughput.get("flows", [])),
         radio=radio_model,
         timeline_s=float((measure.get("timeline") or {}).get("duration_s", 0)),
         timeline_traffic=tuple(
             Flow(f["from"], f["to"]) for f in (measure.get("timeline") or {}).get("traffic", [])
         ),
+        timeline=Timeline(float(timeline.get("duration_s", 0)), float(timeline.get("step_s", 1)),
+                          float(timeline.get("time_scale", 1)),
+                          tuple(timeline.get("events", []))),
+        blocklist_windows=tuple(
+            BlockWindow(i, b["site"], b.get("from_s"), b.get("until_s"), b.get("reason", ""))
+            for i, b in enumerate(blocklist) if b.get("from_s") or "until_s" in b),
+        reachability_at_s=tuple(float(t) for t in
+                                (measure.get("reachability") or {}).get("at_s", [])),
+        probes_at_s=tuple(float(t) for t in (measure.get("probes") or {}).get("at_s", [])),
+        written_blocklist=tuple(blocklist),
     )
     _check_references(scenario)
+    from hermitnet.timeline.events import events
+
+    events(scenario)   # every event valid (targets, times, no contradictions) before any use
     return scenario
 
 
@@ -397,12 +442,12 @@ def _check_references(scenario: Scenario) -> None:
                  f"{', '.join(sorted(cell_names))}")
 
     site_names = [s.name for s in scenario.sites]
-    for i, entry in enumerate(scenario.blocklist):
-        name = entry.site
-        if name not in site_names:
+    for i, entry in enumerate(scenario.written_blocklist):
+        if entry["site"] not in site_names:
             fail(f"blocklist[{i}].site",
-                 f"unknown site {name!r}; expected one of: {', '.join(site_names)}")
-        if entry.from_s is not None and entry.until_s is not None and entry.until_s <= entry.from_s:
+                 f"unknown site {entry['site']!r}; expected one of: {', '.join(site_names)}")
+        if entry.get("from_s") is not None and entry.get("until_s") is not None \
+                and entry["until_s"] <= entry["from_s"]:
             fail(f"blocklist[{i}].until_s", "must be later than from_s")
     subscriber_names = {s.name for s in scenario.subscribers}
     for what, flows in (("throughput.flows", scenario.flows),
@@ -412,8 +457,31 @@ def _check_references(scenario: Scenario) -> None:
                 fail(f"measure.{what}[{i}].from", f"unknown subscriber {flow.src!r}")
             if flow.dst not in site_names:
                 fail(f"measure.{what}[{i}].to", f"unknown site {flow.dst!r}")
+    _check_times(scenario, fail)
     if scenario.timeline_traffic and scenario.radio is None:
         fail("measure.timeline", "a timeline needs a radio section (it replays the radio model)")
+
+
+def _check_times(scenario: Scenario, fail) -> None:
+    """Every measurement time within the run's duration (events are checked by events())."""
+    duration_s = scenario.duration_s
+
+    def within(field_path: str, t_s: float) -> None:
+        if t_s > duration_s:
+            fail(field_path, f"at {t_s:g} s is beyond the run's duration ({duration_s:g} s); "
+                 "expected 0 to that, or a longer timeline.duration_s")
+
+    if scenario.timeline.duration_s and scenario.timeline_s > scenario.timeline.duration_s:
+        fail("measure.timeline.duration_s", f"{scenario.timeline_s:g} s is longer than the run "
+             f"(timeline.duration_s = {scenario.timeline.duration_s:g} s)")
+    for i, t_s in enumerate(scenario.reachability_at_s):
+        within(f"measure.reachability.at_s[{i}]", t_s)
+    for i, t_s in enumerate(scenario.probes_at_s):
+        within(f"measure.probes.at_s[{i}]", t_s)
+    for i, flow in enumerate(scenario.flows):
+        if flow.start_s is not None:
+            within(f"measure.throughput.flows[{i}].start_s",
+                   flow.start_s + (flow.seconds or scenario.throughput_seconds))
 
 
 def _subscriber_paths(scenario: Scenario) -> list[str]:

@@ -1,8 +1,9 @@
 """Read or change the tier policy of a running run, live (the controller's REST API).
 
   hermitnet policy show                          tiers, members, rates, blocklist
-  hermitnet policy block SITE [--for-s 60]       block a site for every tier (optional window)
-  hermitnet policy unblock SITE
+  hermitnet policy block SITE [--tier TIER]      block a site for every tier (or one tier)
+  hermitnet policy unblock SITE [--tier TIER]
+  hermitnet policy zones TIER ZONE...            the zones a tier may reach
   hermitnet policy move SUBSCRIBER TIER          put a subscriber in another tier
   hermitnet policy rate TIER MBPS                per-subscriber rate of a tier ("none": no limit)
   hermitnet policy counters                      packets per tier and decision, meter drops, uplink
@@ -12,7 +13,8 @@ The API of the running run is found from its manifest (in /run/hermitnet); with 
 pick one with --run RUN_ID, or give --api http://127.0.0.1:PORT. When the run's API needs a
 token (`hermitnet run --api-host`), it is read from the run's api-token file named in the
 manifest (or --token-file, with --api) and sent as `Authorization: Bearer`. A change returns
-once every switch has confirmed it (an OpenFlow barrier). See docs/policy-api.md.
+once every switch has confirmed it (an OpenFlow barrier). A change at a planned time is a
+scenario timeline event (README: the timeline section). See docs/policy-api.md.
 """
 
 from __future__ import annotations
@@ -36,14 +38,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print the API's JSON answer")
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     sub.add_parser("show", help="tiers, members, rates and the blocklist")
-    block = sub.add_parser("block", help="block a site for every tier")
+    block = sub.add_parser("block", help="block a site for every tier (or one tier)")
     block.add_argument("site")
-    block.add_argument("--from-s", type=float, help="from this many seconds into the run")
-    block.add_argument("--until-s", type=float, help="until this many seconds into the run")
-    block.add_argument("--for-s", type=float, help="for this many seconds (from now or --from-s)")
+    block.add_argument("--tier", help="block it for this tier only")
     block.add_argument("--reason", default="", help="why (kept with the entry)")
     unblock = sub.add_parser("unblock", help="take a site off the blocklist")
     unblock.add_argument("site")
+    unblock.add_argument("--tier", help="remove only its block for this tier")
+    zones = sub.add_parser("zones", help="set the zones a tier may reach")
+    zones.add_argument("tier")
+    zones.add_argument("zones", nargs="*", metavar="ZONE", help="intranet, national, global")
     move = sub.add_parser("move", help="put a subscriber in another tier")
     move.add_argument("subscriber")
     move.add_argument("tier")
@@ -130,14 +134,16 @@ def request_for(args) -> tuple[str, str, dict | None]:
         return "GET", "/v1/health", None
     if action == "block":
         body = {"site": args.site}
-        for name in ("from_s", "until_s", "for_s"):
-            if getattr(args, name) is not None:
-                body[name] = getattr(args, name)
+        if args.tier:
+            body["tier"] = args.tier
         if args.reason:
             body["reason"] = args.reason
         return "POST", "/v1/blocklist", body
     if action == "unblock":
-        return "DELETE", f"/v1/blocklist/{args.site}", None
+        tier = f"/tiers/{args.tier}" if args.tier else ""
+        return "DELETE", f"/v1/blocklist/{args.site}{tier}", None
+    if action == "zones":
+        return "PUT", f"/v1/tiers/{args.tier}/zones", {"zones": args.zones}
     if action == "move":
         return "PUT", f"/v1/subscribers/{args.subscriber}/tier", {"tier": args.tier}
     if action == "rate":
@@ -187,14 +193,9 @@ def format_policy(policy: dict) -> str:
     if policy["blocklist"]:
         lines.append("  blocklist:")
         for entry in policy["blocklist"]:
-            window = ""
-            if entry["from_s"] is not None or entry["until_s"] is not None:
-                start = "start" if entry["from_s"] is None else f"{entry['from_s']:g} s"
-                end = "end" if entry["until_s"] is None else f"{entry['until_s']:g} s"
-                window = f" from {start} until {end}"
-            state = "active" if entry["active"] else "not active now"
+            whom = "every tier" if entry.get("tier") is None else f"tier {entry['tier']}"
             reason = f" ({entry['reason']})" if entry.get("reason") else ""
-            lines.append(f"    {entry['site']}{window}: {state}{reason}")
+            lines.append(f"    {entry['site']}: {whom}{reason}")
     else:
         lines.append("  blocklist: empty")
     return "\n".join(lines)

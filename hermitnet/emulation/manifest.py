@@ -16,11 +16,13 @@ import logging
 import os
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 LOG = logging.getLogger("hermitnet.cleanup")
+_SAVING = threading.Lock()   # measurements on the run's clock start processes from threads
 
 
 def state_dir() -> Path:
@@ -63,10 +65,11 @@ class Manifest:
         return cls(**json.loads(path.read_text()))
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1))
-        tmp.replace(self.path)
+        with _SAVING:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(asdict(self), indent=1))
+            tmp.replace(self.path)
 
     def add_bridges(self, names) -> None:
         self.bridges.extend(n for n in names if n not in self.bridges)

@@ -66,7 +66,7 @@ def netem_cmd(intf: str, spec: LinkSpec, *, under_htb: bool) -> list[str]:
 NFT_LOSS_STEPS = 1_000_000   # loss resolution: 0.0001 %
 
 
-def nft_loss_script(loss_pct: float, device: str) -> str:
+def nft_loss_script(loss_pct: float, device: str, table: str = NFT_LOSS_TABLE) -> str:
     """Drop loss_pct of the frames leaving and entering `device`, in steps of 0.0001 %.
 
     netdev-family hooks on the device itself (egress and ingress), so that every frame is
@@ -85,9 +85,9 @@ def nft_loss_script(loss_pct: float, device: str) -> str:
     # Frames the userspace delay line sends on again were subject to the loss already.
     resent = f"meta mark {DELAY_LINE_MARK:#x} accept;"
     return (
-        f"table netdev {NFT_LOSS_TABLE}\n"
-        f"delete table netdev {NFT_LOSS_TABLE}\n"
-        f"table netdev {NFT_LOSS_TABLE} {{\n"
+        f"table netdev {table}\n"
+        f"delete table netdev {table}\n"
+        f"table netdev {table} {{\n"
         f"  chain egress {{ {hook.format('egress', device)} {resent} {rule}; }}\n"
         f"  chain ingress {{ {hook.format('ingress', device)} {rule}; }}\n"
         "}\n"

@@ -1,9 +1,9 @@
-"""The tier policy, pure: no Ryu, no switch, no clock of its own (callers pass `now_s`).
+"""The tier policy, pure: no Ryu, no switch, no clock (changes over time are timeline events).
 
     state     what the policy says now (tiers, members, blocklist, rates); to/from JSON, and the
               live copy a restarted controller takes up again
     pipeline  the declared OpenFlow table pipeline and the verifier every rule passes
-    compile   plan + state + time -> rules and meters per switch
+    compile   plan + state -> rules and meters per switch
     diff      what changes between two compiled policies: the flow and meter adds, modifies and
               deletes to send to each switch
     requests  validation of live change requests (the REST API's logic), every error naming

@@ -1,6 +1,6 @@
-"""The tier policy compiler: plan + policy state + time -> OpenFlow rules and meters.
+"""The tier policy compiler: plan + policy state -> OpenFlow rules and meters.
 
-Pure: no Ryu import, no clock (the caller passes `now_s`), no I/O. Every decision the national
+Pure: no Ryu import, no clock, no I/O. Every decision the national
 network makes lives here; the controller app only translates the result into flow and meter mods.
 
 Classes carried in metadata between tables: a tier (subscriber traffic) or a zone (traffic from
@@ -173,19 +173,18 @@ class PolicyHoles:
                 "no_antispoofing": list(self.no_antispoofing), "uplink_to": list(self.uplink_to)}
 
 
-def compile_policy(plan: Plan, state: PolicyState, now_s: float = 0.0) -> Compiled:
+def compile_policy(plan: Plan, state: PolicyState) -> Compiled:
     holes = PolicyHoles.from_environment()
     holes.check(plan)
     rules: list[Rule] = []
     meters: list[Meter] = []
-    blocked_sites = {b.site for b in state.blocklist if b.active(now_s)}
     hosts = {h.name: h for h in plan.hosts}
     uplink = plan.uplink_port()
     for switch in (s for s in plan.switches if s.controlled):
         switch_meters = _meters(plan, state, switch.name)
         meters.extend(switch_meters.values())
         rules.extend(_classify(plan, state, switch.name, switch_meters, uplink, holes))
-        rules.extend(_policy(plan, state, switch.name, blocked_sites, hosts, holes))
+        rules.extend(_policy(plan, state, switch.name, hosts, holes))
         rules.extend(_forward(plan, switch.name, uplink))
     for rule in rules:
         verify(rule)
@@ -249,8 +248,7 @@ def _classify(plan: Plan, state: PolicyState, switch: str, meters: dict[str, Met
     yield rule(0, [], "miss", note="unknown port or not IPv4")
 
 
-def _policy(plan: Plan, state: PolicyState, switch: str, blocked_sites: set[str], hosts: dict,
-            holes: PolicyHoles):
+def _policy(plan: Plan, state: PolicyState, switch: str, hosts: dict, holes: PolicyHoles):
     def rule(priority, match, decision, class_id, **kw):
         the_cookie = cookie(decision, class_id, kw.pop("detail", 0))
         return Rule(switch, POLICY, priority, tuple(match), the_cookie, **kw)
@@ -259,7 +257,7 @@ def _policy(plan: Plan, state: PolicyState, switch: str, blocked_sites: set[str]
     for tier in plan.tier_index:
         class_id = tier_class(plan, tier)
         meta = ("metadata", (class_id, METADATA_MASK))
-        for site in sorted(blocked_sites):
+        for site in sorted(state.blocked_for(tier)):
             yield rule(300, [meta, ("eth_type", IPV4), ("ipv4_dst", hosts[site].ip)], "blocked",
                        class_id, detail=site_index[site], note=f"{tier} -> {site}: blocklist")
         for hole_tier, target in holes.allow:

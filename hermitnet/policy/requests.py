@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from hermitnet.plan import Plan
+from hermitnet.policy.compile import ZONE_ORDER
 from hermitnet.policy.state import PolicyState
 from hermitnet.policy.views import error_view
 from hermitnet.scenario import BlockEntry
@@ -49,61 +50,51 @@ def _only(body: dict, allowed: tuple[str, ...]) -> None:
             raise RequestError(key, f"unknown field; expected one of: {', '.join(allowed)}")
 
 
-def _number(body: dict, name: str, *, minimum: float | None = None) -> float | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise RequestError(name, f"expected a number of seconds, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise RequestError(name, f"must be at least {minimum:g}, got {value!r}")
-    return float(value)
-
-
 def site_names(plan: Plan) -> list[str]:
     return [h.name for h in plan.hosts if h.kind == "server"]
 
 
-def block_site(plan: Plan, state: PolicyState, body: dict, now_s: float) -> PolicyState:
-    """Add (or replace) a blocklist entry. body: {site, from_s?, until_s?, for_s?, reason?}.
+def block_site(plan: Plan, state: PolicyState, body: dict) -> PolicyState:
+    """Block a site now, for every tier or (tier given) for one. body: {site, tier?, reason?}.
 
-    Times are seconds since the run started (GET /v1/policy shows `now_s`); `for_s` blocks from
-    `from_s` (or now) for that long. An entry for the same site replaces the earlier one.
+    An entry for the same site and tier replaces the earlier one. A block for a while is two
+    changes: a scenario writes them as timeline events (block, unblock) on the run's clock.
     """
-    _only(body, ("site", "from_s", "until_s", "for_s", "reason"))
+    _only(body, ("site", "tier", "reason"))
     site = body.get("site")
     if not isinstance(site, str) or not site:
         raise RequestError("site", "required: the name of a site")
     if site not in site_names(plan):
         raise RequestError("site", f"unknown site {site!r}; expected one of: "
                                    f"{', '.join(site_names(plan))}", status=404)
-    from_s = _number(body, "from_s", minimum=0)
-    until_s = _number(body, "until_s", minimum=0)
-    for_s = _number(body, "for_s")
-    if for_s is not None:
-        if until_s is not None:
-            raise RequestError("for_s", "give either until_s or for_s, not both")
-        if for_s <= 0:
-            raise RequestError("for_s", f"must be more than 0, got {for_s:g}")
-        until_s = max(from_s if from_s is not None else now_s, now_s) + for_s
-    if from_s is not None and until_s is not None and until_s <= from_s:
-        raise RequestError("until_s", f"must be later than from_s ({from_s:g}), got {until_s:g}")
-    if until_s is not None and until_s <= now_s:
-        raise RequestError("until_s", f"already past: the run is at now_s={now_s:.1f}")
+    tier = body.get("tier")
+    if tier is not None:
+        _known_tier(state, tier)
     reason = body.get("reason", "")
     if not isinstance(reason, str):
         raise RequestError("reason", f"expected a string, got {reason!r}")
-    entry = BlockEntry(site, from_s, until_s, reason)
-    others = tuple(b for b in state.blocklist if b.site != site)
-    return state.with_changes(blocklist=(*others, entry))
+    others = tuple(b for b in state.blocklist if (b.site, b.tier) != (site, tier))
+    return state.with_changes(blocklist=(*others, BlockEntry(site, tier, reason)))
 
 
-def unblock_site(plan: Plan, state: PolicyState, site: str) -> PolicyState:
+def unblock_site(plan: Plan, state: PolicyState, site: str, tier: str | None = None
+                 ) -> PolicyState:
+    """Take a site off the blocklist: every entry of it, or (tier given) its one-tier entry."""
     if site not in site_names(plan):
         raise RequestError("site", f"unknown site {site!r}", status=404)
-    if not any(b.site == site for b in state.blocklist):
-        raise RequestError("site", f"{site!r} is not on the blocklist", status=404)
-    return state.with_changes(blocklist=tuple(b for b in state.blocklist if b.site != site))
+    if tier is not None:
+        _known_tier(state, tier, status=404)
+    gone = [b for b in state.blocklist if b.site == site and (tier is None or b.tier == tier)]
+    if not gone:
+        whom = "" if tier is None else f" for tier {tier!r}"
+        raise RequestError("site", f"{site!r} is not on the blocklist{whom}", status=404)
+    return state.with_changes(blocklist=tuple(b for b in state.blocklist if b not in gone))
+
+
+def _known_tier(state: PolicyState, tier, status: int = 400) -> None:
+    if not isinstance(tier, str) or tier not in state.tier_zones:
+        raise RequestError("tier", f"unknown tier {tier!r}; expected one of: "
+                                   f"{', '.join(state.tier_zones)}", status=status)
 
 
 def move_subscriber(plan: Plan, state: PolicyState, subscriber: str, body: dict) -> PolicyState:
@@ -118,6 +109,22 @@ def move_subscriber(plan: Plan, state: PolicyState, subscriber: str, body: dict)
         raise RequestError("tier", f"unknown tier {tier!r}; expected one of: "
                                    f"{', '.join(state.tier_zones)}")
     return state.with_changes(membership={**state.membership, subscriber: tier})
+
+
+def set_tier_zones(plan: Plan, state: PolicyState, tier: str, body: dict) -> PolicyState:
+    """Change the zones a tier may reach. body: {zones: [intranet|national|global, ...]}."""
+    _only(body, ("zones",))
+    _known_tier(state, tier, status=404)
+    zones = body.get("zones")
+    if not isinstance(zones, list) or not all(isinstance(z, str) for z in zones):
+        raise RequestError("zones", f"required: a list of zones out of {', '.join(ZONE_ORDER)}")
+    for zone in zones:
+        if zone not in ZONE_ORDER:
+            raise RequestError("zones", f"unknown zone {zone!r}; expected any of: "
+                                        f"{', '.join(ZONE_ORDER)}")
+    if len(set(zones)) != len(zones):
+        raise RequestError("zones", f"a zone is listed twice: {zones}")
+    return state.with_changes(tier_zones={**state.tier_zones, tier: tuple(zones)})
 
 
 def set_tier_rate(plan: Plan, state: PolicyState, tier: str, body: dict) -> PolicyState:

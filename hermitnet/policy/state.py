@@ -1,5 +1,8 @@
 """What the policy says now: tier zones and rates, who is in which tier, the blocklist.
 
+No clock: a change at a time is an event on the run's timeline (hermitnet.timeline), played
+through the REST API; the state is always the policy in force.
+
 The part an operator may change during a run. `to_dict`/`from_dict` are its JSON form (in the
 controller's config and in policy-live.json); `save_live`/`load_live` keep the live policy of a
 run next to the controller's config, so a restarted controller reinstalls it as it was.
@@ -32,14 +35,9 @@ class PolicyState:
             blocklist=scenario.blocklist,
         )
 
-    def edges_s(self) -> list[float]:
-        """Times at which a blocklist window opens or closes."""
-        times = {t for b in self.blocklist for t in (b.from_s, b.until_s) if t is not None}
-        return sorted(times)
-
-    def active_blocks(self, now_s: float) -> frozenset[str]:
-        """The sites blocked at `now_s`."""
-        return frozenset(b.site for b in self.blocklist if b.active(now_s))
+    def blocked_for(self, tier: str) -> frozenset[str]:
+        """The sites blocked for `tier`: for every tier, or for this one."""
+        return frozenset(b.site for b in self.blocklist if b.tier in (None, tier))
 
     def with_changes(self, **changes) -> PolicyState:
         return replace(self, **changes)
@@ -58,7 +56,8 @@ class PolicyState:
             tier_zones={t: tuple(z) for t, z in data["tier_zones"].items()},
             tier_rate_mbps=dict(data["tier_rate_mbps"]),
             membership=dict(data["membership"]),
-            blocklist=tuple(BlockEntry(**b) for b in data["blocklist"]),
+            blocklist=tuple(BlockEntry(b["site"], b.get("tier"), b.get("reason", ""))
+                            for b in data["blocklist"]),
         )
 
 

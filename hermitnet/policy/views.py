@@ -11,7 +11,7 @@ def policy_view(plan: Plan, state: PolicyState, now_s: float) -> dict:
     return {
         "now_s": round(now_s, 3),
         "tiers": tiers_view(plan, state),
-        "blocklist": [{**vars(b), "active": b.active(now_s)} for b in state.blocklist],
+        "blocklist": [vars(b).copy() for b in state.blocklist],
         "sites": {h.name: {"zone": h.zone, "ip": h.ip} for h in plan.hosts if h.kind == "server"},
     }
 

@@ -259,6 +259,23 @@ def run(emu, plan, probes: list[dict], timeout_s: float = 120) -> list[dict]:
     return [{**probe, **outcome[probe["id"]]} for probe in probes]
 
 
+def merge_rounds(rounds: list[list[dict]]) -> list[dict]:
+    """The probes of several rounds (the same tags sent at each of measure.probes.at_s) as one
+    list: what was sent added up; a sender is without service only if it was in every round."""
+    if not rounds:
+        return []
+    merged = {p["id"]: dict(p) for p in rounds[0]}
+    for later in rounds[1:]:
+        for probe in later:
+            into = merged[probe["id"]]
+            for key in ("packets_sent", "bytes_sent", "send_errors"):
+                into[key] = into.get(key, 0) + probe.get(key, 0)
+            into["no_service"] = into.get("no_service", False) and probe.get("no_service", False)
+            if not into.get("send_error") and probe.get("send_error"):
+                into["send_error"] = probe["send_error"]
+    return list(merged.values())
+
+
 def send(iface: str, src_mac: str, probes: list[dict]) -> dict[int, dict]:
     """Send the probes from inside a host (runs there, see main()): per probe, what was sent.
 

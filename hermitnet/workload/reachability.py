@@ -3,7 +3,9 @@
 Each fetch is classified (the `blocking` field of results.json):
   "false"         the site's own page arrived
   "dns"           the name did not resolve (curl exit 6)
-  "tcp_ip"        no TCP connection (dropped or refused: curl 7, or 28 before connecting)
+  "tcp_ip"        no TCP connection: dropped on the way (curl 28 before connecting)
+  "refused"       the site's host answered and nothing listens there (curl 7): the site is
+                  down for everyone, which is not censorship (the policy drops silently)
   "http-failure"  connected, but no complete HTTP 200 answer
   "http-diff"     an HTTP 200 answer that is not the site's page (e.g. a block page)
 """
@@ -28,7 +30,9 @@ class Fetch:
 def classify(fetch: Fetch, site_name: str) -> str:
     if fetch.exit_code == 6:
         return "dns"
-    if fetch.exit_code == 7 or (fetch.exit_code == 28 and fetch.connect_s == 0):
+    if fetch.exit_code == 7:
+        return "refused"
+    if fetch.exit_code == 28 and fetch.connect_s == 0:
         return "tcp_ip"
     if fetch.exit_code != 0 or fetch.http_code != 200:
         return "http-failure"

@@ -13,6 +13,19 @@ from hermitnet.errors import HermitError
 HTTP_PORT = 80
 IPERF_PORT = 5201
 
+# `python -m http.server`, without its reverse lookup of the bound address (socket.getfqdn in
+# HTTPServer.server_bind): inside a host there is no resolver, and the lookup held every start
+# for about 6 s, so a site_up event took effect late. argv: address, port, directory.
+HTTP_SERVER = """
+import functools, http.server, socketserver, sys
+class Server(http.server.ThreadingHTTPServer):
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[3])
+Server((sys.argv[1], int(sys.argv[2])), handler).serve_forever()
+"""
+
 
 def site_marker(site_name: str) -> str:
     """A string only this site's page contains: a fetch that lacks it got something else."""
@@ -31,19 +44,51 @@ def write_site_page(site, directory: Path) -> Path:
     return page
 
 
-def start_sites(emu, scenario, run_dir: Path, iperf_sites: set[str]) -> None:
+def start_sites(emu, scenario, run_dir: Path, iperf_sites: set[str]) -> dict[str, list]:
+    """Start every site's servers and wait until they listen; returns {site: its processes}
+    (for site_down / site_up on the timeline)."""
+    running = {site.name: _start(emu, site, run_dir, site.name in iperf_sites)
+               for site in scenario.sites}
     for site in scenario.sites:
-        host = emu.plan.host(site.name)
-        root = write_site_page(site, run_dir / "sites" / site.name).parent
-        emu.popen(site.name, [sys.executable, "-m", "http.server", str(HTTP_PORT), "--bind",
-                              host.ip, "--directory", str(root)], "http server",
-                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if site.name in iperf_sites:
-            emu.popen(site.name, ["iperf3", "-s", "-B", host.ip, "-p", str(IPERF_PORT)],
-                      "iperf3 server", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for site in scenario.sites:
-        ports = [HTTP_PORT] + ([IPERF_PORT] if site.name in iperf_sites else [])
-        _wait_listening(emu, site.name, ports)
+        _wait_listening(emu, site.name, _ports(site.name in iperf_sites))
+    return running
+
+
+def stop_site(processes: list, timeout_s: float = 5) -> None:
+    """A site going down: its servers stop (a fetch then finds nothing listening)."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=timeout_s)
+
+
+def restart_site(emu, site, run_dir: Path, iperf: bool) -> list:
+    """A site coming back up: its servers start again; returns once they listen."""
+    processes = _start(emu, site, run_dir, iperf)
+    _wait_listening(emu, site.name, _ports(iperf))
+    return processes
+
+
+def _ports(iperf: bool) -> list[int]:
+    return [HTTP_PORT] + ([IPERF_PORT] if iperf else [])
+
+
+def _start(emu, site, run_dir: Path, iperf: bool) -> list:
+    host = emu.plan.host(site.name)
+    root = write_site_page(site, run_dir / "sites" / site.name).parent
+    processes = [emu.popen(site.name, [sys.executable, "-c", HTTP_SERVER, host.ip,
+                                       str(HTTP_PORT), str(root)],
+                           "http server", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    if iperf:
+        processes.append(emu.popen(site.name, ["iperf3", "-s", "-B", host.ip, "-p",
+                                               str(IPERF_PORT)], "iperf3 server",
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return processes
 
 
 def _wait_listening(emu, site_name: str, ports: list[int], timeout_s: float = 20) -> None:

@@ -93,16 +93,30 @@ def configured_one_way_delay_ms(plan, src: str, dst: str) -> float:
     return sum(link.spec.delay_ms for link in plan.path_links(src, dst))
 
 
-def iperf3(emu, src: str, dst_ip: str, seconds: float) -> dict:
-    argv = ["iperf3", "-c", dst_ip, "-p", str(IPERF_PORT), "-t", f"{seconds:g}", "-O", "1",
-            "-J", "--connect-timeout", "3000"]
-    done = emu.run(src, argv, timeout_s=seconds + 30)
+def iperf3(emu, src: str, dst_ip: str, seconds: float, omit_s: int = 1) -> dict:
+    """An iperf3 TCP test; its JSON report, with the receiver's own per-second intervals
+    (--get-server-output) when the test ran."""
+    argv = ["iperf3", "-c", dst_ip, "-p", str(IPERF_PORT), "-t", f"{seconds:g}", "-O",
+            str(omit_s), "-i", "1", "-J", "--get-server-output", "--connect-timeout", "3000"]
+    done = emu.run(src, argv, timeout_s=seconds + 60)
     try:
         report = json.loads(done.stdout)
     except json.JSONDecodeError:
         raise HermitError(f"iperf3 from {src} to {dst_ip} gave no JSON: "
                           f"{done.stderr.strip() or done.stdout[:200]}") from None
     return report
+
+
+def interval_series(report: dict, start_s: float) -> list[dict]:
+    """The 1 s interval reports as [{t_s, mbps}], t_s the end of each interval on the run's
+    clock (the flow started at start_s). The receiver's intervals where iperf3 returned them
+    (what arrived), else the sender's."""
+    server = report.get("server_output_json") or {}
+    intervals = server.get("intervals") or report.get("intervals") or []
+    return [{"t_s": round(start_s + float(i["sum"]["end"]), 3),
+             "mbps": round(float(i["sum"]["bits_per_second"]) / 1e6, 4),
+             "omitted": bool(i["sum"].get("omitted", False))}
+            for i in intervals if "sum" in i]
 
 
 def received_bps(report: dict) -> float:
@@ -125,28 +139,59 @@ def ping(emu, src: str, dst_ip: str, count: int = 5) -> tuple[float, float] | No
     return float(match.group(1)), float(match.group(2))
 
 
-def measure(emu, scenario, state, progress) -> tuple[list[dict], list[dict]]:
+def path_kind(plan, src: str, dst: str) -> str:
+    """"uplink" when the flow crosses the international uplink, else "national"."""
+    return "uplink" if any(link.kind == "uplink" for link in plan.path_links(src, dst)) \
+        else "national"
+
+
+def run_flow(emu, scenario, state, flow, start_s: float) -> tuple[dict, dict]:
+    """One flow: (its throughput row with the per-second series, its RTT row after it)."""
     plan = emu.plan
+    dst_ip = plan.host(flow.dst).ip
+    tier = state.membership[flow.src]
+    seconds = flow.seconds or scenario.throughput_seconds
+    report = iperf3(emu, flow.src, dst_ip, seconds, omit_s=0 if flow.start_s is not None else 1)
+    measured = ping(emu, flow.src, dst_ip)
+    expected = expectation(plan, state, flow.src, flow.dst, measured[0] if measured else None)
+    bps = received_bps(report)
+    row = {
+        "tier": tier, "src": flow.src, "dst": flow.dst, "protocol": "tcp",
+        "bps": bps, "seconds": seconds,
+        **expected, "expected_bps": expected["expected_goodput_bps"],
+        "verdict": verdict(bps, expected), "error": report.get("error"),
+        "start_s": round(start_s, 3), "path": path_kind(plan, flow.src, flow.dst),
+        "series": interval_series(report, start_s),
+    }
+    rtt = {
+        "tier": tier, "src": flow.src, "dst": flow.dst,
+        "rtt_ms_min": measured[0] if measured else None,
+        "rtt_ms_avg": measured[1] if measured else None,
+        "configured_delay_ms": 2 * configured_one_way_delay_ms(plan, flow.src, flow.dst),
+    }
+    return row, rtt
+
+
+def concurrent_note(rows: list[dict]) -> None:
+    """Flows that overlapped in time share the links they cross: each row says with which
+    flows it overlapped, and that its expectation (the path's configured bottleneck) is then
+    shared, not its own."""
+    for row in rows:
+        end = row["start_s"] + row["seconds"]
+        others = [f"{o['src']}->{o['dst']}" for o in rows if o is not row
+                  and o["start_s"] < end and row["start_s"] < o["start_s"] + o["seconds"]]
+        if others:
+            row["concurrent_with"] = others
+            row["expectation"] = ("shared: the configured bottleneck of the path, shared with "
+                                  "the concurrent flows that cross the same links")
+
+
+def measure(emu, scenario, state, progress, clock=None) -> tuple[list[dict], list[dict]]:
+    """The flows without a start_s, one after another (stamped on `clock` when given)."""
     throughput, rtt = [], []
-    for flow in scenario.flows:
-        dst_ip = plan.host(flow.dst).ip
-        tier = state.membership[flow.src]
-        progress(f"throughput {flow.src} ({tier}) -> {flow.dst}")
-        report = iperf3(emu, flow.src, dst_ip, scenario.throughput_seconds)
-        measured = ping(emu, flow.src, dst_ip)
-        expected = expectation(plan, state, flow.src, flow.dst,
-                               measured[0] if measured else None)
-        bps = received_bps(report)
-        throughput.append({
-            "tier": tier, "src": flow.src, "dst": flow.dst, "protocol": "tcp",
-            "bps": bps, "seconds": scenario.throughput_seconds,
-            **expected, "expected_bps": expected["expected_goodput_bps"],
-            "verdict": verdict(bps, expected), "error": report.get("error"),
-        })
-        rtt.append({
-            "tier": tier, "src": flow.src, "dst": flow.dst,
-            "rtt_ms_min": measured[0] if measured else None,
-            "rtt_ms_avg": measured[1] if measured else None,
-            "configured_delay_ms": 2 * configured_one_way_delay_ms(plan, flow.src, flow.dst),
-        })
+    for flow in (f for f in scenario.flows if f.start_s is None):
+        progress(f"throughput {flow.src} ({state.membership[flow.src]}) -> {flow.dst}")
+        row, rtt_row = run_flow(emu, scenario, state, flow, clock.now_s() if clock else 0.0)
+        throughput.append(row)
+        rtt.append(rtt_row)
     return throughput, rtt

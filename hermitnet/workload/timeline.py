@@ -1,18 +1,21 @@
-"""Replay the radio model in real time while phones send traffic, and count what arrives.
+"""The radio model on the run's clock: air links re-shaped as jammers switch and phones move,
+and the traffic the scenario lists counted where it arrives, step by step.
 
-At every timeline step (jammer edges, moves, every `reevaluate_s`), the counters at the sites
-are read first (so a row's `arrived_bytes` are what arrived since the previous step, and its
-`arrived_bytes_total` what arrived up to that moment) and then the radio model is evaluated and
-every air link whose settings changed is re-shaped. The console hears of a phone only when its
-serving cell changes; rate and loss changes are in each row (`changed`, `ues`). The links start
-as the plan laid them out from the radio state at t = 0, which is also the first step's state:
-t = 0 is evaluated once, by the plan.
+`LiveRadio.update(t_s)` evaluates the radio model at t_s (its jammers switched by the run's
+events: hermitnet.timeline.events.radio_model_on_clock) and re-shapes every air link whose
+settings changed. The timeline's player calls it for each jammer and phone_move event; the
+replay calls it at every step too (a phone walks between waypoints). At every step the counters
+at the sites are read first (so a row's `arrived_bytes` are what arrived since the previous
+step, and its `arrived_bytes_total` what arrived up to that moment), then the radio is updated.
+The console hears of a phone only when its serving cell changes; rate and loss changes are in
+each row (`changed`, `ues`). The links start as the plan laid them out from the radio state at
+t = 0, which is also the first step's state: t = 0 is evaluated once, by the plan.
 """
 
 from __future__ import annotations
 
 import math
-import time
+import threading
 from collections import Counter
 
 from hermitnet import radio
@@ -31,13 +34,39 @@ def sample_times(model, duration_s: float) -> list[float]:
     return sorted(set(model.timeline_steps(duration_s)) | regular | {duration_s})
 
 
-def replay(emu, scenario, progress) -> list[dict]:
+class LiveRadio:
+    """The air links of a running emulation, kept at the radio model's state."""
+
+    def __init__(self, emu, model):
+        self.emu = emu
+        self.model = model
+        self.current = {link.a: link.spec for link in emu.plan.links
+                        if link.a in emu.plan.radio_t0}
+        self.lock = threading.Lock()
+
+    def update(self, t_s: float, reshape: bool = True) -> tuple[dict, list[str]]:
+        """(attachments at t_s, the phones whose air link was re-shaped)."""
+        with self.lock:
+            plan = self.emu.plan
+            attachments = plan.radio_t0 if t_s == 0 else radio.evaluate(self.model, t_s)
+            changed = []
+            for name, attachment in attachments.items():
+                spec = air_link_spec(self.current[name], attachment)
+                if reshape and spec != self.current[name]:
+                    self.emu.set_air_link(name, spec)
+                    self.current[name] = spec
+                    changed.append(name)
+            return attachments, changed
+
+
+def replay(emu, scenario, live_radio: LiveRadio, clock, stop, progress) -> list[dict]:
+    """Pings along the listed traffic from t = 0 to measure.timeline.duration_s on `clock`,
+    a row per step; `stop` (a threading.Event) ends it early."""
     model = scenario.radio
     duration_s = scenario.timeline_s
     plan = emu.plan
     flows = scenario.timeline_traffic
     sites = sorted({f.dst for f in flows})
-    current = {link.a: link.spec for link in plan.links if link.a in plan.radio_t0}
     progress(f"timeline: {duration_s:g} s of radio replay, {len(flows)} traffic flows")
     count = max(1, math.ceil(duration_s / PING_INTERVAL_S))
     pings = [
@@ -50,23 +79,13 @@ def replay(emu, scenario, progress) -> list[dict]:
     rows = []
     serving = {name: attachment.cell for name, attachment in plan.radio_t0.items()}
     previous_total = {f"{f.src}->{f.dst}": 0 for f in flows}
-    started = time.monotonic()
     try:
         for t_s in sample_times(model, duration_s):
-            delay = started + t_s - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
+            if not clock.wait_until(t_s, stop):
+                break
             arrived = {site: observer.read_site(emu, site) for site in sites}
-            attachments = plan.radio_t0 if t_s == 0 else radio.evaluate(model, t_s)
-            changed = []
-            for name, attachment in attachments.items():
-                spec = air_link_spec(current[name], attachment)
-                if t_s < duration_s and spec != current[name]:
-                    emu.set_air_link(name, spec)
-                    current[name] = spec
-                    changed.append(name)
-            row = _row(t_s, time.monotonic() - started, attachments, changed, flows, arrived,
-                       previous_total)
+            attachments, changed = live_radio.update(t_s, reshape=t_s < duration_s)
+            row = _row(t_s, clock.now_s(), attachments, changed, flows, arrived, previous_total)
             previous_total = row["arrived_bytes_total"]
             rows.append(row)
             moved = cell_changes(serving, attachments)

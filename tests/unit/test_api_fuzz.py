@@ -88,7 +88,7 @@ class Fuzzed:
         return {name: d.take() for name, d in self.datapaths.items()}
 
     def assert_switches_hold_the_compiled_policy(self) -> None:
-        compiled = compile_policy(self.plan, self.app.state, self.app.now_s())
+        compiled = compile_policy(self.plan, self.app.state)
         for name, switch in self.switches.items():
             rules, meters = compiled.for_switch(name)
             want = FakeSwitch.from_rules(name, rules, meters)
@@ -127,8 +127,7 @@ def cases(draw, plan):
     if operation.path == "/v1/blocklist" and draw(st.booleans()):
         body = {"site": draw(st.sampled_from(names(plan)["site"])),
                 **draw(st.fixed_dictionaries({}, optional={
-                    "for_s": st.sampled_from([0.5, 30, 1e6]),
-                    "from_s": st.sampled_from([0, 5, 20]),
+                    "tier": st.sampled_from(names(plan)["tier"]),
                     "reason": st.text(max_size=5)}))}
     elif operation.path.endswith("/tier") and draw(st.booleans()):
         body = {"tier": draw(st.sampled_from(names(plan)["tier"]))}

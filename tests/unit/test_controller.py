@@ -38,7 +38,7 @@ def make_app(baseline, baseline_plan, tmp_path, monkeypatch):
 
 def test_connect_installs_the_whole_compiled_policy(make_app, baseline, baseline_plan):
     app = make_app()
-    compiled = compile_policy(baseline_plan, PolicyState.from_scenario(baseline), 10.0)
+    compiled = compile_policy(baseline_plan, PolicyState.from_scenario(baseline))
     datapath = FakeDatapath(baseline_plan.switch("border").dpid, app)
     app.switch_features(SimpleNamespace(msg=SimpleNamespace(datapath=datapath)))
     messages = datapath.take()
@@ -84,7 +84,7 @@ def test_policy_changes_send_only_the_difference(make_app, baseline_plan):
     net = FakeNetwork(baseline_plan, switches)
     ip = {h.name: h.ip for h in baseline_plan.hosts}
 
-    waits = app.apply(requests.block_site(baseline_plan, app.state, {"site": "video"}, 10))
+    waits = app.apply(requests.block_site(baseline_plan, app.state, {"site": "video"}))
     sent = {name: datapath.take() for name, datapath in datapaths.items()}
     for name, messages in sent.items():
         # one blocklist rule per tier, then a barrier; nothing cleared, nothing else resent
@@ -184,7 +184,7 @@ def test_switch_not_in_plan_is_ignored_and_leaving_switches_are_forgotten(make_a
     app.state_change(SimpleNamespace(datapath=core, state=tiered_routing.DEAD_DISPATCHER))
     assert core.id not in app.datapaths
     core.take()
-    app.apply(requests.block_site(baseline_plan, app.state, {"site": "video"}, 10))
+    app.apply(requests.block_site(baseline_plan, app.state, {"site": "video"}))
     assert core.wire == []
 
 
@@ -295,10 +295,9 @@ def test_api_reads_policy_tiers_health_counters(api):
 
 
 def test_api_block_is_installed_and_confirmed(api):
-    status, body = api.call("POST", "/v1/blocklist", {"site": "video", "for_s": 60})
+    status, body = api.call("POST", "/v1/blocklist", {"site": "video"})
     assert status == 200, body
-    assert body["policy"]["blocklist"][0] == {"site": "video", "from_s": None, "until_s": 70.0,
-                                              "reason": "", "active": True}
+    assert body["policy"]["blocklist"][0] == {"site": "video", "tier": None, "reason": ""}
     assert body["enforced"]["all_confirmed"]
     assert len(body["enforced"]["switches_changed"]) == len(api.datapaths)
     assert all(any(getattr(m, "priority", 0) == 300 for m in d.take())
@@ -307,9 +306,25 @@ def test_api_block_is_installed_and_confirmed(api):
     assert status == 200 and body["policy"]["blocklist"] == []
 
 
+def test_api_block_for_one_tier_and_change_zones(api):
+    status, body = api.call("POST", "/v1/blocklist", {"site": "video", "tier": "elite"})
+    assert status == 200 and body["policy"]["blocklist"] == [
+        {"site": "video", "tier": "elite", "reason": ""}]
+    status, body = api.call("DELETE", "/v1/blocklist/video/tiers/elite")
+    assert status == 200 and body["policy"]["blocklist"] == []
+    status, body = api.call("PUT", "/v1/tiers/visitor/zones", {"zones": ["national"]})
+    assert status == 200 and body["policy"]["tiers"]["visitor"]["zones"] == ["national"]
+    assert body["enforced"]["all_confirmed"]
+    assert api.app.state.tier_zones["visitor"] == ("national",)
+
+
 @pytest.mark.parametrize("method,path,body,status,field", [
     ("POST", "/v1/blocklist", {"site": "nosuch"}, 404, "site"),
     ("POST", "/v1/blocklist", {"site": "video", "until_s": 3}, 400, "until_s"),
+    ("POST", "/v1/blocklist", {"site": "video", "tier": "royal"}, 400, "tier"),
+    ("DELETE", "/v1/blocklist/video/tiers/elite", None, 404, "site"),
+    ("PUT", "/v1/tiers/elite/zones", {"zones": ["mars"]}, 400, "zones"),
+    ("PUT", "/v1/tiers/royal/zones", {"zones": []}, 404, "tier"),
     ("POST", "/v1/blocklist", b"{not json", 400, "body"),
     ("DELETE", "/v1/blocklist/video", None, 404, "site"),
     ("PUT", "/v1/subscribers/elite-1/tier", {"tier": "royal"}, 400, "tier"),
@@ -339,7 +354,7 @@ def test_api_move_and_rate(api, baseline_plan):
 
 def test_live_policy_survives_a_restart_of_the_same_run_only(make_app, baseline_plan, tmp_path):
     app = make_app()
-    app.apply(requests.block_site(baseline_plan, app.state, {"site": "video"}, 10))
+    app.apply(requests.block_site(baseline_plan, app.state, {"site": "video"}))
     again = make_app()
     assert [b.site for b in again.state.blocklist] == ["video"]
     other_run = make_app(started_at=2000.0)
@@ -399,7 +414,7 @@ def test_every_handler_and_periodic_task_is_guarded():
     handlers = [name for name in dir(tiered_routing.TieredRouting)
                 if hasattr(getattr(tiered_routing.TieredRouting, name), "callers")]
     assert len(handlers) == 7
-    for name in (*handlers, "follow_blocklist_windows", "renew_leases", "poll_counters"):
+    for name in (*handlers, "renew_leases", "poll_counters"):
         method = getattr(tiered_routing.TieredRouting, name)
         assert method.__wrapped__ is not None, name      # wrapped by tiered_routing.guarded
 

@@ -46,10 +46,13 @@ def test_show_block_unblock(policy_cli, served_api):
     code, out, err = policy_cli("--api", url, "show")
     assert code == 0, err
     assert "citizen" in out and "citizen-1, citizen-2" in out and "blocklist: empty" in out
-    code, out, err = policy_cli("--api", url, "block", "video", "--for-s", "60",
-                                "--reason", "2016 list")
+    code, out, err = policy_cli("--api", url, "block", "video", "--reason", "2016 list")
     assert code == 0, err
-    assert "video from start until 70 s: active (2016 list)" in out
+    assert "video: every tier (2016 list)" in out
+    code, out, err = policy_cli("--api", url, "block", "search", "--tier", "elite")
+    assert code == 0 and "search: tier elite" in out, err
+    code, out, err = policy_cli("--api", url, "unblock", "search", "--tier", "elite")
+    assert code == 0 and "search" not in out, err
     assert "enforced on 7 switches" in out
     assert [b.site for b in app.state.blocklist] == ["video"]
     code, out, err = policy_cli("--api", url, "unblock", "video")
@@ -72,7 +75,7 @@ def test_move_rate_counters(policy_cli, served_api):
     (("block", "nosuch"), ["HTTP 404", "site", "unknown site 'nosuch'"]),
     (("move", "elite-1", "royal"), ["HTTP 400", "tier", "unknown tier 'royal'"]),
     (("rate", "elite", "fast"), ["MBPS", "expected a number"]),
-    (("block", "video", "--until-s", "1"), ["until_s", "already past"]),
+    (("block", "video", "--tier", "royal"), ["HTTP 400", "tier", "unknown tier 'royal'"]),
 ])
 def test_errors_name_the_field_and_exit_non_zero(policy_cli, served_api, args, words):
     app, url = served_api

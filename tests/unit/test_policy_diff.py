@@ -23,9 +23,9 @@ def test_no_change_no_diff(baseline, baseline_plan):
 
 def test_blocking_a_site_adds_one_rule_per_tier_on_every_switch(baseline, baseline_plan):
     state = PolicyState.from_scenario(baseline)
-    before = compile_policy(baseline_plan, state, 10)
-    blocked = block_site(baseline_plan, state, {"site": "video"}, 10)
-    after = compile_policy(baseline_plan, blocked, 10)
+    before = compile_policy(baseline_plan, state)
+    blocked = block_site(baseline_plan, state, {"site": "video"})
+    after = compile_policy(baseline_plan, blocked)
     changes = diff(before, after)
     assert sorted(changes.switches) == sorted(controlled(baseline_plan))
     video = baseline_plan.host("video").ip
@@ -42,7 +42,7 @@ def test_blocking_a_site_adds_one_rule_per_tier_on_every_switch(baseline, baseli
     assert set(after.rules) - added == set(before.rules)
 
     undone = diff(after, compile_policy(baseline_plan, unblock_site(baseline_plan, blocked,
-                                                                    "video"), 10))
+                                                                    "video")))
     for switch in controlled(baseline_plan):
         change = undone.for_switch(switch)
         assert change.flow_deletes == changes.for_switch(switch).flow_adds

@@ -2,7 +2,7 @@
 
 Scenarios are generated as documents (tiers with random zone subsets and rates, subscribers of
 random tiers on random cells or fixed lines, sites in random zones, a blocklist with random
-windows), validated by `scenario.from_dict` and laid out by `plan.build`; policies are generated
+tier), validated by `scenario.from_dict` and laid out by `plan.build`; policies are generated
 over the names of such a plan. For every one:
 
 - every compiled rule passes the pipeline verifier;
@@ -38,17 +38,6 @@ PROPERTY = settings(derandomize=True, database=None, deadline=None, max_examples
 
 zone_sets = st.lists(st.sampled_from(ZONES), unique=True, max_size=3)
 rates = st.one_of(st.none(), st.sampled_from([0.064, 0.5, 2.0, 10.0, 9999.0]))
-times = st.sampled_from([0.0, 5.0, 10.0, 30.0, 60.0])
-
-
-@st.composite
-def windows(draw):
-    """(from_s, until_s) of a blocklist entry: no window, open-ended, or a closed window."""
-    from_s = draw(st.one_of(st.none(), times))
-    until_s = draw(st.one_of(st.none(), times.filter(lambda t: t > 0)))
-    if from_s is not None and until_s is not None and until_s <= from_s:
-        until_s = None
-    return from_s, until_s
 
 
 @st.composite
@@ -67,13 +56,7 @@ def scenario_documents(draw) -> dict:
              for i in range(draw(st.integers(1, 5)))]
     blocklist = []
     for site in draw(st.lists(st.sampled_from([s["name"] for s in sites]), unique=True)):
-        from_s, until_s = draw(windows())
-        entry = {"site": site}
-        if from_s is not None:
-            entry["from_s"] = from_s
-        if until_s is not None:
-            entry["until_s"] = until_s
-        blocklist.append(entry)
+        blocklist.append({"site": site})   # for every tier; per-tier blocks come from events
     tier_docs = {}
     for name, zones in tiers.items():
         tier_docs[name] = {"zones": zones}
@@ -99,8 +82,8 @@ def policies(draw, plan, sites) -> PolicyState:
     subscribers = [h.name for h in plan.hosts if h.kind != "server"]
     blocklist = []
     for site in draw(st.lists(st.sampled_from([s.name for s in sites]), unique=True)):
-        from_s, until_s = draw(windows())
-        blocklist.append(BlockEntry(site, from_s, until_s, draw(st.sampled_from(["", "list"]))))
+        tier = draw(st.one_of(st.none(), st.sampled_from(tiers)))
+        blocklist.append(BlockEntry(site, tier, draw(st.sampled_from(["", "list"]))))
     return PolicyState(
         tier_zones={t: tuple(draw(zone_sets)) for t in tiers},
         tier_rate_mbps={t: draw(rates) for t in tiers},
@@ -108,21 +91,21 @@ def policies(draw, plan, sites) -> PolicyState:
         blocklist=tuple(blocklist))
 
 
-def check_enforced(plan, state: PolicyState, now_s: float) -> None:
-    compiled = compile_policy(plan, state, now_s)
+def check_enforced(plan, state: PolicyState) -> None:
+    compiled = compile_policy(plan, state)
     for rule in compiled.rules:
         verify(rule)
     net = FakeNetwork.from_compiled(plan, compiled)
-    blocked = state.active_blocks(now_s)
     servers = [h for h in plan.hosts if h.kind == "server"]
     for subscriber in (h for h in plan.hosts if h.kind != "server"):
-        zones = state.tier_zones[state.membership[subscriber.name]]
+        tier = state.membership[subscriber.name]
+        zones, blocked = state.tier_zones[tier], state.blocked_for(tier)
         for site in servers:
             allowed = site.zone in zones and site.name not in blocked
             there = net.send(subscriber.name, site.ip)
             assert there.delivered_to == (site.name if allowed else None), (
                 f"{subscriber.name} (zones {zones}) -> {site.name} ({site.zone}, "
-                f"blocked={site.name in blocked}) at t={now_s}: {there.hops}")
+                f"blocked={site.name in blocked}): {there.hops}")
             back = net.send(site.name, subscriber.ip)
             assert back.delivered_to == (subscriber.name if site.zone in zones else None), (
                 f"{site.name} ({site.zone}) -> {subscriber.name} (zones {zones}): {back.hops}")
@@ -132,11 +115,11 @@ def check_enforced(plan, state: PolicyState, now_s: float) -> None:
 
 
 @PROPERTY
-@given(st.data(), networks(), times)
-def test_the_compiled_policy_lets_each_tier_reach_exactly_its_zones(data, network, now_s):
+@given(st.data(), networks())
+def test_the_compiled_policy_lets_each_tier_reach_exactly_its_zones(data, network):
     plan, sites, scenario_state = network
-    check_enforced(plan, scenario_state, now_s)
-    check_enforced(plan, data.draw(policies(plan, sites)), now_s)
+    check_enforced(plan, scenario_state)
+    check_enforced(plan, data.draw(policies(plan, sites)))
 
 
 def _flow_table(rules) -> dict:
@@ -144,11 +127,11 @@ def _flow_table(rules) -> dict:
 
 
 @PROPERTY
-@given(st.data(), networks(), times, times)
-def test_the_diff_applied_to_the_old_policy_gives_the_new_one(data, network, old_s, new_s):
+@given(st.data(), networks())
+def test_the_diff_applied_to_the_old_policy_gives_the_new_one(data, network):
     plan, sites, _ = network
-    old = compile_policy(plan, data.draw(policies(plan, sites)), old_s)
-    new = compile_policy(plan, data.draw(policies(plan, sites)), new_s)
+    old = compile_policy(plan, data.draw(policies(plan, sites)))
+    new = compile_policy(plan, data.draw(policies(plan, sites)))
     changes = diff(old, new)
     for switch in (s.name for s in plan.switches if s.controlled):
         part = changes.for_switch(switch)

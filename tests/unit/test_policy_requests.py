@@ -11,6 +11,7 @@ from hermitnet.policy.requests import (
     move_subscriber,
     parse_body,
     set_tier_rate,
+    set_tier_zones,
     unblock_site,
 )
 from hermitnet.policy.state import PolicyState
@@ -34,46 +35,66 @@ def rejected(call, field: str, status: int = 400) -> RequestError:
 
 
 def test_block_then_unblock(baseline_plan, state):
-    after = block_site(baseline_plan, state, {"site": "video", "reason": "2016 list"}, 3.0)
-    assert after.blocklist == (BlockEntry("video", None, None, "2016 list"),)
+    after = block_site(baseline_plan, state, {"site": "video", "reason": "2016 list"})
+    assert after.blocklist == (BlockEntry("video", None, "2016 list"),)
     assert state.blocklist == ()                      # the old state is untouched
-    net = FakeNetwork.from_compiled(baseline_plan, compile_policy(baseline_plan, after, 3.0))
+    net = FakeNetwork.from_compiled(baseline_plan, compile_policy(baseline_plan, after))
     assert net.send("elite-1", baseline_plan.host("video").ip).drop[1] == "blocked"
     back = unblock_site(baseline_plan, after, "video")
     assert back.blocklist == ()
 
 
-def test_block_with_a_window_and_for_s(baseline_plan, state):
-    after = block_site(baseline_plan, state, {"site": "video", "from_s": 20, "until_s": 30}, 5)
-    assert after.blocklist == (BlockEntry("video", 20.0, 30.0, ""),)
-    after = block_site(baseline_plan, state, {"site": "video", "for_s": 10}, 5)
-    assert after.blocklist == (BlockEntry("video", None, 15.0, ""),)
-    after = block_site(baseline_plan, state, {"site": "video", "from_s": 20, "for_s": 10}, 5)
-    assert after.blocklist == (BlockEntry("video", 20.0, 30.0, ""),)
+def test_block_and_unblock_for_one_tier(baseline_plan, state):
+    both = block_site(baseline_plan, state, {"site": "video", "tier": "elite"})
+    both = block_site(baseline_plan, both, {"site": "video"})
+    assert both.blocklist == (BlockEntry("video", "elite"), BlockEntry("video"))
+    assert both.blocked_for("visitor") == {"video"}
+    elite_only = unblock_site(baseline_plan, both, "video", None)
+    assert elite_only.blocklist == ()                 # without a tier: every entry of the site
+    one = unblock_site(baseline_plan, both, "video", "elite")
+    assert one.blocklist == (BlockEntry("video"),)
+    rejected(lambda: unblock_site(baseline_plan, one, "video", "elite"), "site", 404)
+    rejected(lambda: unblock_site(baseline_plan, one, "video", "nosuch"), "tier", 404)
 
 
 def test_blocking_a_site_again_replaces_its_entry(baseline_plan, state):
-    once = block_site(baseline_plan, state, {"site": "video"}, 0)
-    twice = block_site(baseline_plan, once, {"site": "video", "until_s": 50}, 0)
-    assert twice.blocklist == (BlockEntry("video", None, 50.0, ""),)
+    once = block_site(baseline_plan, state, {"site": "video"})
+    twice = block_site(baseline_plan, once, {"site": "video", "reason": "again"})
+    assert twice.blocklist == (BlockEntry("video", None, "again"),)
+
+
+def test_set_tier_zones(baseline_plan, state):
+    after = set_tier_zones(baseline_plan, state, "visitor", {"zones": ["national"]})
+    assert after.tier_zones["visitor"] == ("national",)
+    net = FakeNetwork.from_compiled(baseline_plan, compile_policy(baseline_plan, after))
+    assert net.send("visitor-1", baseline_plan.host("video").ip).drop[1] == "denied"
+    assert net.send("visitor-1", baseline_plan.host("portal").ip).delivered_to == "portal"
+
+
+@pytest.mark.parametrize("tier,body,field,status", [
+    ("nosuch", {"zones": []}, "tier", 404),
+    ("elite", {}, "zones", 400),
+    ("elite", {"zones": "global"}, "zones", 400),
+    ("elite", {"zones": ["mars"]}, "zones", 400),
+    ("elite", {"zones": ["global", "global"]}, "zones", 400),
+    ("elite", {"zones": [], "rate": 1}, "rate", 400),
+])
+def test_bad_zone_requests_name_the_field(baseline_plan, state, tier, body, field, status):
+    rejected(lambda: set_tier_zones(baseline_plan, state, tier, body), field, status)
 
 
 @pytest.mark.parametrize("body,field,status", [
     ({}, "site", 400),
     ({"site": 3}, "site", 400),
     ({"site": "nosuch"}, "site", 404),
-    ({"site": "video", "from_s": "soon"}, "from_s", 400),
-    ({"site": "video", "from_s": True}, "from_s", 400),
-    ({"site": "video", "from_s": -1}, "from_s", 400),
-    ({"site": "video", "from_s": 30, "until_s": 20}, "until_s", 400),
-    ({"site": "video", "until_s": 4}, "until_s", 400),          # already past (now_s=5)
-    ({"site": "video", "for_s": 0}, "for_s", 400),
-    ({"site": "video", "for_s": 5, "until_s": 50}, "for_s", 400),
+    ({"site": "video", "tier": "nosuch"}, "tier", 400),
+    ({"site": "video", "tier": 3}, "tier", 400),
+    ({"site": "video", "for_s": 5}, "for_s", 400),    # a while is two timeline events
     ({"site": "video", "reason": 7}, "reason", 400),
     ({"site": "video", "sites": ["x"]}, "sites", 400),           # unknown field
 ])
 def test_bad_block_requests_name_the_field(baseline_plan, state, body, field, status):
-    rejected(lambda: block_site(baseline_plan, state, body, 5.0), field, status)
+    rejected(lambda: block_site(baseline_plan, state, body), field, status)
 
 
 def test_unblock_errors(baseline_plan, state):

@@ -18,19 +18,17 @@ def test_from_scenario(baseline):
 
 def test_round_trip_through_json(baseline, baseline_plan):
     state = PolicyState.from_scenario(baseline)
-    changed = block_site(baseline_plan, state, {"site": "video", "from_s": 10, "for_s": 5}, 0)
+    changed = block_site(baseline_plan, state, {"site": "video", "tier": "elite"})
     changed = set_tier_rate(baseline_plan, changed, "elite", {"rate_mbps": 1.5})
     again = PolicyState.from_dict(json.loads(json.dumps(changed.to_dict())))
     assert again == changed
-    assert again.blocklist == (BlockEntry("video", 10.0, 15.0, ""),)
+    assert again.blocklist == (BlockEntry("video", "elite", ""),)
 
 
-def test_active_blocks_and_edges():
-    state = PolicyState({}, {}, {}, (BlockEntry("video", 10, 20), BlockEntry("news")))
-    assert state.active_blocks(5) == {"news"}
-    assert state.active_blocks(15) == {"news", "video"}
-    assert state.active_blocks(20) == {"news"}
-    assert state.edges_s() == [10, 20]
+def test_blocked_for_a_tier():
+    state = PolicyState({}, {}, {}, (BlockEntry("video", "elite"), BlockEntry("news")))
+    assert state.blocked_for("elite") == {"news", "video"}
+    assert state.blocked_for("citizen") == {"news"}
 
 
 def test_live_state_is_taken_up_only_by_the_same_run(baseline, tmp_path):

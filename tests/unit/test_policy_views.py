@@ -15,12 +15,10 @@ from hermitnet.policy.views import (
 
 def test_policy_and_tiers(baseline, baseline_plan):
     state = PolicyState.from_scenario(baseline)
-    changed = block_site(baseline_plan, state, {"site": "video", "from_s": 10}, 0)
+    changed = block_site(baseline_plan, state, {"site": "video", "tier": "elite"})
     view = policy_view(baseline_plan, changed, 5.0)
     assert view["now_s"] == 5.0
-    assert view["blocklist"] == [{"site": "video", "from_s": 10.0, "until_s": None,
-                                  "reason": "", "active": False}]
-    assert policy_view(baseline_plan, changed, 10.0)["blocklist"][0]["active"]
+    assert view["blocklist"] == [{"site": "video", "tier": "elite", "reason": ""}]
     assert view["sites"]["video"] == {"zone": "global", "ip": baseline_plan.host("video").ip}
     tiers = tiers_view(baseline_plan, changed)
     assert [m["name"] for m in tiers["citizen"]["members"]] == ["citizen-1", "citizen-2"]

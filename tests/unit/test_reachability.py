@@ -18,7 +18,7 @@ PAGE = f"<html><body>{site_marker('news')}</body></html>"
     "fetch,expected",
     [
         (Fetch(6, 0, 0.0, None), "dns"),
-        (Fetch(7, 0, 0.0, None), "tcp_ip"),
+        (Fetch(7, 0, 0.0, None), "refused"),              # nothing listens: the site is down
         (Fetch(28, 0, 0.0, None), "tcp_ip"),              # connect timed out: dropped
         (Fetch(28, 0, 0.004, None), "http-failure"),      # connected, then no answer in time
         (Fetch(56, 0, 0.004, None), "http-failure"),      # reset after connecting

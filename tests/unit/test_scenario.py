@@ -133,11 +133,11 @@ def test_defaults_override_only_given_fields(scenario_dict):
 def test_blocklist_windows(scenario_dict):
     data = scenario_dict(blocklist=[{"site": "video"},
                                     {"site": "news", "from_s": 10, "until_s": 20}])
-    always, window = scenario.from_dict(data).blocklist
-    assert always.active(0) and always.active(1e9)
-    assert not window.active(9.99)
-    assert window.active(10) and window.active(19.9)
-    assert not window.active(20)
+    data["timeline"] = {"duration_s": 30}
+    loaded = scenario.from_dict(data)
+    assert loaded.blocklist == (scenario.BlockEntry("video"),)   # blocked from t = 0
+    (window,) = loaded.blocklist_windows
+    assert (window.index, window.site, window.from_s, window.until_s) == (1, "news", 10, 20)
 
 
 def test_flows_and_measure_settings(scenario_dict):

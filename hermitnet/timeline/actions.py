@@ -1,0 +1,105 @@
+"""What each kind of event does to a live run; `LiveActions.apply(event)` returns notes for the
+event's record in results.json.
+
+  policy  block, unblock, move_subscriber, set_tier_zones: the controller's REST API, as
+          `hermitnet policy` sends them; returns once every switch confirmed (barrier)
+  radio   jammer_on, jammer_off, phone_move: the radio model at the event's time, and every
+          air link whose settings changed re-shaped (hermitnet.workload.timeline.LiveRadio)
+  uplink  uplink_down, uplink_up, uplink_degrade: hermitnet.emulation.uplink's commands
+  site    site_down, site_up: the site's servers stopped or started again
+"""
+
+from __future__ import annotations
+
+import time
+
+from hermitnet.commands.policy import call
+from hermitnet.emulation import uplink
+from hermitnet.emulation.process import run_checked
+from hermitnet.errors import HermitError
+from hermitnet.timeline.events import Event
+from hermitnet.workload import servers
+
+
+def policy_request(event: Event) -> tuple[str, str, dict | None]:
+    """(method, path, body) of the REST request that makes a policy event."""
+    if event.kind == "block":
+        body = {"site": event.target}
+        if event.tier is not None:
+            body["tier"] = event.tier
+        if event.reason:
+            body["reason"] = event.reason
+        return "POST", "/v1/blocklist", body
+    if event.kind == "unblock":
+        tier = f"/tiers/{event.tier}" if event.tier is not None else ""
+        return "DELETE", f"/v1/blocklist/{event.target}{tier}", None
+    if event.kind == "move_subscriber":
+        return "PUT", f"/v1/subscribers/{event.target}/tier", {"tier": event.tier}
+    if event.kind == "set_tier_zones":
+        return "PUT", f"/v1/tiers/{event.target}/zones", {"zones": list(event.zones)}
+    raise ValueError(event.kind)
+
+
+class LiveActions:
+    def __init__(self, live, live_radio=None, site_processes=None):
+        self.live = live
+        self.radio = live_radio
+        self.site_processes = site_processes if site_processes is not None else {}
+        self.not_emulated: list[str] = []
+
+    def apply(self, event: Event) -> dict:
+        return getattr(self, f"_{event.domain}")(event)
+
+    def _policy(self, event: Event) -> dict:
+        method, path, body = policy_request(event)
+        answer = call(self.live.controller_api, method, path, body)
+        enforced = answer.get("enforced") or {}
+        if not enforced.get("all_confirmed"):
+            missing = sorted(set(enforced.get("switches_changed", ()))
+                             - set(enforced.get("confirmed", ())))
+            raise HermitError(f"{event.describe()} ({event.field}): not confirmed by "
+                              f"{', '.join(missing)} within the controller's barrier timeout")
+        return {"request": f"{method} {path}",
+                "switches_changed": len(enforced.get("switches_changed", ()))}
+
+    def _radio(self, event: Event) -> dict:
+        if self.radio is None:
+            raise HermitError(f"{event.describe()} ({event.field}): the run has no radio model")
+        _, changed = self.radio.update(event.at_s)
+        return {"reshaped": changed}
+
+    def _uplink(self, event: Event) -> dict:
+        plan = self.live.plan
+        if event.kind == "uplink_down":
+            change = uplink.down(plan)
+        else:
+            spec = self.live.scenario.uplink
+            if event.kind == "uplink_degrade":
+                spec = spec.merged(dict(event.settings))
+            change = uplink.shaped(plan, spec, self.live.caps)
+        for argv in change.commands:
+            run_checked(list(argv))
+        for script in change.nft:
+            run_checked(["nft", "-f", "-"], input_text=script)
+        for line in change.not_emulated:
+            if line not in self.not_emulated:
+                self.not_emulated.append(line)
+                self.live.progress(f"NOT emulated: {line}")
+        notes = {"interfaces": list(uplink.interfaces(plan))}
+        if change.not_emulated:
+            notes["not_emulated"] = list(change.not_emulated)
+        return notes
+
+    def _site(self, event: Event) -> dict:
+        site = self.live.scenario.site(event.target)
+        running = self.site_processes.get(site.name, [])
+        iperf = len(running) > 1 or site.name in {f.dst for f in self.live.scenario.flows}
+        started = time.monotonic()
+        if event.kind == "site_down":
+            servers.stop_site(running)
+            self.site_processes[site.name] = []
+        else:
+            self.site_processes[site.name] = servers.restart_site(
+                self.live.emu, site, self.live.run_dir, iperf)
+        return {"servers": "stopped" if event.kind == "site_down" else "listening",
+                "servers_s": round(time.monotonic() - started, 3)}
