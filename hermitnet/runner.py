@@ -13,7 +13,7 @@ import secrets
 import signal
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +66,7 @@ class LiveRun:
     progress: object
     emu: object = None
     controller: object = None
+    on_timeline_step: object = None  # called with each radio timeline row (the live view)
     started_monotonic: float = field(default_factory=time.monotonic)
 
     @property
@@ -101,7 +102,8 @@ class LiveRun:
             from hermitnet.workload import timeline
 
             clock = time.monotonic()
-            rows = timeline.replay(self.emu, scenario, self.progress) if scenario.timeline_s else []
+            rows = timeline.replay(self.emu, scenario, self.progress,
+                                   self.on_timeline_step) if scenario.timeline_s else []
             self.results["radio"] = timeline.summary(scenario.radio, rows, POPULATION_PHONES,
                                                      scenario.seed)
             timings["timeline"] = time.monotonic() - clock
@@ -272,11 +274,14 @@ def _attach_counters(live: LiveRun) -> None:
 
 
 def run(scenario, out_dir: Path | None = None, progress=print, caps=None,
-        after=None) -> tuple[Path, dict]:
+        after=None, watch=None) -> tuple[Path, dict]:
     """Run `scenario` and measure everything it asks for; returns (results folder, results).
 
-    `after(live)`, if given, runs on the live network once everything is measured."""
-    with session(scenario, out_dir, progress, caps) as live:
+    `after(live)`, if given, runs on the live network once everything is measured; `watch(live)`,
+    a context manager (the live view), is entered once the network is up and left before it
+    goes down."""
+    with session(scenario, out_dir, progress, caps) as live, \
+            (watch(live) if watch else nullcontext()):
         live.measure_all()
         if after is not None:
             after(live)

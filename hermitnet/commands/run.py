@@ -7,7 +7,8 @@ report.html, prints a summary, and removes everything it created.
 
 --hold keeps the network up after measuring: change the policy from another terminal
 (`hermitnet policy ...`), press Enter to measure reachability again, Ctrl-C or end of input to
-finish. --cli opens Mininet's command line on the running network instead.
+finish. --cli opens Mininet's command line on the running network instead. --view serves a live
+view of the run (topology, link load, tiers, counters, leakage, radio) on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -28,12 +29,18 @@ def add_arguments(parser) -> None:
                       help="after measuring, keep the network up; Enter re-measures reachability")
     mode.add_argument("--cli", action="store_true",
                       help="after measuring, open Mininet's CLI on the network")
+    parser.add_argument("--view", action="store_true",
+                        help="serve a live view of the run at http://127.0.0.1:PORT/ (an open "
+                             "port, printed at start; loopback only: no other address listens)")
 
 
 def run(args) -> int:
     loaded = scenario.load(args.scenario)
     after = _hold if args.hold else _cli if args.cli else None
-    run_dir, results = runner.run(loaded, args.out, progress=_progress, after=after)
+    watch = None
+    if args.view:
+        from hermitnet.view.server import serving as watch
+    run_dir, results = runner.run(loaded, args.out, progress=_progress, after=after, watch=watch)
     print()
     print(report.summary(results))
     print(f"\nresults: {run_dir}/results.json\nreport:  {run_dir / 'report.html'}")

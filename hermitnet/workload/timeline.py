@@ -28,7 +28,8 @@ def sample_times(model, duration_s: float) -> list[float]:
     return sorted(set(model.timeline_steps(duration_s)) | regular | {duration_s})
 
 
-def replay(emu, scenario, progress) -> list[dict]:
+def replay(emu, scenario, progress, on_step=None) -> list[dict]:
+    """Replay the timeline; `on_step(row)`, if given, gets each step's row as it happens."""
     model = scenario.radio
     duration_s = scenario.timeline_s
     plan = emu.plan
@@ -62,6 +63,8 @@ def replay(emu, scenario, progress) -> list[dict]:
                     changed.append(name)
             rows.append(_row(t_s, time.monotonic() - started, attachments, changed, flows,
                              arrived))
+            if on_step is not None:
+                on_step(rows[-1])
             if changed:
                 progress(f"t={t_s:5.1f} s: re-attached {', '.join(changed)}")
     finally:
