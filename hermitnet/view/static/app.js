@@ -14,6 +14,7 @@ let tierColour = {};
 let previousCounters = null;
 const chartData = [[], [], [], [], []];
 let chart = null;
+const viewErrors = [];  // what went wrong drawing a snapshot (shown in the header, read by tests)
 
 function loadColour(load) {
   if (load === undefined || load < 0.01) return "#c4c4c4";
@@ -63,17 +64,17 @@ function drawTopology(topo) {
     boxSelectionEnabled: false,
     style: [
       {selector: "node", style: {
-        "label": "data(label)", "font-size": 15, "text-valign": "bottom", "text-margin-y": 4,
-        "width": 26, "height": 26, "background-color": "data(colour)",
+        "label": "data(label)", "font-size": 21, "text-valign": "bottom", "text-margin-y": 4,
+        "width": 34, "height": 34, "background-color": "data(colour)",
         "border-width": 2, "border-color": "#333", "color": "#1b1b1b",
         "text-background-color": "#fafafa", "text-background-opacity": 0.85,
         "text-background-padding": 1, "text-wrap": "wrap"}},
       {selector: "node.switch", style: {
-        "shape": "round-rectangle", "width": 46, "height": 30, "background-color": "#dee2e6",
+        "shape": "round-rectangle", "width": 60, "height": 38, "background-color": "#dee2e6",
         "font-weight": "bold"}},
       {selector: "node.border", style: {"background-color": "#ffe066"}},
       {selector: "node.global", style: {"background-color": "#a5d8ff", "shape": "ellipse",
-                                        "width": 60, "height": 40}},
+                                        "width": 76, "height": 50}},
       {selector: "node.foreign-ran, node.foreign-cell", style: {"background-color": "#ffc9c9"}},
       {selector: "node.foreign-cell", style: {"shape": "triangle", "width": 30, "height": 30}},
       {selector: "node.fixed", style: {"shape": "rectangle"}},
@@ -87,9 +88,9 @@ function drawTopology(topo) {
                                          "color": "#c92a2a", "font-weight": "bold"}},
       {selector: "edge", style: {
         "line-color": "data(colour)", "width": "data(width)", "curve-style": "straight",
-        "label": "data(label)", "font-size": 12, "color": "#444", "text-rotation": "autorotate",
+        "label": "data(label)", "font-size": 16, "color": "#333", "text-rotation": "autorotate",
         "text-background-color": "#fafafa", "text-background-opacity": 0.85}},
-      {selector: "edge.uplink", style: {"font-size": 14, "font-weight": "bold"}},
+      {selector: "edge.uplink", style: {"font-size": 19, "font-weight": "bold"}},
       {selector: "edge.foreign-radio", style: {"line-style": "dotted", "line-color": "#e8590c"}},
       {selector: "edge.radio", style: {
         "line-style": "dashed", "line-color": "#7048e8", "width": 2,
@@ -148,7 +149,7 @@ function applyPolicy(snap) {
     if (b.from_s !== null || b.until_s !== null) {
       when += ` (${b.from_s ?? 0}–${b.until_s ?? "∞"} s)`;
     }
-    list.append(el("li", {className: b.active ? "active" : "", dataset: {}},
+    list.append(el("li", {className: b.active ? "active" : ""},
                    `${b.site}: ${when}${b.reason ? " – " + b.reason : ""}`));
   });
   const body = document.querySelector("#tiers tbody");
@@ -209,7 +210,7 @@ function chartPoint(snap) {
 function makeChart() {
   const box = document.getElementById("chart");
   chart = new uPlot({
-    width: box.clientWidth || 460, height: 170,
+    width: box.clientWidth || 460, height: 150, legend: {live: false},
     title: "packets/s by decision (all tiers)",
     scales: {x: {time: false}},
     axes: [{label: "t (s)", font: "13px sans-serif"}, {font: "13px sans-serif", size: 55}],
@@ -238,7 +239,7 @@ function applyLeakage(snap) {
 }
 
 function apply(snap) {
-  document.getElementById("clock").textContent = `t = ${snap.t_s.toFixed(1)} s`;
+  document.getElementById("clock").textContent = `t = ${snap.t_s.toFixed(0)} s since network up`;
   document.getElementById("phase").textContent = snap.phase;
   applyGraph(snap);
   applyPolicy(snap);
@@ -256,8 +257,13 @@ fetch("/topology").then((r) => r.json()).then((topo) => {
   drawTopology(topo);
   const events = new EventSource("/events");
   events.onmessage = (message) => {
-    setStatus("live", "live");
-    apply(JSON.parse(message.data));
+    try {
+      apply(JSON.parse(message.data));
+      setStatus("live", "live");
+    } catch (error) {
+      viewErrors.push(String(error));
+      setStatus("page error: " + error, "down");
+    }
   };
   events.addEventListener("end", () => { setStatus("run ended", "down"); events.close(); });
   events.onerror = () => setStatus("no connection (run ended?)", "down");
