@@ -14,7 +14,7 @@ from __future__ import annotations
 # Unshaped links (no bw_mbps) are coloured by their rate against this reference.
 UNSHAPED_REFERENCE_MBPS = 100.0
 COLUMN_SPACING = 230
-ROW_SPACING = 64
+ROW_SPACING = 90
 TIER_DECISIONS = ("allow", "denied", "blocked", "spoofed")
 
 _SWITCH_LABELS = {"rnc": "RNC", "core": "core", "intranet": "intranet", "fixed": "fixed line",
@@ -43,8 +43,10 @@ def topology(plan, foreign_cells: tuple[str, ...] = ()) -> dict:
     column: dict[str, int] = {s.name: _COLUMNS.get(s.role, 3) for s in plan.switches}
     subscribers = [h for h in plan.hosts if h.kind != "server"]
     switch_order = {s.name: i for i, s in enumerate(plan.switches)}
-    # Phones grouped by cell, in the plan's switch order; fixed-line terminals after them.
-    subscribers.sort(key=lambda h: (h.kind == "fixed", switch_order[h.switch]))
+    # Phones grouped by cell, in the plan's switch order; fixed-line terminals after them, and
+    # smuggled foreign handsets (with the foreign cells and RAN) at the bottom.
+    group = {"mobile": 0, "fixed": 1, "foreign-handset": 2}
+    subscribers.sort(key=lambda h: (group.get(h.kind, 1), switch_order[h.switch]))
     sites = sorted((h for h in plan.hosts if h.kind == "server"),
                    key=lambda h: (h.zone == "global", plan.hosts.index(h)))
     y: dict[str, float] = {}
@@ -62,15 +64,31 @@ def topology(plan, foreign_cells: tuple[str, ...] = ()) -> dict:
         neighbours.setdefault(link.a, []).append(link.b)
         neighbours.setdefault(link.b, []).append(link.a)
 
-    def place(name: str) -> None:
+    def place(name: str, fallback: float) -> None:
         """A switch sits at the mean height of its neighbours already placed."""
         placed = [y[n] for n in neighbours.get(name, []) if n in y]
-        y[name] = sum(placed) / len(placed) if placed else height / 2
+        y[name] = sum(placed) / len(placed) if placed else fallback
 
-    # Outside in: cells and fixed line from their subscribers, sites' switches from their sites.
-    for role in ("ran", "fixed", "foreign-ran", "servers", "global", "rnc", "core", "border"):
+    # Outside in: cells and fixed line from their subscribers (a cell with none below the
+    # previous one), sites' switches from their sites; foreign cells below every other node of
+    # their column, the foreign RAN amid its cells.
+    previous = -ROW_SPACING
+    for switch in (s for s in plan.switches if s.role in ("ran", "fixed")):
+        place(switch.name, previous + ROW_SPACING)
+        previous = y[switch.name]
+    _spread(y, [n for n in column if column[n] == 1 and n in y])
+    for role in ("servers", "global", "rnc", "core", "border"):
         for switch in (s for s in plan.switches if s.role == role):
-            place(switch.name)
+            place(switch.name, height / 2)
+    lowest = max((y[n] for n, c in column.items() if c == 1 and n in y), default=0.0)
+    for i, cell in enumerate(foreign_cells):
+        y[f"cell:{cell}"] = lowest + (i + 1) * ROW_SPACING
+        if "foreign" in switches:
+            neighbours.setdefault("foreign", []).append(f"cell:{cell}")
+    for switch in (s for s in plan.switches if s.role == "foreign-ran"):
+        place(switch.name, height / 2)
+    for col in set(column.values()):
+        _spread(y, [n for n in column if column[n] == col and n in y])
 
     nodes = []
     for switch in plan.switches:
@@ -87,18 +105,23 @@ def topology(plan, foreign_cells: tuple[str, ...] = ()) -> dict:
               "bw_mbps": link.spec.bw_mbps, "interface": _interface(link, emulated, switches)}
              for link in plan.links]
     if foreign_cells:
-        anchor = y.get("foreign", height / 2)
-        for i, cell in enumerate(foreign_cells):
-            offset = (i - (len(foreign_cells) - 1) / 2) * ROW_SPACING
+        for cell in foreign_cells:
             nodes.append({"id": f"cell:{cell}", "label": f"foreign cell {cell}",
                           "kind": "foreign-cell", "role": "foreign-cell", "cell": cell,
-                          "x": COLUMN_SPACING, "y": round(anchor + offset, 1)})
+                          "x": COLUMN_SPACING, "y": round(y[f"cell:{cell}"], 1)})
             if "foreign" in switches:
                 edges.append({"id": f"cell:{cell}--foreign", "source": f"cell:{cell}",
                               "target": "foreign", "kind": "foreign-radio", "bw_mbps": None,
                               "interface": None})
     return {"nodes": nodes, "edges": edges, "tiers": sorted(plan.tier_index,
                                                             key=plan.tier_index.get)}
+
+
+def _spread(y: dict[str, float], names: list[str]) -> None:
+    """Move the nodes of one column apart (keeping their order) to at least ROW_SPACING."""
+    order = sorted(names, key=lambda n: y[n])  # stable: ties keep the plan's order
+    for above, below in zip(order, order[1:], strict=False):
+        y[below] = max(y[below], y[above] + ROW_SPACING)
 
 
 def link_rates(topo: dict, before: dict, after: dict, seconds: float) -> dict[str, dict]:

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -202,6 +203,7 @@ def test_the_page_shows_a_policy_change_of_a_held_run(chromium, tmp_path):
         assert counters, "the counters table never filled"
         assert "elite" in chromium.evaluate("document.getElementById('counters').innerText")
 
+        asked = time.monotonic()
         block = subprocess.run(
             [sys.executable, "-m", "hermitnet.cli", "policy", "--api", api, "block", "video",
              "--reason", "live view test"],
@@ -214,7 +216,8 @@ def test_the_page_shows_a_policy_change_of_a_held_run(chromium, tmp_path):
         assert seen, chromium.evaluate("document.getElementById('blocklist').innerText")
         assert chromium.evaluate("viewErrors") == []
         print(f"\npolicy change shown on the page {delay:.2f} s after `hermitnet policy block` "
-              "returned")
+              f"returned ({time.monotonic() - asked - delay:.2f} s in the command, which waits "
+              "for every switch's barrier)")
         assert chromium.evaluate("cy.getElementById('video').hasClass('blocked')")
 
         shot = chromium.call("Page.captureScreenshot", format="png")
@@ -236,3 +239,52 @@ def test_the_page_shows_a_policy_change_of_a_held_run(chromium, tmp_path):
     assert leftovers(run_id) == []
     listening = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True).stdout
     assert f":{url.rsplit(':', 1)[1].strip('/')} " not in listening
+
+
+def test_the_page_follows_the_radio_timeline_and_shows_leakage(chromium, tmp_path):
+    """The border scenario: radio attachments change on the page during the timeline, and the
+    smuggled handset's traffic over the foreign cell appears as leakage events."""
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "hermitnet.cli", "run", "border", "--view", "--out", str(out)],
+        cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = _lines(run)
+        url = _wait_for(lines, r"live view (http://127\.0\.0\.1:\d+/)", RUN_UP_TIMEOUT_S).group(1)
+        chromium.call("Page.navigate", url=url)
+        status, _ = _poll(chromium, "document.getElementById('status')?.textContent == 'live'")
+        assert status, "the page never received a snapshot"
+        assert chromium.evaluate("cy.nodes('.foreign-cell').length") == 3
+        labels = ("JSON.stringify(cy.nodes('.mobile, .foreign-handset')"
+                  ".map((n) => n.data('label')))")
+        before = chromium.evaluate(labels)
+        assert "no service" in before or "Mbit/s" in before
+        _wait_for(lines, r"timeline: ", RUN_UP_TIMEOUT_S)
+        phase, _ = _poll(chromium, "document.getElementById('phase').textContent"
+                         ".startsWith('radio timeline')", timeout_s=30)
+        assert phase
+        assert chromium.evaluate("cy.edges('.radio').length") > 0
+        changed, waited = _poll(chromium, f"{labels} != {json.dumps(before)}", timeout_s=70)
+        assert changed, f"no phone's radio attachment changed on the page: {before}"
+        print(f"\nfirst attachment change shown {waited:.1f} s into the timeline wait")
+        leak, waited = _poll(chromium, "document.getElementById('leak-events').innerText"
+                             ".includes('via foreign-cell')", timeout_s=70)
+        assert leak, chromium.evaluate("document.getElementById('leakage').innerText")
+        print("leakage events on the page:\n"
+              + chromium.evaluate("document.getElementById('leak-events').innerText")[:600])
+        shot = chromium.call("Page.captureScreenshot", format="png")
+        (out / "live-view-timeline.png").write_bytes(base64.b64decode(shot["data"]))
+        if os.environ.get("HERMITNET_VIEW_SCREENSHOT"):
+            target = Path(os.environ["HERMITNET_VIEW_SCREENSHOT"])
+            shutil.copy(out / "live-view-timeline.png",
+                        target.with_name(target.stem + "-timeline.png"))
+        assert chromium.evaluate("viewErrors") == []
+        assert run.wait(timeout=300) == 0
+    finally:
+        if run.poll() is None:
+            run.terminate()
+            run.wait(timeout=60)
+    run_id = json.loads((out / "results.json").read_text())["run_id"]
+    assert leftovers(run_id) == []

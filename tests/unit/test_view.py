@@ -240,3 +240,16 @@ def test_events_stream_snapshots(view):
     assert data["controller"] is False  # nothing listens on the API port
     assert data["counters"]["elite"]["blocked"] == 2
     assert set(data["radio"]) == set()  # baseline has no radio map
+
+
+def test_no_two_nodes_share_a_place(border_plan):
+    topo = snapshot.topology(border_plan, ("changbai-1", "changbai-2", "linjiang-1"))
+    places = [(n["x"], n["y"]) for n in topo["nodes"]]
+    assert len(places) == len(set(places))
+    nodes = {n["id"]: n for n in topo["nodes"]}
+    column_1 = [n["y"] for n in topo["nodes"] if n["x"] == snapshot.COLUMN_SPACING
+                and n["kind"] != "foreign-cell"]
+    assert nodes["cell:changbai-1"]["y"] > max(column_1)
+    smugglers = [n for n in topo["nodes"] if n["kind"] == "foreign-handset"]
+    assert smugglers and all(s["y"] == max(n["y"] for n in topo["nodes"] if n["x"] == 0)
+                             or s["y"] > nodes["library-1"]["y"] for s in smugglers)
