@@ -253,3 +253,16 @@ def test_no_two_nodes_share_a_place(border_plan):
     smugglers = [n for n in topo["nodes"] if n["kind"] == "foreign-handset"]
     assert smugglers and all(s["y"] == max(n["y"] for n in topo["nodes"] if n["x"] == 0)
                              or s["y"] > nodes["library-1"]["y"] for s in smugglers)
+
+
+def test_timeline_steps_reach_the_next_snapshot(view):
+    assert view.collector.live.on_timeline_step == view.collector.radio_step
+    row = {"t_s": 12.0, "ues": {"walker-1": {"cell": "hyesan-1", "cell_kind": "national",
+                                             "rate_mbps": 1.9, "loss_pct": 0.0,
+                                             "sinr_db": 3.1}}}
+    view.collector.radio_step(row)
+    sequence, _ = view.collector.wait_newer(view.collector.sequence, 10)
+    _, current = view.collector.wait_newer(sequence, 10)
+    assert current["phase"] == "radio timeline t = 12 s"
+    assert current["radio"] == {"walker-1": {"cell": "hyesan-1", "cell_kind": "national",
+                                             "rate_mbps": 1.9, "loss_pct": 0.0}}
