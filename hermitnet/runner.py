@@ -21,7 +21,7 @@ import secrets
 import signal
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,6 +82,7 @@ class LiveRun:
     clock: Clock = field(default_factory=Clock)
     site_processes: dict = field(default_factory=dict)    # {site: its server processes}
     controller_started_at: float | None = None            # wall time: the counters' t_s base
+    on_timeline_step: object = None  # called with each radio timeline row (the live view)
 
     @property
     def controller_api(self) -> str:
@@ -124,7 +125,8 @@ class LiveRun:
                                                                            planned))
             if scenario.timeline_s:
                 player.job(0.0, "radio timeline", lambda: radio_rows.extend(timeline.replay(
-                    self.emu, scenario, live_radio, clock, player.stop_event, progress)))
+                    self.emu, scenario, live_radio, clock, player.stop_event, progress,
+                    self.on_timeline_step)))
         actions = LiveActions(self, live_radio, self.site_processes)
         for event in planned:
             player.event(event, actions.apply)
@@ -455,11 +457,14 @@ def _fail_if_the_controller_raised(errors: list[dict]) -> None:
 
 
 def run(scenario, out_dir: Path | None = None, progress=print, caps=None,
-        after=None, api_host: str = "127.0.0.1") -> tuple[Path, dict]:
+        after=None, api_host: str = "127.0.0.1", watch=None) -> tuple[Path, dict]:
     """Run `scenario` and measure everything it asks for; returns (results folder, results).
 
-    `after(live)`, if given, runs on the live network once everything is measured."""
-    with session(scenario, out_dir, progress, caps, api_host) as live:
+    `after(live)`, if given, runs on the live network once everything is measured; `watch(live)`,
+    a context manager (the live view), is entered once the network is up and left before it
+    goes down."""
+    with session(scenario, out_dir, progress, caps, api_host) as live, \
+            (watch(live) if watch else nullcontext()):
         live.measure_all()
         if after is not None:
             after(live)

@@ -8,7 +8,8 @@ report.html, prints a summary, and removes everything it created.
 --hold keeps the network up after measuring: change the policy from another terminal
 (`hermitnet policy ...`), press Enter to measure reachability again, Ctrl-C or end of input to
 finish: a normal end (status ok, exit 0); each round is kept in results.json `remeasurements`.
---cli opens Mininet's command line on the running network instead.
+--cli opens Mininet's command line on the running network instead. --view serves a live view of
+the run (topology, link load, tiers, counters, leakage, radio) on 127.0.0.1.
 
 The controller's REST API listens on 127.0.0.1. --api-host ADDRESS makes it listen there
 instead (e.g. 0.0.0.0 for every interface); then every request needs the run's token, written
@@ -47,6 +48,9 @@ def add_arguments(parser) -> None:
                       help="after measuring, keep the network up; Enter re-measures reachability")
     mode.add_argument("--cli", action="store_true",
                       help="after measuring, open Mininet's CLI on the network")
+    parser.add_argument("--view", action="store_true",
+                        help="serve a live view of the run at http://127.0.0.1:PORT/ (an open "
+                             "port, printed at start; loopback only: no other address listens)")
 
 
 def _address(text: str) -> str:
@@ -63,9 +67,12 @@ def run(args) -> int:
     if args.out is not None:
         check_creatable(args.out, "--out")   # made by the run itself, once it holds the lock
     after = _hold if args.hold else _cli if args.cli else None
+    watch = None
+    if args.view:
+        from hermitnet.view.server import serving as watch
     caps = capabilities.detect(delay_line=args.delay_line)
     run_dir, results = runner.run(loaded, args.out, progress=_progress, caps=caps, after=after,
-                                  api_host=args.api_host)
+                                  api_host=args.api_host, watch=watch)
     print()
     print(report.summary(results))
     print(f"\nresults: {run_dir}/results.json\nreport:  {run_dir / 'report.html'}")

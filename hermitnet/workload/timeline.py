@@ -59,9 +59,11 @@ class LiveRadio:
             return attachments, changed
 
 
-def replay(emu, scenario, live_radio: LiveRadio, clock, stop, progress) -> list[dict]:
+def replay(emu, scenario, live_radio: LiveRadio, clock, stop, progress,
+           on_step=None) -> list[dict]:
     """Pings along the listed traffic from t = 0 to measure.timeline.duration_s on `clock`,
-    a row per step; `stop` (a threading.Event) ends it early."""
+    a row per step; `stop` (a threading.Event) ends it early; `on_step(row)`, if given, gets
+    each step's row as it happens (the live view)."""
     model = scenario.radio
     duration_s = scenario.timeline_s
     plan = emu.plan
@@ -88,6 +90,8 @@ def replay(emu, scenario, live_radio: LiveRadio, clock, stop, progress) -> list[
             row = _row(t_s, clock.now_s(), attachments, changed, flows, arrived, previous_total)
             previous_total = row["arrived_bytes_total"]
             rows.append(row)
+            if on_step is not None:
+                on_step(row)
             moved = cell_changes(serving, attachments)
             if moved:
                 progress(f"t={t_s:5.1f} s: " + "; ".join(moved))
