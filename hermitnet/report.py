@@ -4,9 +4,7 @@ report.html is one self-contained file (its plots are embedded as data: URIs; th
 JSON files it was built from are linked relatively, so the folder can be moved whole). Each
 section is one function of SECTIONS: it takes the results and the page's context and returns
 its HTML, or None when the run holds no data for it (the section is then left out). What a run
-does not record yet has no section rather than a made-up one: throughput over time with the
-timeline's events marked on it, and the reconciliation of the controller's counters with the
-observers.
+does not record has no section rather than a made-up one.
 """
 
 from __future__ import annotations
@@ -332,8 +330,11 @@ def section_reachability(results: dict, page: Page) -> str:
                     "<p>An HTTP fetch from each subscriber to each site. Each column is a site, "
                     "under it the zone it is in; each cell is what was observed (ok, or how the "
                     "fetch failed: dns, tcp_ip, http-failure, http-diff) and, below it, what "
-                    "the policy the run started with expects.</p>",
-                    *_matrix(results["reachability"], results))
+                    "the policy the run started with expects (with several sweeps on the run's "
+                    "clock, the last of each; all of them in the plot below and in "
+                    "results.json).</p>",
+                    *_matrix(results["reachability"], results),
+                    _image(page, "reachability_over_time", "reachability over time"))
 
 
 def _matrix(rows: list[dict], results: dict) -> tuple[str, str]:
@@ -410,15 +411,17 @@ def section_throughput(results: dict, page: Page) -> str | None:
     if not rows:
         return None
     table = _html_table(
-        ["tier", "from", "to", "protocol", "measured Mbit/s", "configured bottleneck Mbit/s",
-         "measured / configured", "seconds"],
-        [[r["tier"], r["src"], r["dst"], r["protocol"], _mbit(r["bps"]),
-          _mbit(r.get("expected_bps")),
-          f"{r['bps'] / r['expected_bps']:.0%}" if r.get("expected_bps") else "-",
-          f"{r['seconds']:g}"] for r in rows],
-        numeric={4, 5, 6, 7})
+        ["tier", "from", "to", "start s", "seconds", "measured Mbit/s",
+         "configured bottleneck Mbit/s", "expected goodput Mbit/s", "verdict"],
+        [[r["tier"], r["src"], r["dst"], _dash(r.get("start_s")), f"{r['seconds']:g}",
+          _mbit(r["bps"]), _mbit(r.get("configured_bottleneck_bps")),
+          _mbit(r.get("expected_goodput_bps", r.get("expected_bps"))), r.get("verdict", "-")]
+         for r in rows],
+        numeric={3, 4, 5, 6, 7})
     return _section("throughput", "Throughput per tier", table,
-                    _image(page, "throughput", "throughput per tier against its bottleneck"))
+                    _image(page, "throughput", "throughput per tier against its bottleneck"),
+                    _image(page, "throughput_over_time",
+                           "throughput per tier over time, the timeline's events marked"))
 
 
 def section_rtt(results: dict, page: Page) -> str | None:
@@ -446,60 +449,57 @@ def section_rtt(results: dict, page: Page) -> str | None:
 
 def section_leakage(results: dict, page: Page) -> str:
     leak = results["leakage"]
-    by_path_kinds = leak.get("probes_escaped_by_path") or {}
-    by_tier = _html_table(["tier", "bytes"], [[t, b] for t, b in sorted(leak["by_tier"].items())],
-                          numeric={1})
+    by_tier = _html_table(["sender class (tier, or zone:Z for traffic a site sent)", "bytes"],
+                          [[t, b] for t, b in sorted(leak["by_tier"].items())], numeric={1})
+    not_measured = leak.get("not_measured") or {}
     by_path = _html_table(
-        ["path", "bytes", "of which escaped probes (packets by kind)"],
-        [[p, "not measured" if b is None else b,
-          ", ".join(f"{k} {n}" for k, n in sorted(by_path_kinds.get(p, {}).items())) or "-"]
+        ["path", "bytes", "why not measured"],
+        [[p, "not measured" if b is None else b, not_measured.get(p, "")]
          for p, b in sorted(leak["by_path"].items())],
         numeric={1})
-    parts = ["<p>Bytes counted by the observers inside the servers that arrived from a tier "
-             "at a site in a zone its policy forbids.</p>",
-             "<h3>By tier</h3>", by_tier, "<h3>By path</h3>", by_path]
+    parts = ["<p>Traffic that crossed from one zone into a zone the policy does not allow its "
+             "source to reach, in either direction, counted by observers inside every host and "
+             "at the edges (they do not trust the controller); see docs/measurement.md. A path "
+             "whose positive controls did not arrive is not measured, never 0.</p>",
+             "<h3>By sender class</h3>", by_tier, "<h3>By path</h3>", by_path]
     text = _escaped_probes_text(leak)
     if text:
         parts.append(f"<p>{_e(text)}</p>")
-    escaped = _escaped_probe_rows(leak)
+    controls = leak.get("controls") or []
+    if controls:
+        arrived = sum(1 for c in controls if c.get("arrived_packets"))
+        parts.append(f"<p>Positive controls (probes to allowed destinations): {arrived} of "
+                     f"{len(controls)} arrived.</p>")
+    escaped = [p for p in leak.get("probes") or [] if p.get("arrived_packets")]
     if escaped:
-        parts += ["<h3>Escaped probes</h3>",
-                  _html_table(["site", "probe kind", "sender", "packets", "bytes"], escaped,
-                              numeric={3, 4}, css="escaped")]
-    leaks = _leak_rows(results)
+        parts += ["<h3>Escaped probes</h3>", _html_table(
+            ["probe kind", "sender", "destination", "path", "packets arrived", "bytes arrived"],
+            [[p["kind"], p["sender"], p["destination"], p["path"], p["arrived_packets"],
+              p.get("arrived_bytes", 0)] for p in escaped], numeric={4, 5}, css="escaped")]
+    leaks = leak.get("leaks") or []
     if leaks:
-        parts += ["<h3>Traffic that arrived where the policy forbids it</h3>",
-                  _html_table(["sender", "tier", "site", "zone", "packets", "bytes"], leaks,
-                              numeric={4, 5})]
+        parts += ["<h3>Everything that crossed where the policy forbids it</h3>", _html_table(
+            ["source", "class", "destination", "zone", "path", "seen at", "packets", "bytes"],
+            [[r["source"], r["sender_class"], r["destination"], r["dst_zone"], r["path"],
+              r.get("seen_at", ""), r["packets"], r["bytes"]] for r in leaks], numeric={6, 7})]
+    table = leak.get("reconciliation")
+    if table:
+        tol = table["tolerance"]
+        parts += [f"<h3>Reconciliation: controller counters, observers, uplink capture</h3>"
+                  f"<p>Packets; rows agree within {_e(tol.get('packets'))} packets or "
+                  f"{_e(tol.get('fraction'))} of the count. Disagreeing rows: "
+                  f"{table['disagreements']}.</p>",
+                  _html_table(["class", "decision", "controller", "observers", "capture",
+                               "agree"],
+                              [[r["class"], r["decision"], _dash(r["controller_packets"]),
+                                _dash(r["observer_packets"]), _dash(r.get("capture_packets")),
+                                {True: "yes", False: "NO", None: ""}[r["agrees"]]]
+                               for r in table["rows"]], numeric={2, 3, 4})]
     return _section("leakage", "Leakage by tier and path", *parts)
 
 
-def _escaped_probe_rows(leak: dict) -> list[list]:
-    rows = []
-    for site, counters in sorted((leak.get("arrived") or {}).items()):
-        for key, counter in sorted(counters.items()):
-            if key.startswith("probe:") and counter["bytes"]:
-                _, kind, sender = key.split(":", 2)
-                rows.append([site, kind, sender, counter["packets"], counter["bytes"]])
-    return rows
-
-
-def _leak_rows(results: dict) -> list[list]:
-    """Non-probe traffic from a subscriber to a site in a zone its tier may not reach."""
-    policy = results.get("policy")
-    if not policy:
-        return []
-    zone_of = {r["site"]: r["zone"] for r in results["reachability"]}
-    rows = []
-    for site, counters in sorted((results["leakage"].get("arrived") or {}).items()):
-        for sender, counter in sorted(counters.items()):
-            tier = policy["membership"].get(sender)
-            if sender.startswith("probe:") or not counter["bytes"] or tier is None:
-                continue
-            if zone_of.get(site) not in policy["tier_zones"].get(tier, []):
-                rows.append([sender, tier, site, zone_of.get(site, "?"), counter["packets"],
-                             counter["bytes"]])
-    return rows
+def _dash(value) -> str:
+    return "-" if value is None else str(value)
 
 
 def section_counters(results: dict, page: Page) -> str | None:

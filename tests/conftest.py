@@ -177,15 +177,32 @@ def make_rich_record() -> dict:
         {"tier": "citizen", "host": "smuggler-1", "site": "video", "zone": "global",
          "ok": True, "blocking": "false", "access": "foreign-cell"})
     data["policy"]["membership"]["smuggler-1"] = "citizen"
+    probe = {"tag": "hn00000001", "sender": "smuggler-1", "sender_class": "citizen",
+             "src_ip": "198.19.0.10", "destination": "video", "dst_zone": "global",
+             "path": "foreign-cell", "control": False, "packets_sent": 1, "bytes_sent": 69,
+             "send_errors": 0, "send_error": None, "no_service": False, "edge_packets": 0}
     data["leakage"] = {
         "by_tier": {"citizen": 738, "elite": 0},
-        "by_path": {"uplink": 0, "internal": 0, "foreign-cell": 738},
+        "by_path": {"uplink": 0, "internal": None, "foreign-cell": 738},
+        "not_measured": {"internal": "no positive control arrived"},
         "probes_sent": 20, "probes_escaped": 3,
         "probes_escaped_by_kind": {"policy-hole": 2, "ipv6": 1},
-        "probes_escaped_by_path": {"foreign-cell": {"policy-hole": 2, "ipv6": 1}},
+        "leaks": [{"source": "smuggler-1", "sender_class": "citizen", "destination": "video",
+                   "dst_zone": "global", "path": "foreign-cell", "probe_kind": None,
+                   "seen_at": "host", "packets": 5, "bytes": 500}],
+        "probes": [{**probe, "id": 1, "kind": "policy-hole", "arrived_packets": 2,
+                    "arrived_bytes": 138},
+                   {**probe, "id": 2, "kind": "ipv6", "arrived_packets": 1,
+                    "arrived_bytes": 100}],
+        "controls": [{**probe, "id": 3, "kind": "policy-hole", "control": True,
+                      "destination": "news", "arrived_packets": 1, "arrived_bytes": 69}],
+        "reconciliation": {"tolerance": {"packets": 10, "fraction": 0.02}, "disagreements": 0,
+                           "rows": [{"class": "citizen", "decision": "allow",
+                                     "controller_packets": 40, "observer_packets": 40,
+                                     "capture_packets": None, "agrees": True}]},
         "arrived": {"video": {"smuggler-1": {"packets": 5, "bytes": 500},
-                              "probe:policy-hole:smuggler-1": {"packets": 2, "bytes": 138},
-                              "probe:ipv6:smuggler-1": {"packets": 1, "bytes": 100},
+                              "probe:1": {"packets": 2, "bytes": 138},
+                              "probe:2": {"packets": 1, "bytes": 100},
                               "elite-1": {"packets": 9, "bytes": 9000}}},
     }
     steps = [(0.0, 1, 0), (1.0, 1, 1000), (2.0, 0, 0), (3.0, 1, 900)]

@@ -131,14 +131,20 @@ def test_sections_with_data_appear(tmp_path, results_record, rich_record):
     assert "citizen-1 -&gt; video: ok" in page   # a change between held rounds
 
 
-def test_leakage_lists_escaped_probes_and_their_path(tmp_path, results_record, rich_record):
+def test_leakage_lists_paths_escaped_probes_crossings_and_the_reconciliation(tmp_path,
+                                                                            rich_record):
     page = report.write_html(rich_record(), tmp_path).read_text()
     section = page[page.index("id='leakage'"):page.index("id='counters'")]
-    assert "<td>foreign-cell</td><td class='num'>738</td><td>ipv6 1, policy-hole 2</td>" in section
-    assert ("<td>video</td><td>policy-hole</td><td>smuggler-1</td><td class='num'>2</td>"
-            "<td class='num'>138</td>") in section
-    assert "probes escaped: 3 of 20 packets; foreign-cell: ipv6 1, policy-hole 2" in section
+    assert "<td>foreign-cell</td><td class='num'>738</td><td></td>" in section
+    assert ("<td>internal</td><td class='num'>not measured</td>"
+            "<td>no positive control arrived</td>") in section
+    assert ("<td>policy-hole</td><td>smuggler-1</td><td>video</td><td>foreign-cell</td>"
+            "<td class='num'>2</td><td class='num'>138</td>") in section
+    assert "probes escaped: 3 of 20 packets (ipv6 1, policy-hole 2)" in section
     assert "<td>smuggler-1</td><td>citizen</td><td>video</td><td>global</td>" in section
+    assert "Positive controls (probes to allowed destinations): 1 of 1 arrived." in section
+    assert "<td>citizen</td><td>allow</td><td class='num'>40</td><td class='num'>40</td>" \
+        in section
 
 
 def test_files_are_linked_relatively(tmp_path, results_record):
@@ -170,9 +176,9 @@ def test_foreign_handsets_get_their_own_row(results_record):
     assert f"{row['tier']} (foreign handset)" in report.summary(data)
 
 
-def test_summary_names_the_escaped_probes_by_path_and_kind(rich_record):
+def test_summary_names_the_escaped_probes_by_kind(rich_record):
     text = report.summary(rich_record())
-    assert "probes escaped: 3 of 20 packets; foreign-cell: ipv6 1, policy-hole 2" in text
+    assert "probes escaped: 3 of 20 packets (ipv6 1, policy-hole 2)" in text
     assert "reachability measured again 1 time(s) while held" in text
 
 
