@@ -34,7 +34,7 @@ VERDICTS = {
     ("unknown", False): ("unknown", "not reached (the policy was not recorded)"),
 }
 LINKED_FILES = (
-    ("results.json", "the run's full record (schema hermitnet.results/1)"),
+    ("results.json", "the run's full record (schema hermitnet.results/2)"),
     ("reachability.csv", "reachability, one row per subscriber and site"),
     ("throughput.csv", "throughput per flow"),
     ("rtt.csv", "round-trip times"),

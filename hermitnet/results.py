@@ -4,7 +4,9 @@ A run writes it as soon as it starts (status "running") and again after each pha
 atomic replace, so an interrupted or killed run keeps what it measured. `hermitnet clean` marks a
 run that was killed while "running" as "interrupted" (`mark_killed`).
 
-SCHEMA_VERSION changes whenever a field consumers rely on changes meaning or shape.
+SCHEMA_VERSION changes whenever a field consumers rely on changes meaning or shape. Version 2:
+leakage is judged by where traffic crossed (`by_tier` counts sender classes, `by_path` is null
+where a path was not measured), and every event and measurement is stamped on the one run clock.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from hermitnet.errors import HermitError
 from hermitnet.schema_check import validate
 from hermitnet.workload.probes import PACKETS_PER_PROBE
 
-SCHEMA_VERSION = "hermitnet.results/1"
+SCHEMA_VERSION = "hermitnet.results/2"
 KILLED_REASON = "killed (SIGKILL or crash); cleaned by hermitnet clean"
 
 
@@ -40,27 +42,7 @@ def leakage(arrived: dict, probes: list[dict], edges: dict, plan, state) -> dict
     not measured (`by_path[path]` None, `not_measured[path]` says why) unless leakage was found
     on it; never as 0.
     """
-    ends = zones.endpoints(plan, state)
-    by_id = {p["id"]: p for p in probes}
-    leaks: list[dict] = []
-    for host, counters in arrived.items():
-        dst = ends[host]
-        for key, counter in counters.items():
-            if not counter["packets"] or key == "other":
-                continue
-            if key.startswith("probe:"):
-                probe = by_id[int(key.split(":", 1)[1])]
-                src, path, kind = ends[probe["sender"]], probe["path"], probe["kind"]
-                if probe["control"] or zones.allowed(src, dst, state):
-                    continue
-            else:
-                src = ends.get(key) or _zone_source(key)
-                if zones.allowed(src, dst, state):
-                    continue
-                path, kind = zones.path(src, dst), None
-            leaks.append({"source": src.name, "sender_class": src.sender_class,
-                          "destination": host, "dst_zone": dst.zone, "path": path,
-                          "probe_kind": kind, "seen_at": "host", **counter})
+    leaks = host_leaks(arrived, probes, zones.endpoints(plan, state), state)
     for edge, seen in edges.items():
         for cell in seen.get("unlisted_forbidden", []):
             leaks.append({**{k: cell[k] for k in ("source", "sender_class", "destination",
@@ -103,6 +85,42 @@ def leakage(arrived: dict, probes: list[dict], edges: dict, plan, state) -> dict
                   for edge, seen in edges.items()},
         "arrived": arrived,
     }
+
+
+def host_leaks(arrived: dict, probes: list[dict], ends: dict, state) -> list[dict]:
+    """Every host counter of `arrived` that is leakage, judged by its crossing. Pure.
+
+    Untagged traffic is judged by the address it came from, a probe by its real sender (its tag),
+    so a smuggled foreign handset is judged as the global-zone source it is.
+    """
+    by_id = {p["id"]: p for p in probes}
+    leaks = []
+    for host, counters in arrived.items():
+        for key, counter in counters.items():
+            if not counter["packets"] or key == "other":
+                continue
+            leak = judge_counter(host, key, by_id, ends, state)
+            if leak is not None:
+                leaks.append({**leak, "seen_at": "host", **counter})
+    return leaks
+
+
+def judge_counter(host: str, key: str, probes_by_id: dict, ends: dict, state) -> dict | None:
+    """Where the counter `key` of `host`'s observer counts leakage: who crossed into what, by
+    which path; None where the crossing is allowed (or the probe is a positive control)."""
+    dst = ends[host]
+    if key.startswith("probe:"):
+        probe = probes_by_id[int(key.split(":", 1)[1])]
+        src, path, kind = ends[probe["sender"]], probe["path"], probe["kind"]
+        if probe["control"] or zones.allowed(src, dst, state):
+            return None
+    else:
+        src = ends.get(key) or _zone_source(key)
+        if zones.allowed(src, dst, state):
+            return None
+        path, kind = zones.path(src, dst), None
+    return {"source": src.name, "sender_class": src.sender_class, "destination": host,
+            "dst_zone": dst.zone, "path": path, "probe_kind": kind}
 
 
 PROBE_FIELDS = ("id", "tag", "kind", "sender", "sender_class", "src_ip", "destination",

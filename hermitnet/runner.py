@@ -83,6 +83,7 @@ class LiveRun:
     site_processes: dict = field(default_factory=dict)    # {site: its server processes}
     controller_started_at: float | None = None            # wall time: the counters' t_s base
     on_timeline_step: object = None  # called with each radio timeline row (the live view)
+    tagged_probes: list = field(default_factory=list)     # the probes planned, once per run
 
     @property
     def controller_api(self) -> str:
@@ -114,6 +115,7 @@ class LiveRun:
         scenario, clock, progress = self.scenario, self.clock, self.progress
         planned = events(scenario)
         tagged = probes.plan_probes(self.plan, self.state)   # one set of tags, sent each round
+        self.tagged_probes = tagged
         observer.add_probes(self.emu, self.plan, tagged)
         line = scenario.timeline
         player = Player(clock, line.step_s, line.time_scale, progress)

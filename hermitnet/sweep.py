@@ -141,7 +141,9 @@ def emulated_columns(loaded: scenario.Scenario, run_dir: Path,
                   for row in timeline[:-1]]
     return {
         "emulated_foreign_share": sum(on_foreign) / len(on_foreign) if on_foreign else None,
+        # None (an empty CSV cell) where the path could not be measured, and the reason beside it
         "leaked_bytes_foreign_cell": results["leakage"]["by_path"]["foreign-cell"],
+        "foreign_cell_not_measured": results["leakage"]["not_measured"].get("foreign-cell", ""),
         "run_dir": str(run_dir),
     }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+import socket
 import subprocess
 import time
 from functools import partial
@@ -57,6 +58,22 @@ class HermitSwitch(OVSSwitch):
         return done.stdout
 
 
+class HermitController(RemoteController):
+    """The run's controller, already started and listening (hermitnet.emulation.controller).
+
+    Mininet's own check types `telnet` into a shell and decodes what comes back as UTF-8; the
+    controller's binary OpenFlow hello then fails the decoding now and again (UnicodeDecodeError
+    during the build). A plain TCP connect checks the same thing.
+    """
+
+    def checkListening(self):
+        try:
+            socket.create_connection((self.ip, self.port), timeout=5).close()
+        except OSError as error:
+            raise HermitError(f"the controller does not listen at {self.ip}:{self.port}: "
+                              f"{error}") from error
+
+
 class HermitHost(Host):
     def __init__(self, name, **params):
         params.pop("hermit_name", None)
@@ -96,7 +113,7 @@ class Emulation:
             topo=topo, switch=partial(HermitSwitch, datapath=datapath),
             host=HermitHost, link=Link, controller=None, build=False, autoSetMacs=False,
             waitConnected=False, inNamespace=False)
-        self.net.addController(f"{plan.prefix}c", controller=RemoteController, ip="127.0.0.1",
+        self.net.addController(f"{plan.prefix}c", controller=HermitController, ip="127.0.0.1",
                                port=self.controller_port)
         try:
             self.net.build()

@@ -169,20 +169,23 @@ class Collector:
                 arrived[site.name] = counters
         if not arrived:
             return
-        state, scenario = self.live.state, self.live.scenario
+        from hermitnet import zones
 
-        def classify(site: str, key: str):
-            one = results.leakage({site: {key: {"packets": 1, "bytes": 1}}}, state, scenario)
-            tier = next((t for t, n in one["by_tier"].items() if n), None)
-            path = next((p for p, n in one["by_path"].items() if n), None)
-            return None if tier is None else (tier, path)
+        state = self.live.state
+        ends = zones.endpoints(self.live.plan, state)
+        probes_by_id = {p["id"]: p for p in self.live.tagged_probes}
 
-        self._events.extend(snapshot_module.leak_events(self._arrived, arrived, classify,
+        def judge(site: str, key: str):
+            return results.judge_counter(site, key, probes_by_id, ends, state)
+
+        self._events.extend(snapshot_module.leak_events(self._arrived, arrived, judge,
                                                         self.live.elapsed_s()))
         self._arrived = arrived
-        totals = results.leakage(arrived, state, scenario)
-        self._leakage["by_tier"], self._leakage["by_path"] = totals["by_tier"], totals["by_path"]
-
+        by_tier, by_path = {t: 0 for t in state.tier_zones}, {p: 0 for p in zones.PATHS}
+        for leak in results.host_leaks(arrived, self.live.tagged_probes, ends, state):
+            by_tier[leak["sender_class"]] = by_tier.get(leak["sender_class"], 0) + leak["bytes"]
+            by_path[leak["path"]] += leak["bytes"]
+        self._leakage["by_tier"], self._leakage["by_path"] = by_tier, by_path
 
 def _observer_counters(host_pid: int) -> dict | None:
     """The leakage observer's counters in the namespace of the host process `host_pid`."""

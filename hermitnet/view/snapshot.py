@@ -144,11 +144,11 @@ def link_rates(topo: dict, before: dict, after: dict, seconds: float) -> dict[st
     return rates
 
 
-def leak_events(before: dict, after: dict, classify, t_s: float) -> list[dict]:
+def leak_events(before: dict, after: dict, judge, t_s: float) -> list[dict]:
     """New leakage between two observer readings ({site: {key: {packets, bytes}}}).
 
-    `classify(site, key)` returns (tier, path) when bytes from `key` at `site` are leakage (the
-    rule of hermitnet.results.leakage), else None.
+    `judge(site, key)` returns the leak the bytes from `key` at `site` are (the rule of
+    hermitnet.results.judge_counter: source, sender_class, path, probe_kind), else None.
     """
     events = []
     for site, counters in after.items():
@@ -156,14 +156,12 @@ def leak_events(before: dict, after: dict, classify, t_s: float) -> list[dict]:
             grown = counter["bytes"] - before.get(site, {}).get(key, {}).get("bytes", 0)
             if grown <= 0:
                 continue
-            found = classify(site, key)
-            if found is None:
+            leak = judge(site, key)
+            if leak is None:
                 continue
-            tier, path = found
-            sender = key.split(":", 2)[2] if key.startswith("probe:") else key
-            kind = key.split(":", 2)[1] if key.startswith("probe:") else "traffic"
-            events.append({"t_s": round(t_s, 1), "site": site, "sender": sender, "tier": tier,
-                           "path": path, "kind": kind, "bytes": grown})
+            events.append({"t_s": round(t_s, 1), "site": site, "sender": leak["source"],
+                           "tier": leak["sender_class"], "path": leak["path"],
+                           "kind": leak["probe_kind"] or "traffic", "bytes": grown})
     return events
 
 

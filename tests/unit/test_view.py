@@ -89,21 +89,25 @@ def test_leak_events_are_what_grew_and_what_the_rule_calls_leakage():
                         "elite-1": {"packets": 1, "bytes": 100}}}
     after = {"video": {"citizen-1": {"packets": 3, "bytes": 400},
                        "elite-1": {"packets": 9, "bytes": 900},
-                       "probe:tunnel-dns:citizen-2": {"packets": 1, "bytes": 60}},
+                       "probe:7": {"packets": 1, "bytes": 60}},
              "news": {"citizen-1": {"packets": 0, "bytes": 0}}}
 
-    def classify(site, key):
-        return None if key == "elite-1" else ("citizen", "uplink" if "probe" not in key
-                                              else "tunnel")
+    def judge(site, key):
+        if key == "elite-1":
+            return None
+        probe = key.startswith("probe:")
+        return {"source": "citizen-2" if probe else key, "sender_class": "citizen",
+                "path": "tunnel" if probe else "uplink",
+                "probe_kind": "tunnel-dns" if probe else None}
 
-    events = snapshot.leak_events(before, after, classify, 12.34)
+    events = snapshot.leak_events(before, after, judge, 12.34)
     assert events == [
         {"t_s": 12.3, "site": "video", "sender": "citizen-1", "tier": "citizen",
          "path": "uplink", "kind": "traffic", "bytes": 300},
         {"t_s": 12.3, "site": "video", "sender": "citizen-2", "tier": "citizen",
          "path": "tunnel", "kind": "tunnel-dns", "bytes": 60},
     ]
-    assert snapshot.leak_events(after, after, classify, 13) == []
+    assert snapshot.leak_events(after, after, judge, 13) == []
 
 
 COUNTERS_LINE = {
