@@ -139,7 +139,7 @@ class LiveRun:
         probe_rounds: list[list[dict]] = []
         for t_s in scenario.probes_at_s:
             player.job(t_s, f"probes at {t_s:g} s",
-                       lambda: probe_rounds.append(self._probes(tagged)))
+                       lambda: probe_rounds.append(self._probes(tagged, live_radio)))
         timed_flows: list[tuple[dict, dict]] = []
         for flow in (f for f in scenario.flows if f.start_s is not None):
             player.job(flow.start_s, f"throughput {flow.src} -> {flow.dst}",
@@ -151,7 +151,7 @@ class LiveRun:
         player.start()
         try:
             if not scenario.probes_at_s:
-                probe_rounds.append(self._probes(tagged))
+                probe_rounds.append(self._probes(tagged, live_radio))
             started = time.monotonic()
             if not scenario.reachability_at_s:
                 sweeps.append(self._sweep())
@@ -201,12 +201,16 @@ class LiveRun:
                       f"{len(self.scenario.sites)} sites")
         return self.measure_reachability()
 
-    def _probes(self, tagged: list[dict]) -> list[dict]:
+    def _probes(self, tagged: list[dict], live_radio) -> list[dict]:
+        """One round of the tagged probes; a phone without radio service at this moment sends
+        nothing (its air link carries nothing then either)."""
         from hermitnet.workload import probes
 
-        self.progress(f"leakage probes at t={self.clock.now_s():.1f} s: policy hole, spoofed "
+        t_s = self.clock.now_s()
+        self.progress(f"leakage probes at t={t_s:.1f} s: policy hole, spoofed "
                       "source, DNS/ICMP tunnels, IPv6, both directions, with controls")
-        return probes.run(self.emu, self.plan, tagged)
+        attachments = None if live_radio is None else live_radio.update(t_s, reshape=False)[0]
+        return probes.run(self.emu, self.plan, tagged, attachments)
 
     def _timeline_results(self, player, actions) -> dict:
         line = self.scenario.timeline

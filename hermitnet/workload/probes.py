@@ -224,12 +224,15 @@ def build_packet(probe: dict, src_mac: str):
     return ether / ip / UDP(sport=PORTS[kind], dport=PORTS[kind]) / payload
 
 
-def run(emu, plan, probes: list[dict], timeout_s: float = 120) -> list[dict]:
+def run(emu, plan, probes: list[dict], attachments: dict | None = None,
+        timeout_s: float = 120) -> list[dict]:
     """Send every probe from inside its sender's host, all senders at once.
 
     Returns the probes with what was sent: `packets_sent`, `bytes_sent` (IP bytes),
     `send_errors` and `send_error` (the first error's text); a sender whose radio has no
-    serving cell sends nothing and its probes say `no_service: True`."""
+    serving cell in `attachments` (the radio at the moment of sending; the plan's t = 0 radio
+    when not given) sends nothing and its probes say `no_service: True`."""
+    attachments = plan.radio_t0 if attachments is None else attachments
     by_sender: dict[str, list[dict]] = {}
     for probe in probes:
         by_sender.setdefault(probe["sender"], []).append(probe)
@@ -237,7 +240,7 @@ def run(emu, plan, probes: list[dict], timeout_s: float = 120) -> list[dict]:
     processes = []
     outcome: dict[int, dict] = {}
     for name, mine in by_sender.items():
-        attachment = plan.radio_t0.get(name)
+        attachment = attachments.get(name)
         if attachment is not None and attachment.cell is None:
             for probe in mine:
                 outcome[probe["id"]] = {"packets_sent": 0, "bytes_sent": 0, "send_errors": 0,
