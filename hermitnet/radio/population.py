@@ -549,32 +549,12 @@ def population(
         ):
             for name in names:
                 totals[name] = totals[name] + item_totals[name]
-    return _summarise(
-        model,
-        n_phones,
-        seed,
-        times_s,
-        foreign_handset_share,
-        totals,
-        weights,
-        first_time_s,
-        pruning,
-        started,
-    )
+    return _summarise(model, n_phones, seed, times_s, foreign_handset_share, totals, weights,
+                      first_time_s, pruning, started)
 
 
-def _summarise(
-    model,
-    n_phones,
-    seed,
-    times_s,
-    foreign_handset_share,
-    totals,
-    weights,
-    first_time_s,
-    pruning,
-    started,
-):
+def _summarise(model, n_phones, seed, times_s, foreign_handset_share, totals, weights,
+               first_time_s, pruning, started):
     """Shares from the sums; state 0 is every jammer off, state 1 (if any) every jammer on."""
     weighted = {name: weights @ totals[name] for name in PER_STATE}  # (towns,)
     off, all_on = 0, min(1, len(weights) - 1)  # the same state when there is no jammer
