@@ -151,6 +151,14 @@ def describe(outage: dict) -> str:
             + (f": {outage['detail']})" if outage["detail"] else ")"))
 
 
+def one_line(outage: dict) -> str:
+    """An outage as the run's error names it."""
+    how_long = (f"for {outage['gap_s']:.2f} s" if outage["up_at_s"] is not None
+                else f"until the end ({outage['gap_s'] or 0:.2f} s)")
+    detail = f" ({outage['detail']})" if outage["detail"] else ""
+    return f"{outage['component']} down at t={outage['down_at_s']:.2f} s {how_long}{detail}"
+
+
 # -- what a run looks at ------------------------------------------------------------------------
 
 def process_seen(process, describe_exit: Callable[[], str] | None = None) -> Seen:

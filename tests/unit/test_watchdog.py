@@ -125,3 +125,12 @@ def test_the_thread_polls_on_the_run_clock():
         time.sleep(0.01)
     dog.stop()
     assert dog.outages and dog.outages[0]["component"] == "controller"
+
+
+def test_one_line_names_the_component_the_time_and_how_long():
+    outage = {"component": "openvswitch", "down_at_s": 3.0, "up_at_s": 4.5, "gap_s": 1.5,
+              "planned": False, "detail": "restarted (1 -> 2) between two looks"}
+    assert watchdog.one_line(outage) == ("openvswitch down at t=3.00 s for 1.50 s (restarted "
+                                         "(1 -> 2) between two looks)")
+    outage.update(up_at_s=None, gap_s=2.0, detail="")
+    assert watchdog.one_line(outage) == "openvswitch down at t=3.00 s until the end (2.00 s)"
