@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 POLL_S = 0.2
-OVS_PIDFILE = Path("/var/run/openvswitch/ovs-vswitchd.pid")
+OVS_PIDFILES = (Path("/var/run/openvswitch/ovs-vswitchd.pid"),
+                Path("/var/run/openvswitch/ovsdb-server.pid"))
 
 
 @dataclass(frozen=True)
@@ -185,17 +186,21 @@ def processes_seen(processes: list) -> Seen:
     return Seen(True, tuple(p.pid for p in processes))
 
 
-def pidfile_seen(path: Path = OVS_PIDFILE) -> Seen:
-    """A daemon by its pidfile: up while the pid it names is a live process."""
-    try:
-        pid = int(path.read_text().strip())
-    except FileNotFoundError:
-        return Seen(False, None, f"no {path}")
-    except ValueError:
-        return Seen(False, None, f"{path} names no pid")
-    if not Path(f"/proc/{pid}").exists():
-        return Seen(False, pid, f"pid {pid} in {path} is not running")
-    return Seen(True, pid)
+def pidfile_seen(*paths: Path) -> Seen:
+    """Daemons by their pidfiles (default: Open vSwitch's two): up while every pid they name is
+    a live process; the pids are the identity, so a restart between two looks is seen."""
+    pids = []
+    for path in paths or OVS_PIDFILES:
+        try:
+            pid = int(path.read_text().strip())
+        except FileNotFoundError:
+            return Seen(False, None, f"no {path}")
+        except ValueError:
+            return Seen(False, None, f"{path} names no pid")
+        if not Path(f"/proc/{pid}").exists():
+            return Seen(False, None, f"pid {pid} in {path} is not running")
+        pids.append(pid)
+    return Seen(True, pids[0] if len(pids) == 1 else tuple(pids))
 
 
 def links_seen(interfaces, sysfs: Path = Path("/sys/class/net")) -> Seen:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -96,6 +97,9 @@ def test_processes_pidfiles_and_links(tmp_path):
         pidfile = tmp_path / "daemon.pid"
         pidfile.write_text(f"{sleeper.pid}\n")
         assert watchdog.pidfile_seen(pidfile) == Seen(True, sleeper.pid)
+        other = tmp_path / "other.pid"
+        other.write_text(f"{os.getpid()}\n")
+        assert watchdog.pidfile_seen(pidfile, other) == Seen(True, (sleeper.pid, os.getpid()))
     finally:
         sleeper.kill()
         sleeper.wait(timeout=30)
@@ -134,3 +138,31 @@ def test_one_line_names_the_component_the_time_and_how_long():
                                          "(1 -> 2) between two looks)")
     outage.update(up_at_s=None, gap_s=2.0, detail="")
     assert watchdog.one_line(outage) == "openvswitch down at t=3.00 s until the end (2.00 s)"
+
+
+def test_a_dying_delay_line_is_a_fault_naming_its_stderr(baseline_plan):
+    """The run's watchdog: the delay process's last words reach the console and the outage."""
+    from types import SimpleNamespace
+
+    from hermitnet import runner
+
+    failing = subprocess.Popen([sys.executable, "-c",
+                                "import sys; sys.exit('cannot attach to hnxxs1-eth2')"],
+                               stderr=subprocess.PIPE, text=True)
+    failing.wait(timeout=30)
+    controller = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    lines: list[str] = []
+    try:
+        live = SimpleNamespace(
+            controller=SimpleNamespace(process=controller, log_tail=lambda lines: ""),
+            plan=baseline_plan, scenario=SimpleNamespace(sites=[]), site_processes={},
+            emu=SimpleNamespace(delay_line=failing), progress=lines.append)
+        dog = runner._watchdog(live)
+        dog.poll(0.5)
+    finally:
+        controller.kill()
+        controller.wait(timeout=30)
+    (delay,) = [o for o in dog.outages if o["component"] == "delay line"]
+    assert delay["detail"] == "exited with 1: cannot attach to hnxxs1-eth2"
+    assert not delay["planned"]
+    assert any("delay line down" in line and "cannot attach" in line for line in lines)
