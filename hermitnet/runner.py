@@ -415,7 +415,7 @@ def _watchdog(live: LiveRun):
 
     checks = [
         watchdog.Check("controller", lambda: watchdog.process_seen(
-            live.controller.process, lambda: live.controller.log_tail(5))),
+            live.controller.process, lambda: live.controller.log_tail(1))),
         watchdog.Check("openvswitch", watchdog.pidfile_seen),
         watchdog.Check("uplink", lambda: watchdog.links_seen(uplink.interfaces(live.plan))),
     ]

@@ -42,10 +42,11 @@ OVS_CTL = "/usr/share/openvswitch/scripts/ovs-ctl"
 
 def _baseline(**timeline) -> scenario.Scenario:
     doc = yaml.safe_load((REPO / "scenarios" / "baseline.yaml").read_text())
-    doc["measure"] = {"reachability": {"connect_timeout_s": 1, "at_s": [DURATION_S - 1]},
-                      "probes": {"at_s": [DOWN_S + 7]}, "throughput": {"flows": []}}
-    if timeline:
+    doc["measure"] = {"reachability": {"connect_timeout_s": 1}, "throughput": {"flows": []}}
+    if timeline:      # a sweep once the controller is back, probes while it is down
         doc["timeline"] = timeline
+        doc["measure"]["reachability"]["at_s"] = [DURATION_S - 1]
+        doc["measure"]["probes"] = {"at_s": [DOWN_S + 7]}
     return scenario.from_dict(doc, source="baseline (faults)")
 
 
