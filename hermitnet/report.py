@@ -15,6 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hermitnet.emulation.watchdog import one_line
+
 # What the testbed never emulates, whatever the machine: said beside what this run lacked.
 BY_DESIGN_NOT_EMULATED = (
     "radio signals: a phone's air link gets the rate and loss the radio model computes for its "
@@ -97,6 +99,8 @@ def summary(results: dict, status: str | None = None, note: str | None = None) -
     escaped = _escaped_probes_text(results["leakage"])
     if escaped:
         lines.append(escaped)
+    for outage in results.get("outages") or []:
+        lines.append(("planned: " if outage["planned"] else "FAULT: ") + one_line(outage))
     rounds = results.get("remeasurements") or []
     if rounds:
         lines.append(f"reachability measured again {len(rounds)} time(s) while held: "
@@ -531,6 +535,29 @@ def section_counters(results: dict, page: Page) -> str | None:
     return _section("counters", "The controller's counters over time", *parts)
 
 
+def section_outages(results: dict, page: Page) -> str | None:
+    """What the watchdog saw down while the run was up, and the control plane's gaps."""
+    outages = results.get("outages") or []
+    if not outages:
+        return None
+    rows = [[o["component"], "planned" if o["planned"] else "FAULT", f"{o['down_at_s']:.2f}",
+             _dash(o["up_at_s"]), _dash(o["gap_s"]), o["detail"]] for o in outages]
+    parts = [_html_table(["component", "kind", "down at s", "up at s", "gap s", "detail"],
+                         rows, numeric={2, 3, 4})]
+    plane = results.get("control_plane") or {}
+    for outage in plane.get("outages", []):
+        if outage.get("crossed") is None:
+            parts.append("<p class='note'>what crossed the uplink while the controller was "
+                         f"down is not measured: {_e(plane.get('capture_error', ''))}</p>")
+            continue
+        parts.append(
+            f"<p>controller down at {outage['down_at_s']:.2f} s: {outage['crossed']} frames "
+            f"crossed the uplink, the last {_dash(outage['last_crossing_s'])} s after it went "
+            f"(lease {plane['lease_s']:g} s + {plane['grace_s']:g} s); {outage['forbidden']} "
+            f"forbidden, {outage['after_lease']} after the lease</p>")
+    return _section("outages", "Outages during the run", *parts)
+
+
 def section_radio(results: dict, page: Page) -> str | None:
     radio = results.get("radio")
     if not radio:
@@ -584,6 +611,6 @@ def section_files(results: dict, page: Page) -> str:
                     f"<ul>{''.join(items)}</ul>")
 
 
-SECTIONS = (section_header, section_environment, section_reachability, section_remeasurements,
-            section_throughput, section_rtt, section_leakage, section_counters, section_radio,
-            section_files)
+SECTIONS = (section_header, section_environment, section_outages, section_reachability,
+            section_remeasurements, section_throughput, section_rtt, section_leakage,
+            section_counters, section_radio, section_files)

@@ -38,6 +38,7 @@ from hermitnet.timeline.player import Clock
 
 LOG = logging.getLogger("hermitnet.run")
 POLICY_INSTALL_TIMEOUT_S = 60
+LEASE_S = 5.0       # rules across the uplink: the border closes this long after the controller
 COUNTERS_INTERVAL_S = 1.0
 POPULATION_PHONES = 7_000_000  # phones evaluated for jamming effectiveness in results.json
 
@@ -82,6 +83,7 @@ class LiveRun:
     clock: Clock = field(default_factory=Clock)
     site_processes: dict = field(default_factory=dict)    # {site: its server processes}
     controller_started_at: float | None = None            # wall time: the counters' t_s base
+    watchdog: object = None   # hermitnet.emulation.watchdog.Watchdog, from t = 0
     on_timeline_step: object = None  # called with each radio timeline row (the live view)
     tagged_probes: list = field(default_factory=list)     # the probes planned, once per run
 
@@ -230,7 +232,8 @@ class LiveRun:
         }
 
     def check_controller(self) -> None:
-        if not self.controller.alive():
+        planned_down = self.watchdog is not None and "controller" in self.watchdog.planned_down
+        if not self.controller.alive() and not planned_down:
             raise HermitError("the controller died during the run:\n" + self.controller.log_tail())
 
 
@@ -283,6 +286,7 @@ def _skeleton_results(scenario, run_id: str, caps, will, will_not) -> dict:
         "leakage": {"by_tier": {}, "by_path": {}},
         "timings_s": {},
         "controller": {"errors": []},
+        "outages": [],
     }
 
 
@@ -333,6 +337,7 @@ def _session(scenario, out_dir, progress, caps, lock,
         with _emulation(live, manifest):
             yield live
         _fail_if_the_controller_raised(results["controller"]["errors"])
+        _fail_on_faults(results["outages"])
         results["status"] = "ok"
     except KeyboardInterrupt:
         results["status"] = "interrupted"
@@ -351,6 +356,7 @@ def _session(scenario, out_dir, progress, caps, lock,
             manifest_module.cleanup(manifest)
             results["finished"] = _now()
             _attach_counters(live)
+            _attach_control_plane(live)
             results_module.write(run_dir, results)
             report.write_html(results, run_dir)
             progress(f"results: {run_dir}")
@@ -370,7 +376,7 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
         {"plan": plan.to_dict(), "policy": live.state.to_dict(),
          "started_at": live.controller_started_at,
          "counters_path": str(live.run_dir / "counters.jsonl"),
-         "counters_interval_s": COUNTERS_INTERVAL_S},
+         "counters_interval_s": COUNTERS_INTERVAL_S, "lease_s": LEASE_S},
         live.run_dir, manifest, api_host=live.api_host)
     progress(f"starting controller ({caps.controller}) on 127.0.0.1:{live.controller.of_port}")
     live.controller.start()
@@ -396,10 +402,53 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
                 emu.capture(kind, live.run_dir / "capture.pcap")
             live.clock = Clock()          # t = 0 of the run's one clock
             progress(f"network up (t = 0); controller API {live.controller_api}")
-            yield
+            live.watchdog = _watchdog(live)
+            live.watchdog.run(live.clock)
+            try:
+                yield
+            finally:      # before the teardown, which the watchdog must not see as outages
+                live.watchdog.stop()
+                live.results["outages"] = live.watchdog.finish(live.clock.now_s())
     finally:
         live.controller.stop()
         live.results["controller"]["errors"] = live.controller.errors()
+
+
+def _watchdog(live: LiveRun):
+    """What the run needs, looked at from t = 0: the controller, Open vSwitch, the uplink, every
+    site's servers and the delay line (its stderr is the outage's detail)."""
+    from hermitnet.emulation import uplink, watchdog
+
+    checks = [
+        watchdog.Check("controller", lambda: watchdog.process_seen(
+            live.controller.process, lambda: live.controller.log_tail(1))),
+        watchdog.Check("openvswitch", watchdog.pidfile_seen),
+        watchdog.Check("uplink", lambda: watchdog.links_seen(uplink.interfaces(live.plan))),
+    ]
+    for site in live.scenario.sites:
+        checks.append(watchdog.Check(f"site:{site.name}", lambda name=site.name: (
+            watchdog.processes_seen(live.site_processes.get(name, [])))))
+    delay = getattr(live.emu, "delay_line", None)
+    if delay is not None:
+        checks.append(watchdog.Check("delay line", lambda: watchdog.process_seen(
+            delay, lambda: watchdog.stderr_tail(delay))))
+    return watchdog.Watchdog(checks, live.progress)
+
+
+def _attach_control_plane(live: LiveRun) -> None:
+    """The controller's outages with what crossed the uplink meanwhile (control_plane.py)."""
+    from hermitnet.workload import control_plane, observer
+
+    if live.watchdog is None:
+        return
+    pcap = observer.capture_files(live.plan, live.run_dir).get("uplink")
+    frames, error = None, None
+    try:
+        frames = control_plane.frames(pcap, live.plan, live.state, live.clock.t0_wall)
+    except Exception as exc:     # noqa: BLE001 - a capture scapy cannot read: said, not fatal
+        error = f"cannot read {pcap}: {type(exc).__name__}: {exc}"
+    live.results["control_plane"] = control_plane.summary(
+        live.results["outages"], LEASE_S, frames, capture_error=error)
 
 
 def _check_meters(live: LiveRun) -> None:
@@ -460,6 +509,16 @@ def _fail_if_the_controller_raised(errors: list[dict]) -> None:
                           f"first at t={first['time_s']} s in {first['where']}: "
                           f"{first['error']} (all in results.json controller.errors; "
                           "tracebacks in controller.log)")
+
+
+def _fail_on_faults(outages: list[dict]) -> None:
+    """Outages the scenario did not plan fail the run (what it measured is kept)."""
+    from hermitnet.emulation.watchdog import one_line
+
+    faults = [o for o in outages if not o["planned"]]
+    if faults:
+        raise HermitError(f"{len(faults)} fault(s) during the run (all in results.json "
+                          "outages): " + "; ".join(one_line(o) for o in faults))
 
 
 def run(scenario, out_dir: Path | None = None, progress=print, caps=None,

@@ -45,6 +45,7 @@ class LinkSpec:
     delay_ms: float = 0.0
     jitter_ms: float = 0.0
     loss_pct: float = 0.0
+    no_reorder: bool = False   # with jitter_ms: frames keep their order (delay skews upwards)
 
     def merged(self, overrides: dict | None) -> LinkSpec:
         return replace(self, **(overrides or {}))

@@ -123,6 +123,13 @@ class ControllerProcess:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def kill(self, timeout_s: float = 5) -> int | None:
+        """SIGKILL, as a crash would end it (no goodbye to the switches); returns its exit code."""
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.kill()
+        return self.process.wait(timeout=timeout_s)
+
     def stop(self) -> None:
         if self.token_path is not None:
             self.token_path.unlink(missing_ok=True)     # the run's token dies with it

@@ -143,7 +143,8 @@ def plan(run_plan, *, nft: bool, seed: int = 0) -> list[EndSpec]:
             ends.append(EndSpec(
                 intf=f"{nodes[name]}-eth{port}", node=nodes[name] if name in hosts else "",
                 tap=f"{run_plan.prefix}d{index}", delay_ms=spec.delay_ms,
-                jitter_ms=spec.jitter_ms, loss_pct=loss_pct, seed=seed * 100_003 + index))
+                jitter_ms=spec.jitter_ms, loss_pct=loss_pct, no_reorder=spec.no_reorder,
+                seed=seed * 100_003 + index))
     return ends
 
 

@@ -89,6 +89,7 @@ class Emulation:
         self.net: Mininet | None = None
         self.not_emulated: list[str] = []
         self.processes: list[subprocess.Popen] = []
+        self.delay_line: subprocess.Popen | None = None   # the userspace delay process
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> Emulation:
@@ -236,7 +237,8 @@ class Emulation:
         ends = delayline.plan(self.plan, nft=self.caps.nft)
         if ends:
             netns = {h.node: f"/proc/{self.net.get(h.node).pid}/ns/net" for h in self.plan.hosts}
-            self.processes.append(delayline.start(ends, netns, self.manifest))
+            self.delay_line = delayline.start(ends, netns, self.manifest)
+            self.processes.append(self.delay_line)
 
     def set_air_link(self, logical_host: str, spec) -> None:
         """Give a phone's air link new settings (a LinkSpec from plan.air_link_spec), both ways.

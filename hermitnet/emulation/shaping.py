@@ -19,6 +19,7 @@ from hermitnet.scenario import LinkSpec
 HTB_HANDLE = "5:"
 HTB_CLASS = "5:1"
 NETEM_HANDLE = "10:"
+NETEM_LIMIT = 1000     # frames netem holds by default; the no_reorder pfifo holds as many
 NFT_LOSS_TABLE = "hermitnet_loss"
 
 
@@ -61,6 +62,16 @@ def netem_cmd(intf: str, spec: LinkSpec, *, under_htb: bool) -> list[str]:
     if spec.loss_pct:
         args += ["loss", f"{spec.loss_pct:g}%"]
     return ["tc", "qdisc", "replace", "dev", intf, *parent, "handle", NETEM_HANDLE, "netem", *args]
+
+
+def netem_cmds(intf: str, spec: LinkSpec, *, under_htb: bool) -> list[list[str]]:
+    """netem_cmd, and for no_reorder with jitter a pfifo child in place of netem's time-ordered
+    queue (tc-netem(8)): frames then leave in the order they came."""
+    cmds = [netem_cmd(intf, spec, under_htb=under_htb)]
+    if spec.no_reorder and spec.jitter_ms:
+        cmds.append(["tc", "qdisc", "replace", "dev", intf, "parent", f"{NETEM_HANDLE}1",
+                     "pfifo", "limit", str(NETEM_LIMIT)])
+    return cmds
 
 
 NFT_LOSS_STEPS = 1_000_000   # loss resolution: 0.0001 %
@@ -129,7 +140,7 @@ def plan_link(link, plan, caps) -> LinkShaping:
         if rate:
             tc += htb_cmds(intf, spec.bw_mbps)
         if needs_netem and netem:
-            tc.append(netem_cmd(intf, spec, under_htb=rate))
+            tc += netem_cmds(intf, spec, under_htb=rate)
         in_host = name in hosts
         ends.append(InterfaceShaping(
             intf, nodes[name] if in_host else "", tuple(tuple(c) for c in tc),
@@ -161,7 +172,7 @@ def air_link_update(link, plan, spec: LinkSpec, caps) -> tuple[InterfaceShaping,
         if rate:
             tc.append(htb_rate_cmd(intf, spec.bw_mbps))
         if netem:
-            tc.append(netem_cmd(intf, spec, under_htb=rate))
+            tc += netem_cmds(intf, spec, under_htb=rate)
         nft = None
         if name == host and not netem and caps.nft:
             nft = nft_loss_script(spec.loss_pct, intf)

@@ -62,8 +62,8 @@ def shaped(plan, spec: LinkSpec, caps) -> UplinkChange:
             if spec.bw_mbps:
                 commands += [tuple(c) for c in shaping.htb_cmds(intf, spec.bw_mbps)]
         if caps.netem:
-            commands.append(tuple(shaping.netem_cmd(intf, spec, under_htb=bool(
-                spec.bw_mbps and caps.htb))))
+            commands += [tuple(c) for c in shaping.netem_cmds(intf, spec, under_htb=bool(
+                spec.bw_mbps and caps.htb))]
     if spec.bw_mbps and not caps.htb:
         not_emulated.append(f"{what}: bw_mbps={spec.bw_mbps:g} (no HTB qdisc in this kernel)")
     nft = ()

@@ -7,6 +7,11 @@ event's record in results.json.
           air link whose settings changed re-shaped (hermitnet.workload.timeline.LiveRadio)
   uplink  uplink_down, uplink_up, uplink_degrade: hermitnet.emulation.uplink's commands
   site    site_down, site_up: the site's servers stopped or started again
+  control controller_down, controller_up: the controller killed (SIGKILL), or started again;
+          up takes effect once every switch is connected to it again
+
+The run's watchdog (LiveRun.watchdog) is told before a planned outage begins and after it
+ends, so that it reports the outage as planned and not as a fault.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ from hermitnet.commands.policy import call
 from hermitnet.emulation import uplink
 from hermitnet.emulation.process import run_checked
 from hermitnet.errors import HermitError
-from hermitnet.timeline.events import Event
+from hermitnet.timeline.events import CONTROLLER_NAME, Event
 from hermitnet.workload import servers
+
+RECONNECT_TIMEOUT_S = 30    # every switch back on a restarted controller (OVS backs off to 8 s)
 
 
 def policy_request(event: Event) -> tuple[str, str, dict | None]:
@@ -50,9 +57,19 @@ class LiveActions:
     def apply(self, event: Event) -> dict:
         return getattr(self, f"_{event.domain}")(event)
 
+    def _token(self) -> str | None:
+        """The run's API token, when the API listens beyond loopback (controller.py)."""
+        path = getattr(self.live.controller, "token_path", None)
+        return path.read_text().strip() if path is not None else None
+
+    def _expect(self, component: str, down: bool) -> None:
+        dog = getattr(self.live, "watchdog", None)
+        if dog is not None:
+            (dog.expect_down if down else dog.expect_up)(component)
+
     def _policy(self, event: Event) -> dict:
         method, path, body = policy_request(event)
-        answer = call(self.live.controller_api, method, path, body)
+        answer = call(self.live.controller_api, method, path, body, self._token())
         enforced = answer.get("enforced") or {}
         if not enforced.get("all_confirmed"):
             missing = sorted(set(enforced.get("switches_changed", ()))
@@ -71,6 +88,7 @@ class LiveActions:
     def _uplink(self, event: Event) -> dict:
         plan = self.live.plan
         if event.kind == "uplink_down":
+            self._expect("uplink", True)
             change = uplink.down(plan)
         else:
             spec = self.live.scenario.uplink
@@ -81,6 +99,8 @@ class LiveActions:
             run_checked(list(argv))
         for script in change.nft:
             run_checked(["nft", "-f", "-"], input_text=script)
+        if event.kind != "uplink_down":
+            self._expect("uplink", False)
         for line in change.not_emulated:
             if line not in self.not_emulated:
                 self.not_emulated.append(line)
@@ -96,10 +116,33 @@ class LiveActions:
         iperf = len(running) > 1 or site.name in {f.dst for f in self.live.scenario.flows}
         started = time.monotonic()
         if event.kind == "site_down":
+            self._expect(f"site:{site.name}", True)
             servers.stop_site(running)
             self.site_processes[site.name] = []
         else:
             self.site_processes[site.name] = servers.restart_site(
                 self.live.emu, site, self.live.run_dir, iperf)
+            self._expect(f"site:{site.name}", False)
         return {"servers": "stopped" if event.kind == "site_down" else "listening",
                 "servers_s": round(time.monotonic() - started, 3)}
+
+    def _control(self, event: Event) -> dict:
+        controller = self.live.controller
+        if event.kind == "controller_down":
+            self._expect(CONTROLLER_NAME, True)
+            return {"controller": f"killed (exit code {controller.kill()})"}
+        started = time.monotonic()
+        controller.start()
+        deadline = started + RECONNECT_TIMEOUT_S
+        while True:
+            switches = call(controller.api_url, "GET", "/v1/health", None,
+                            self._token())["switches"]
+            if all(switches.values()):
+                break
+            if time.monotonic() > deadline:
+                missing = sorted(s for s, connected in switches.items() if not connected)
+                raise HermitError(f"{event.describe()} ({event.field}): {', '.join(missing)} "
+                                  f"not connected within {RECONNECT_TIMEOUT_S} s")
+            time.sleep(0.1)
+        self._expect(CONTROLLER_NAME, False)
+        return {"controller": "listening", "reconnected_s": round(time.monotonic() - started, 3)}

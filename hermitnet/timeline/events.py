@@ -6,6 +6,9 @@ Pure: no root, no emulation. The events come from four places, merged into one l
   radio.jammers[].schedule / duty_cycle     jammer_on / jammer_off at each edge
   radio.ues[].moves                         phone_move at each waypoint time
 
+controller_down kills the run's controller (SIGKILL: a crash, not a shutdown) and
+controller_up starts it again; a policy event while it is down fails the run.
+
 Times are run seconds from t = 0 (the network up, the policy on every switch); a scenario's
 `timeline.time_scale` says how many seconds of history one run second stands for, and each
 event carries both. Radio declarations beyond the run's duration are not played (the radio map
@@ -24,10 +27,12 @@ POLICY_KINDS = ("block", "unblock", "move_subscriber", "set_tier_zones")
 RADIO_KINDS = ("jammer_on", "jammer_off", "phone_move")
 UPLINK_KINDS = ("uplink_down", "uplink_up", "uplink_degrade")
 SITE_KINDS = ("site_down", "site_up")
-KINDS = POLICY_KINDS + RADIO_KINDS + UPLINK_KINDS + SITE_KINDS
+CONTROL_KINDS = ("controller_down", "controller_up")
+KINDS = POLICY_KINDS + RADIO_KINDS + UPLINK_KINDS + SITE_KINDS + CONTROL_KINDS
 WRITTEN_KINDS = tuple(k for k in KINDS if k != "phone_move")   # phone_move comes from radio.ues
 
 UPLINK_NAME = "uplink"   # the scenario's one uplink (scenario.uplink)
+CONTROLLER_NAME = "controller"   # the run's one controller
 DEGRADE_FIELDS = ("bw_mbps", "delay_ms", "loss_pct")
 
 # Fields each written kind takes besides at_s and kind (required ones first, then optional).
@@ -43,11 +48,13 @@ FIELDS = {
     "uplink_degrade": ((), ("uplink", "reason", *DEGRADE_FIELDS)),
     "site_down": (("site",), ("reason",)),
     "site_up": (("site",), ("reason",)),
+    "controller_down": ((), ("reason",)),
+    "controller_up": ((), ("reason",)),
 }
 
 # Pairs of kinds that undo each other: both at the same time on the same target contradict.
 OPPOSITE = {"block": "unblock", "jammer_on": "jammer_off", "uplink_down": "uplink_up",
-            "site_down": "site_up"}
+            "site_down": "site_up", "controller_down": "controller_up"}
 
 
 @dataclass(frozen=True)
@@ -67,9 +74,10 @@ class Event:
 
     @property
     def domain(self) -> str:
-        """policy | radio | uplink | site: what part of the run plays it."""
+        """policy | radio | uplink | site | control: what part of the run plays it."""
         for name, kinds in (("policy", POLICY_KINDS), ("radio", RADIO_KINDS),
-                            ("uplink", UPLINK_KINDS), ("site", SITE_KINDS)):
+                            ("uplink", UPLINK_KINDS), ("site", SITE_KINDS),
+                            ("control", CONTROL_KINDS)):
             if self.kind in kinds:
                 return name
         raise ValueError(self.kind)
@@ -167,6 +175,8 @@ def _written(scenario, fail) -> list[Event]:
             target = known("tier", tiers, "tier")
         elif "jammer" in required:
             target = known("jammer", jammers, "jammer")
+        elif kind in CONTROL_KINDS:
+            target = CONTROLLER_NAME
         else:
             target = known("uplink", [UPLINK_NAME], "uplink") if "uplink" in entry \
                 else UPLINK_NAME
@@ -247,7 +257,7 @@ def _check_sequence(scenario, ordered: list[Event], fail) -> None:
     brought up that is up, etc. is an error naming the event."""
     blocked = {(b.site, b.tier) for b in scenario.blocklist}
     since: dict[tuple, str] = {}
-    uplink, sites_down = "up", set()
+    uplink, sites_down, controller = "up", set(), "up"
     for event in ordered:
         at = f"at {event.at_s:g} s"
         if event.kind in ("block", "unblock"):
@@ -281,6 +291,12 @@ def _check_sequence(scenario, ordered: list[Event], fail) -> None:
                 fail(event.field, f"{event.target} is already {state} {at}; expected a "
                      f"{'site_up' if down else 'site_down'} before it")
             (sites_down.add if down else sites_down.discard)(event.target)
+        elif event.kind in CONTROL_KINDS:
+            down = event.kind == "controller_down"
+            if down == (controller == "down"):
+                fail(event.field, f"the controller is already {controller} {at}; expected a "
+                     f"{'controller_up' if down else 'controller_down'} before it")
+            controller = "down" if down else "up"
 
 
 def radio_model_on_clock(model, event_list: list[Event]):

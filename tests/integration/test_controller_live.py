@@ -241,6 +241,7 @@ def test_fail_secure_then_the_policy_comes_back(live):
     border = live.plan.switch("border").node
     assert fetch(live, "elite-1", "video")
 
+    live.watchdog.expect_down("controller")        # planned: no fault for the run
     live.controller.stop()
     stopped = time.monotonic()
     assert not live.controller.alive()
@@ -260,6 +261,7 @@ def test_fail_secure_then_the_policy_comes_back(live):
     assert not fetch(live, "library-1", "video")
 
     live.controller.start()
+    live.watchdog.expect_up("controller")
     assert live.controller.alive()
     wait_for(lambda: not differences(
         live, compile_policy(live.plan, expected)), 40,

@@ -240,3 +240,18 @@ def test_unknown_delay_line_request():
 def _no_netem(**changes) -> Capabilities:
     """A kernel without netem (this machine's kind), with HTB and nftables unless changed."""
     return dataclasses.replace(NO_NETEM, **{"userspace_delay": False, **changes})
+
+
+def test_no_reorder_reaches_the_delay_line_from_the_scenario(scenario_dict):
+    from hermitnet import plan as plan_module
+    from hermitnet import scenario
+
+    data = scenario_dict()
+    data["uplink"] = {"bw_mbps": 10, "delay_ms": 30, "jitter_ms": 10, "no_reorder": True}
+    loaded = scenario.from_dict(data)
+    assert loaded.uplink.no_reorder is True
+    ends = delayline.plan(plan_module.build(loaded), nft=True)
+    uplink_ends = [e for e in ends if e.jitter_ms == 10]
+    assert len(uplink_ends) == 2 and all(e.no_reorder for e in uplink_ends)
+    assert not any(e.no_reorder for e in ends if e not in uplink_ends)
+    assert json.loads(delayline.config_json(uplink_ends, {}))["ends"][0]["no_reorder"] is True

@@ -209,3 +209,25 @@ def test_the_readme_timeline_example_is_valid():
     kinds = [e.kind for e in events(loaded)]
     assert kinds[0] == "set_tier_zones" and "uplink_down" in kinds
     assert loaded.timeline.time_scale == 86400 and loaded.reachability_at_s == (2, 20, 38)
+
+
+def test_the_controller_is_killed_and_started_on_the_clock(scenario_dict):
+    data = with_timeline(scenario_dict, {"at_s": 4, "kind": "controller_down", "reason": "crash"},
+                         {"at_s": 12, "kind": "controller_up"})
+    got = [(e.at_s, e.kind, e.target, e.domain) for e in events(scenario.from_dict(data))]
+    assert got == [(4, "controller_down", "controller", "control"),
+                   (12, "controller_up", "controller", "control")]
+
+
+@pytest.mark.parametrize("entries, field, words", [
+    ([{"at_s": 4, "kind": "controller_up"}], "timeline.events[0]",
+     ("already up", "controller_down before it")),
+    ([{"at_s": 4, "kind": "controller_down"}, {"at_s": 6, "kind": "controller_down"}],
+     "timeline.events[1]", ("already down",)),
+    ([{"at_s": 4, "kind": "controller_down"}, {"at_s": 4, "kind": "controller_up"}],
+     "timeline.events[1]", ("contradicts",)),
+    ([{"at_s": 4, "kind": "controller_down", "site": "news"}], "timeline.events[0].site",
+     ("takes no 'site'",)),
+])
+def test_controller_events_out_of_order_are_refused(scenario_dict, entries, field, words):
+    refused(with_timeline(scenario_dict, *entries), field, *words)

@@ -8,6 +8,7 @@ import pytest
 
 from hermitnet import report
 from hermitnet.errors import HermitError
+from hermitnet.schema_check import validate
 
 
 def test_tier_zone_matrix(results_record):
@@ -205,3 +206,23 @@ def test_the_legend_explains_only_what_the_matrix_shows(tmp_path, results_record
     assert "smuggled foreign handset" not in plain and "<b>window</b>" not in plain
     rich = report.write_html(rich_record(), tmp_path).read_text()
     assert "smuggled foreign handset reaches the global zone" in rich
+
+
+def test_outages_are_in_the_summary_and_the_report(tmp_path, results_record):
+    record = results_record()
+    assert "id='outages'" not in report.write_html(record, tmp_path).read_text()
+    outage = {"down_at_s": 2.0, "up_at_s": 12.0, "gap_s": 10.0, "planned": True,
+              "detail": "exited with -9"}
+    record["outages"] = [{"component": "controller", **outage},
+                         {"component": "site:news", "down_at_s": 3.0, "up_at_s": None,
+                          "gap_s": 5.0, "planned": False, "detail": "no server running"}]
+    record["control_plane"] = {"lease_s": 5.0, "grace_s": 1.0, "down_s": 10.0,
+                               "border_closed": True, "outages": [
+                                   {**outage, "crossed": 40, "forbidden": 0,
+                                    "last_crossing_s": 4.6, "after_lease": 0}]}
+    text = report.summary(record)
+    assert "planned: controller down at t=2.00 s for 10.00 s (exited with -9)" in text
+    assert "FAULT: site:news down at t=3.00 s until the end (5.00 s)" in text
+    page = report.write_html(record, tmp_path).read_text()
+    assert "id='outages'" in page and "40 frames crossed the uplink, the last 4.6 s" in page
+    validate(record, "results", source="record")

@@ -303,3 +303,17 @@ def test_air_update_without_htb_leaves_the_rate_to_the_start_report(baseline_pla
         assert netem[netem.index("dev") + 2] == "root" and netem[-2:] == ("loss", "1%")
     reported = shaping.plan_link(link, baseline_plan, _caps(htb=False)).not_emulated
     assert any("bw_mbps=" in line for line in reported)
+
+
+def test_no_reorder_puts_a_pfifo_under_netem(scenario_dict):
+    p = _with_spec(_plan_with(scenario_dict), "uplink",
+                   scenario.LinkSpec(None, delay_ms=25, jitter_ms=5, no_reorder=True))
+    for end in shaping.plan_link(_link(p, "uplink"), p, _caps()).ends:
+        netem, child = end.tc
+        assert "netem" in netem and netem[netem.index("handle") + 1] == shaping.NETEM_HANDLE
+        assert child[child.index("parent") + 1] == f"{shaping.NETEM_HANDLE}1"
+        assert child[child.index("parent") + 2:] == ("pfifo", "limit", "1000")
+    without_jitter = _with_spec(p, "uplink", scenario.LinkSpec(None, delay_ms=25,
+                                                               no_reorder=True))
+    for end in shaping.plan_link(_link(without_jitter, "uplink"), without_jitter, _caps()).ends:
+        assert len(end.tc) == 1              # nothing to reorder: netem alone
