@@ -39,6 +39,7 @@ class ClusterSpec:
     machines: tuple[str, ...]
     global_on: str | None = None
     cells: dict[str, str] = field(default_factory=dict)
+    ssh_options: tuple[str, ...] = ()     # added to every ssh command (e.g. -o IdentityFile=...)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ def parse_cluster(text: str) -> ClusterSpec:
     """`--cluster` value: machine names separated by commas, or the path of a cluster file.
 
     A cluster file is YAML: `machines: [lab1, lab2]`, optional `global: lab2`, optional
-    `cells: {pyongyang-2: lab2}`. Machine names are host names or IPv4 addresses.
+    `cells: {pyongyang-2: lab2}`, optional `ssh_options: [-o, IdentityFile=/root/.ssh/lab]`.
+    Machine names are host names or IPv4 addresses.
     """
     path = Path(text)
     if text.endswith((".yaml", ".yml")) or path.is_file():
@@ -86,10 +88,13 @@ def _load_cluster_file(path: Path) -> ClusterSpec:
         raise HermitError(f"not valid YAML: {error}", source=source) from None
     if not isinstance(data, dict) or "machines" not in data:
         raise HermitError("expected a mapping with a `machines` list", source=source)
-    unknown = sorted(set(data) - {"machines", "global", "cells"})
+    unknown = sorted(set(data) - {"machines", "global", "cells", "ssh_options"})
     if unknown:
-        raise HermitError(f"unknown key(s) {', '.join(unknown)}; expected machines, global, cells",
-                          source=source)
+        raise HermitError(f"unknown key(s) {', '.join(unknown)}; expected machines, global, "
+                          "cells, ssh_options", source=source)
+    ssh_options = data.get("ssh_options") or []
+    if not isinstance(ssh_options, list) or not all(isinstance(o, str) for o in ssh_options):
+        raise HermitError("expected a list of ssh arguments", source=source, field="ssh_options")
     machines = data["machines"]
     if not isinstance(machines, list) or not all(isinstance(m, str) for m in machines):
         raise HermitError("expected a list of machine names", source=source, field="machines")
@@ -102,7 +107,8 @@ def _load_cluster_file(path: Path) -> ClusterSpec:
         if machine is not None and machine not in spec.machines:
             raise HermitError(f"{machine!r} is not one of the machines "
                               f"({', '.join(spec.machines)})", source=source, field=name)
-    return ClusterSpec(spec.machines, data.get("global"), {str(c): m for c, m in cells.items()})
+    return ClusterSpec(spec.machines, data.get("global"), {str(c): m for c, m in cells.items()},
+                       tuple(ssh_options))
 
 
 def _spec(machines: list[str], source: str | None) -> ClusterSpec:
