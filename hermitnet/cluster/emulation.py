@@ -24,7 +24,7 @@ from __future__ import annotations
 import secrets
 import shlex
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from mininet.examples.cluster import MininetCluster, Placer, RemoteMixin
@@ -50,6 +50,7 @@ class ClusterRun:
     addresses: dict[str, str]      # other machine -> its IPv4 address
     local_address: str             # the first machine's address towards the others
     tunnel: str                    # gretap | vxlan
+    facts: dict = field(default_factory=dict)   # machine -> {kernel, ovs, kernel_datapath, ...}
 
     def ssh(self, machine: str) -> list[str]:
         return ["ssh", "-q", "-o", "BatchMode=yes", *self.spec.ssh_options,
@@ -68,11 +69,18 @@ class ClusterRun:
     def others(self) -> list[str]:
         return list(self.placement.machines[1:])
 
+    @property
+    def kernel_datapath(self) -> bool:
+        """OVS's kernel datapath only if every machine has it; else userspace everywhere."""
+        return all(f.get("kernel_datapath") for f in self.facts.values()) and bool(self.facts)
+
     def environment(self) -> dict:
-        """For results.json: the machines, where each runs, and the tunnel kind."""
+        """For results.json: the machines, what each offers, where each node runs, the tunnel."""
+        datapath = "kernel" if self.kernel_datapath else "userspace"
         return {"machines": [{"name": m, "address": self.addresses.get(m, self.local_address),
                               "first": m == self.placement.first,
-                              "nodes": len(self.placement.on(m))}
+                              "nodes": len(self.placement.on(m)), "datapath": datapath,
+                              **self.facts.get(m, {})}
                              for m in self.placement.machines],
                 "tunnel": self.tunnel, "placement": dict(self.placement.nodes)}
 
@@ -102,14 +110,32 @@ def prepare(spec: ClusterSpec, layout, run_dir) -> ClusterRun:
     finally:
         marker.unlink(missing_ok=True)
 
+    facts = {m: _facts(partial_run, m) for m in spec.machines}
+
     def missing(kind: str) -> list[str]:
-        name = f"hnt{secrets.token_hex(3)}"
-        return [m for m in spec.machines if subprocess.run(
-            partial_run.on(m, cluster_nodes.probe_argv(kind, name)),
-            capture_output=True, timeout=30).returncode != 0]
+        return [m for m in spec.machines if kind not in facts[m]["tunnels"]]
 
     return ClusterRun(spec, placement, addresses, local_address,
-                      cluster_nodes.tunnel_kind(missing))
+                      cluster_nodes.tunnel_kind(missing), facts)
+
+
+_FACTS = """uname -r
+ovs-vsctl --version | head -n 1
+[ -d /sys/module/openvswitch ] && echo yes || echo no
+"""
+
+
+def _facts(run: ClusterRun, machine: str) -> dict:
+    """What a machine could emulate: kernel, OVS, OVS kernel datapath, tunnel kinds."""
+    done = subprocess.run(run.on(machine, ["sh", "-c", _FACTS]), capture_output=True,
+                          text=True, timeout=30)
+    lines = [*done.stdout.splitlines(), "", "", ""]
+    name = f"hnt{secrets.token_hex(3)}"
+    tunnels = [kind for kind in ("gretap", "vxlan") if subprocess.run(
+        run.on(machine, cluster_nodes.probe_argv(kind, name)), capture_output=True,
+        timeout=30).returncode == 0]
+    return {"kernel": lines[0].strip(), "ovs": lines[1].strip(),
+            "kernel_datapath": lines[2].strip() == "yes", "tunnels": tunnels}
 
 
 def _check_machine(run: ClusterRun, machine: str, marker, token: str) -> None:
@@ -174,7 +200,7 @@ class ClusterEmulation(Emulation):
         server_of = {nodes[name]: cluster.server(machine)
                      for name, machine in cluster.placement.nodes.items()}
         options = list(cluster.spec.ssh_options)
-        datapath = "kernel" if self.caps.kernel_datapath else "user"
+        datapath = "kernel" if self.caps.kernel_datapath and cluster.kernel_datapath else "user"
         servers = [cluster.server(m) for m in cluster.placement.machines]
         self.net = _Cluster(
             topo=National3GTopo(plan=plan), servers=servers, user="root",
@@ -191,7 +217,7 @@ class ClusterEmulation(Emulation):
         finally:
             self._record_shells()
         self.net.start()
-        if not self.caps.kernel_datapath:
+        if datapath == "user":
             self._checksum_offload_off()
         self._static_arp()
         self._shape_links()

@@ -102,3 +102,20 @@ def test_validate_refuses_a_one_machine_cluster(run_cli):
     code, _, err = run_cli("validate", "baseline", "--cluster", "lab1")
     assert code == 2
     assert "--cluster: a cluster needs at least two machines" in err
+
+
+def test_ssh_options_come_from_the_cluster_file(tmp_path):
+    path = tmp_path / "cluster.yaml"
+    path.write_text("machines: [a, b]\nssh_options: [-o, IdentityFile=/k]\n")
+    assert placement.parse_cluster(str(path)).ssh_options == ("-o", "IdentityFile=/k")
+    path.write_text("machines: [a, b]\nssh_options: -o\n")
+    with pytest.raises(HermitError, match="ssh_options: expected a list"):
+        placement.parse_cluster(str(path))
+
+
+def test_run_takes_a_cluster_and_refuses_a_bad_one(run_cli):
+    code, out, _ = run_cli("run", "--help")
+    assert code == 0 and "--cluster MACHINES" in out
+    code, _, err = run_cli("run", "baseline", "--cluster", "lab1,lab1")
+    assert code == 2
+    assert "--cluster: a machine is named twice" in err
