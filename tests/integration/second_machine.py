@@ -146,6 +146,17 @@ class SecondMachine:
                         found.append(int(entry))
         return found
 
+    def daemons(self) -> list[int]:
+        """The machine's own sshd (the holder execs it) and Open vSwitch daemons."""
+        if self.holder is None:
+            return []
+        found = [self.holder.pid]
+        run = Path(f"/proc/{self.holder.pid}/root/run/openvswitch")   # its /run, seen from here
+        for name in ("ovsdb-server.pid", "ovs-vswitchd.pid"):
+            with contextlib.suppress(OSError, ValueError):
+                found.append(int((run / name).read_text().strip()))
+        return found
+
     def stop(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGKILL):
             for pid in self.processes():

@@ -93,6 +93,10 @@ def test_split_run_is_ok_and_says_where_everything_ran(runs):
     assert cluster["placement"]["nb-pyongyang-2"] == REMOTE_IP
     assert cluster["placement"]["core"] == "first"
     assert [m["name"] for m in cluster["machines"]] == ["first", REMOTE_IP]
+    for machine in cluster["machines"]:
+        assert machine["datapath"] in ("kernel", "userspace")
+        assert cluster["tunnel"] in machine["tunnels"]
+        assert machine["ovs"].startswith("ovs-vsctl (Open vSwitch)")
 
 
 def test_same_reachability_matrix_as_on_one_machine(runs):
@@ -128,16 +132,16 @@ def test_nothing_is_left_on_either_machine(runs, second_machine):
     assert split["run_id"] not in inside
     names = [line.split(":")[1].strip() for line in inside.splitlines() if ": " in line]
     assert sorted(n.split("@")[0] for n in names) == sorted(["lo", f"{second_machine.name}b"])
-    others = [pid for pid in second_machine.processes()
-              if not _is_machine_daemon(pid)]
-    assert others == []
+    daemons = second_machine.daemons()
+    assert len(daemons) == 3                 # sshd, ovsdb-server, ovs-vswitchd
+    others = [_cmdline(pid) for pid in second_machine.processes() if pid not in daemons]
+    assert [c for c in others if c] == []
 
 
-def _is_machine_daemon(pid: int) -> bool:
+def _cmdline(pid: int) -> str:
     from pathlib import Path
 
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
     except OSError:
-        return True
-    return Path(cmdline).name in ("sshd", "ovsdb-server", "ovs-vswitchd")
+        return ""
