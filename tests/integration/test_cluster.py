@@ -9,6 +9,7 @@ leave nothing on either machine.
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -145,3 +146,53 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
     except OSError:
         return ""
+
+
+def test_a_killed_cluster_run_is_cleaned_on_every_machine(tmp_path, second_machine):
+    """SIGKILL leaves objects on both machines; `hermitnet clean` here removes all of them."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cluster_file = tmp_path / "cluster.yaml"
+    cluster_file.write_text(yaml.safe_dump({"machines": ["first", REMOTE_IP],
+                                            "ssh_options": second_machine.ssh_options()}))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hermitnet.cli", "run", "baseline", "--cluster",
+         str(cluster_file), "--out", str(out)], stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, cwd=REPO, env=env)
+    seen = []
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            if "network up (t = 0)" in line:
+                process.kill()
+                break
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == -signal.SIGKILL, "".join(seen)
+    run_id = json.loads((out / "results.json").read_text())["run_id"]
+    remote_bridges = second_machine.ssh(["ovs-vsctl", "--timeout=5", "list-br"]).stdout.split()
+    assert any(b.startswith(run_id) for b in remote_bridges), "the kill left nothing there?"
+    done = subprocess.run([sys.executable, "-m", "hermitnet.cli", "clean"], capture_output=True,
+                          text=True, cwd=REPO, env=env, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert f"on {REMOTE_IP}" in done.stdout
+    assert leftovers(run_id) == []
+    inside = second_machine.ssh(["sh", "-c", "ovs-vsctl --timeout=5 list-br; ip -o link"]).stdout
+    assert run_id not in inside
+    daemons = second_machine.daemons()
+    time.sleep(1)        # the node shells there end once their ssh sessions are gone
+    others = [_cmdline(pid) for pid in second_machine.processes() if pid not in daemons]
+    assert [c for c in others if c] == []
