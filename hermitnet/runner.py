@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from hermitnet import counters, report
@@ -86,6 +87,8 @@ class LiveRun:
     watchdog: object = None   # hermitnet.emulation.watchdog.Watchdog, from t = 0
     on_timeline_step: object = None  # called with each radio timeline row (the live view)
     tagged_probes: list = field(default_factory=list)     # the probes planned, once per run
+    cluster_spec: object = None      # hermitnet.cluster.placement.ClusterSpec: several machines
+    cluster: object = None           # its checked hermitnet.cluster.emulation.ClusterRun
 
     @property
     def controller_api(self) -> str:
@@ -292,19 +295,20 @@ def _skeleton_results(scenario, run_id: str, caps, will, will_not) -> dict:
 
 @contextmanager
 def session(scenario, out_dir: Path | None = None, progress=print, caps=None,
-            api_host: str = "127.0.0.1") -> Iterator[LiveRun]:
+            api_host: str = "127.0.0.1", cluster=None) -> Iterator[LiveRun]:
     """Bring the scenario's network up, yield it, and always tear it down and write results.
 
     Refused (HermitError naming the other run) while another run holds the run lock. The
-    controller's API listens on `api_host` (beyond loopback only with a token)."""
+    controller's API listens on `api_host` (beyond loopback only with a token). `cluster` (a
+    hermitnet.cluster.placement.ClusterSpec) spreads the network over several machines."""
     with (_sigterm_as_interrupt(), runlock.acquire(scenario.name, scenario.source) as lock,
-          _session(scenario, out_dir, progress, caps, lock, api_host) as live):
+          _session(scenario, out_dir, progress, caps, lock, api_host, cluster) as live):
         yield live
 
 
 @contextmanager
 def _session(scenario, out_dir, progress, caps, lock,
-             api_host: str = "127.0.0.1") -> Iterator[LiveRun]:
+             api_host: str = "127.0.0.1", cluster=None) -> Iterator[LiveRun]:
     caps = caps or caps_module.detect()
     if caps.problems:
         raise HermitError("this machine cannot run the emulation:\n  - "
@@ -327,7 +331,7 @@ def _session(scenario, out_dir, progress, caps, lock,
     results = _skeleton_results(scenario, run_id, caps, will, will_not)
     results["policy"] = state.to_dict()  # as the run starts: the report's expectation
     live = LiveRun(scenario, plan, state, compiled, caps, run_dir, results, progress,
-                   api_host=api_host)
+                   api_host=api_host, cluster_spec=cluster)
     manifest = manifest_module.Manifest.create(run_id, str(run_dir))
     from hermitnet.timeline.events import events
 
@@ -371,14 +375,26 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
     plan, scenario, caps, progress = live.plan, live.scenario, live.caps, live.progress
     timings = live.results["timings_s"]
     clock = time.monotonic()
+    of_host, build = "127.0.0.1", Emulation
+    if live.cluster_spec is not None:
+        from hermitnet.cluster import emulation as cluster_emulation
+        from hermitnet.cluster.placement import describe
+
+        for line in describe(plan, cluster_emulation.place(plan, live.cluster_spec)):
+            progress(line)
+        live.cluster = cluster_emulation.prepare(live.cluster_spec, plan, live.run_dir)
+        live.results["environment"]["cluster"] = live.cluster.environment()
+        progress(f"links between machines: {live.cluster.tunnel} tunnels")
+        of_host = live.cluster.local_address
+        build = partial(cluster_emulation.ClusterEmulation, cluster=live.cluster)
     live.controller_started_at = time.time()
     live.controller = ControllerProcess(
         {"plan": plan.to_dict(), "policy": live.state.to_dict(),
          "started_at": live.controller_started_at,
          "counters_path": str(live.run_dir / "counters.jsonl"),
          "counters_interval_s": COUNTERS_INTERVAL_S, "lease_s": LEASE_S},
-        live.run_dir, manifest, api_host=live.api_host)
-    progress(f"starting controller ({caps.controller}) on 127.0.0.1:{live.controller.of_port}")
+        live.run_dir, manifest, api_host=live.api_host, of_host=of_host)
+    progress(f"starting controller ({caps.controller}) on {of_host}:{live.controller.of_port}")
     live.controller.start()
     manifest.controller_api = live.controller_api
     manifest.api_token_path = live.controller.token_path and str(live.controller.token_path)
@@ -386,7 +402,7 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
     try:
         progress(f"building network: {len(plan.switches)} switches, {len(plan.hosts)} hosts, "
                  f"{caps.datapath} datapath")
-        with Emulation(plan, caps, manifest, live.controller.of_port) as emu:
+        with build(plan, caps, manifest, live.controller.of_port) as emu:
             live.emu = emu
             live.results["environment"]["not_emulated"] += emu.not_emulated
             timings["build"] = time.monotonic() - clock
@@ -522,13 +538,13 @@ def _fail_on_faults(outages: list[dict]) -> None:
 
 
 def run(scenario, out_dir: Path | None = None, progress=print, caps=None,
-        after=None, api_host: str = "127.0.0.1", watch=None) -> tuple[Path, dict]:
+        after=None, api_host: str = "127.0.0.1", watch=None, cluster=None) -> tuple[Path, dict]:
     """Run `scenario` and measure everything it asks for; returns (results folder, results).
 
     `after(live)`, if given, runs on the live network once everything is measured; `watch(live)`,
     a context manager (the live view), is entered once the network is up and left before it
     goes down."""
-    with session(scenario, out_dir, progress, caps, api_host) as live, \
+    with session(scenario, out_dir, progress, caps, api_host, cluster) as live, \
             (watch(live) if watch else nullcontext()):
         live.measure_all()
         if after is not None:

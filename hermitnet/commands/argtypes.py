@@ -63,3 +63,13 @@ def check_creatable(path: Path, option: str) -> None:
         raise HermitError(f"cannot write {path}: a file is in the way of a folder", field=option)
     if not os.access(existing, os.W_OK | os.X_OK):
         raise HermitError(f"cannot write {path}: permission denied", field=option)
+
+
+def cluster(text: str):
+    """--cluster: machine names a,b,... or a cluster file (hermitnet.cluster.placement)."""
+    from hermitnet.cluster.placement import parse_cluster
+
+    try:
+        return parse_cluster(text)
+    except HermitError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

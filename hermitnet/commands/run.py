@@ -14,6 +14,10 @@ the run (topology, link load, tiers, counters, leakage, radio) on 127.0.0.1.
 The controller's REST API listens on 127.0.0.1. --api-host ADDRESS makes it listen there
 instead (e.g. 0.0.0.0 for every interface); then every request needs the run's token, written
 to api-token in the results folder (mode 0600) and used by `hermitnet policy`.
+
+--cluster a,b,... spreads the network over several machines on Mininet's Cluster Edition (a
+NodeB and its phones on one machine, the rest on this one; `hermitnet validate --cluster`
+prints the placement); see docs/cluster.md for the setup and what it does not emulate.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import sys
 from pathlib import Path
 
 from hermitnet import report, runner, scenario, shipped
+from hermitnet.commands import argtypes
 from hermitnet.commands.argtypes import check_creatable
 from hermitnet.emulation import capabilities
 
@@ -48,6 +53,9 @@ def add_arguments(parser) -> None:
                       help="after measuring, keep the network up; Enter re-measures reachability")
     mode.add_argument("--cli", action="store_true",
                       help="after measuring, open Mininet's CLI on the network")
+    parser.add_argument("--cluster", type=argtypes.cluster, metavar="MACHINES",
+                        help="spread the network over machines reachable as root by SSH, this "
+                             "one first: a,b,... or a cluster file (docs/cluster.md)")
     parser.add_argument("--view", action="store_true",
                         help="serve a live view of the run at http://127.0.0.1:PORT/ (an open "
                              "port, printed at start; loopback only: no other address listens)")
@@ -72,7 +80,7 @@ def run(args) -> int:
         from hermitnet.view.server import serving as watch
     caps = capabilities.detect(delay_line=args.delay_line)
     run_dir, results = runner.run(loaded, args.out, progress=_progress, caps=caps, after=after,
-                                  api_host=args.api_host, watch=watch)
+                                  api_host=args.api_host, watch=watch, cluster=args.cluster)
     print()
     print(report.summary(results))
     print(f"\nresults: {run_dir}/results.json\nreport:  {run_dir / 'report.html'}")

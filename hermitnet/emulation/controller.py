@@ -1,6 +1,7 @@
 """The controller process: the tiered-routing Ryu app, started and stopped per run.
 
-OpenFlow listens on 127.0.0.1 only (the run's switches are local). The REST API listens on
+OpenFlow listens on 127.0.0.1 only (the run's switches are local), or for a run over several
+machines on the first machine's address towards the others (of_host). The REST API listens on
 127.0.0.1 unless the run asks for another address (`hermitnet run --api-host`); then a token is
 generated for the run (secrets.token_urlsafe), written to API_TOKEN_NAME in the run folder
 (mode 0600, root-only) and named in the controller's config, and every request must carry it
@@ -55,13 +56,15 @@ def free_port() -> int:
 class ControllerProcess:
     """`hermitnet-ryu-manager` running the tiered-routing app (package data) for one run."""
 
-    def __init__(self, config: dict, run_dir: Path, manifest, api_host: str = LOOPBACK):
+    def __init__(self, config: dict, run_dir: Path, manifest, api_host: str = LOOPBACK,
+                 of_host: str = LOOPBACK):
         self.config_path = run_dir / "controller.json"
         self.log_path = run_dir / "controller.log"
         self.errors_path = run_dir / "controller-errors.jsonl"
         self.config = config
         self.manifest = manifest
         self.api_host = api_host
+        self.of_host = of_host    # OpenFlow: loopback, or a cluster run's address to its machines
         # a token whenever the API listens beyond loopback
         self.token_path = None if is_loopback(api_host) else run_dir / API_TOKEN_NAME
         self.of_port = free_port()
@@ -80,7 +83,7 @@ class ControllerProcess:
         # The entry point, not `python -m hermitnet.ryu_compat`: the venv's .pth hook has
         # imported that module already, and runpy warns about running it a second time.
         return [str(LAUNCHER),
-                "--ofp-listen-host", LOOPBACK, "--ofp-tcp-listen-port", str(self.of_port),
+                "--ofp-listen-host", self.of_host, "--ofp-tcp-listen-port", str(self.of_port),
                 "--wsapi-host", self.api_host, "--wsapi-port", str(self.api_port),
                 str(shipped.controller_app())]
 
@@ -113,11 +116,11 @@ class ControllerProcess:
                 raise HermitError(f"the controller exited with code {self.process.returncode}; "
                                   f"see {self.log_path}:\n{self.log_tail()}")
             try:
-                with socket.create_connection(("127.0.0.1", self.of_port), timeout=0.5):
+                with socket.create_connection((self.of_host, self.of_port), timeout=0.5):
                     return
             except OSError:
                 time.sleep(0.1)
-        raise HermitError(f"the controller did not listen on 127.0.0.1:{self.of_port} within "
+        raise HermitError(f"the controller did not listen on {self.of_host}:{self.of_port} within "
                           f"{timeout_s:g} s; see {self.log_path}")
 
     def alive(self) -> bool:

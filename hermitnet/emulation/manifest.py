@@ -6,6 +6,11 @@ processes (checked by PID *and* start time, so a recycled PID is never killed), 
 inside the network namespace of a recorded process that is still alive (one started in a host in
 the instant before it could be recorded), OVS bridges and root-namespace interfaces. It is safe to
 run twice.
+
+A run spread over several machines also records, per other machine, how to reach it (the ssh
+command) and what it made there: bridges, root-namespace interfaces (tunnel ends included) and
+the PIDs, with start times, of its node shells there. `cleanup()` removes those over SSH with one
+shell script per machine (`remote_cleanup_script`) that applies the same rules on that machine.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ class Manifest:
     processes: list[dict] = field(default_factory=list)   # {pid, start, what}
     controller_api: str | None = None                      # http://127.0.0.1:PORT
     api_token_path: str | None = None                      # when the API needs a token
+    # other machines of a cluster run: {machine: {ssh: [argv], bridges, interfaces, processes}}
+    machines: dict[str, dict] = field(default_factory=dict)
 
     @property
     def path(self) -> Path:
@@ -81,6 +88,16 @@ class Manifest:
 
     def add_process(self, pid: int, what: str) -> None:
         self.processes.append({"pid": pid, "start": process_start_time(pid), "what": what})
+        self.save()
+
+    def add_machine_objects(self, machine: str, ssh: list[str], *, bridges=(), interfaces=(),
+                            processes=()) -> None:
+        """Record objects made on another machine (processes: {pid, start, what} there)."""
+        entry = self.machines.setdefault(machine, {"ssh": list(ssh), "bridges": [],
+                                                   "interfaces": [], "processes": []})
+        entry["bridges"].extend(b for b in bridges if b not in entry["bridges"])
+        entry["interfaces"].extend(i for i in interfaces if i not in entry["interfaces"])
+        entry["processes"].extend(processes)
         self.save()
 
     def owner_alive(self) -> bool:
@@ -118,8 +135,60 @@ def cleanup(manifest: Manifest) -> list[str]:
         if Path(f"/sys/class/net/{intf}").exists():
             _quiet(["ip", "link", "del", intf])
             removed.append(f"interface {intf}")
+    for machine, entry in manifest.machines.items():
+        removed += _cleanup_machine(machine, entry)
     manifest.path.unlink(missing_ok=True)
     return removed
+
+
+def remote_cleanup_script(entry: dict, *, strays_only: bool = False) -> str:
+    """A POSIX shell script that removes, on its own machine, what `entry` names.
+
+    Processes only when their start time still matches, together with every process in their
+    (non-root) network namespaces; then bridges and interfaces. Prints one line per removal.
+    `strays_only`: only the other processes in the recorded processes' namespaces (what runs in
+    a host goes before the host does)."""
+    lines = ["root_ns=$(readlink /proc/$$/ns/net)", "spaces=''"]   # this shell: the root
+    for proc in entry.get("processes", []):
+        pid, start = int(proc["pid"]), int(proc["start"])
+        lines += [
+            f"if [ -r /proc/{pid}/stat ] && "
+            f"[ \"$(sed 's/.*) //' /proc/{pid}/stat | cut -d' ' -f20)\" = {start} ]; then",
+            f"  ns=$(readlink /proc/{pid}/ns/net)",
+            "  [ \"$ns\" != \"$root_ns\" ] && spaces=\"$spaces $ns\"",
+            *([] if strays_only else [f"  kill -9 {pid} && echo 'process {pid}'"]),
+            "fi",
+        ]
+    lines += [
+        "for p in /proc/[0-9]*; do",
+        "  ns=$(readlink $p/ns/net 2>/dev/null) || continue",
+        f"  case ' {' '.join(str(int(p['pid'])) for p in entry.get('processes', []))} ' in "
+        "*\" ${p#/proc/} \"*) continue;; esac",
+        "  case \" $spaces \" in *\" $ns \"*) kill -9 ${p#/proc/} "
+        "2>/dev/null && echo \"process ${p#/proc/} (in a host's namespace)\";; esac",
+        "done",
+    ]
+    if strays_only:
+        return "\n".join(lines + ["exit 0", ""])
+    for bridge in entry.get("bridges", []):
+        lines.append(f"ovs-vsctl --timeout=10 br-exists {bridge} && "
+                     f"ovs-vsctl --timeout=10 del-br {bridge} && echo 'bridge {bridge}'")
+    for intf in [*entry.get("interfaces", []), *entry.get("bridges", [])]:
+        lines.append(f"[ -e /sys/class/net/{intf} ] && ip link del {intf} && "
+                     f"echo 'interface {intf}'")
+    return "\n".join(lines + ["exit 0", ""])
+
+
+def _cleanup_machine(machine: str, entry: dict) -> list[str]:
+    try:
+        done = subprocess.run([*entry["ssh"], "sh", "-s"], input=remote_cleanup_script(entry),
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        LOG.warning("cleanup on %s: %s", machine, error)
+        return [f"nothing on {machine}: cannot reach it ({error})"]
+    if done.returncode != 0:
+        LOG.warning("cleanup on %s: %s", machine, done.stderr.strip())
+    return [f"{line} on {machine}" for line in done.stdout.splitlines() if line.strip()]
 
 
 def stop_strays(pids: list[int]) -> list[str]:

@@ -130,7 +130,7 @@ class Emulation:
 
     def stop(self) -> None:
         if self.net is not None:  # whatever runs in a host goes first, recorded or not
-            manifest_module.stop_strays([h.pid for h in self.net.hosts if h.shell and h.pid])
+            self._stop_host_processes()
         for process in self.processes:
             if process.poll() is None:
                 process.terminate()
@@ -196,6 +196,9 @@ class Emulation:
                               f"{timeout_s:g} s") from None
         self.processes.remove(process)
         return subprocess.CompletedProcess(argv, process.returncode, out, err)
+
+    def _stop_host_processes(self) -> None:
+        manifest_module.stop_strays([h.pid for h in self.net.hosts if h.shell and h.pid])
 
     # -- setup steps -------------------------------------------------------------------------
     def _switch_interfaces(self) -> list[str]:
@@ -286,7 +289,7 @@ class Emulation:
         pending = dict(expected)
         while pending:
             for switch in list(pending):
-                if installed_flow_counts(self.plan.switch(switch).node) == pending[switch]:
+                if self.flow_counts(switch) == pending[switch]:
                     del pending[switch]
             if not pending:
                 break
@@ -298,6 +301,10 @@ class Emulation:
                                   f"{', '.join(sorted(pending))}")
             time.sleep(0.2)
         return time.monotonic() - started
+
+    def flow_counts(self, switch: str) -> dict[int, int]:
+        """{table: flows} installed on a logical switch."""
+        return installed_flow_counts(self.plan.switch(switch).node)
 
 
 def installed_flow_counts(bridge: str) -> dict[int, int]:

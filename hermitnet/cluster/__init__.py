@@ -1,0 +1,1 @@
+"""Running one scenario over several machines on Mininet's Cluster Edition."""
