@@ -352,6 +352,7 @@ def _session(scenario, out_dir, progress, caps, lock,
 
 @contextmanager
 def _emulation(live: LiveRun, manifest) -> Iterator[None]:
+    from hermitnet.emulation import censor as censor_emulation
     from hermitnet.emulation.controller import ControllerProcess
     from hermitnet.emulation.network import Emulation
     from hermitnet.workload import observer, servers
@@ -385,12 +386,22 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
             progress("starting the sites' servers")
             live.site_processes.update(servers.start_sites(
                 emu, scenario, live.run_dir, {f.dst for f in scenario.flows}))
+            running_censors = []
+            if scenario.censors:
+                progress("starting the censors: " + ", ".join(
+                    f"{c.name} on the {c.path} path ({len(c.rules)} rules)"
+                    for c in scenario.censors))
+                running_censors = censor_emulation.start(emu, scenario, live.run_dir)
             observer.install(emu, plan)
             for kind in ("uplink", "foreign-backhaul"):
                 emu.capture(kind, live.run_dir / "capture.pcap")
             live.clock = Clock()          # t = 0 of the run's one clock
             progress(f"network up (t = 0); controller API {live.controller_api}")
-            yield
+            try:
+                yield
+            finally:
+                if running_censors:
+                    live.results["censors"] = censor_emulation.collect(emu, running_censors)
     finally:
         live.controller.stop()
         live.results["controller"]["errors"] = live.controller.errors()

@@ -24,6 +24,9 @@ NFQNL_CFG_CMD_UNBIND = 2
 NFQNL_COPY_PACKET = 2
 NFQA_PACKET_HDR = 1
 NFQA_VERDICT_HDR = 2
+NFQA_IFINDEX_PHYSINDEV = 7
+NFQA_IFINDEX_PHYSOUTDEV = 8
+NFQA_HWADDR = 9
 NFQA_PAYLOAD = 10
 NLM_F_REQUEST = 1
 NLM_F_ACK = 4
@@ -38,6 +41,9 @@ _NFGEN = struct.Struct("=BBH")   # family, version, res_id (network order, packe
 class QueuedPacket:
     packet_id: int
     payload: bytes    # the IPv4 packet, from its IP header
+    physindev: int | None = None    # bridge port it came in on (ifindex)
+    physoutdev: int | None = None   # bridge port it would leave by
+    hwaddr: str | None = None       # its source MAC
 
 
 def _attr(kind: int, data: bytes) -> bytes:
@@ -101,7 +107,10 @@ class Queue:
             if NFQA_PACKET_HDR not in attrs or NFQA_PAYLOAD not in attrs:
                 continue
             packet_id = struct.unpack_from("!I", attrs[NFQA_PACKET_HDR])[0]
-            packets.append(QueuedPacket(packet_id, attrs[NFQA_PAYLOAD]))
+            packets.append(QueuedPacket(packet_id, attrs[NFQA_PAYLOAD],
+                                        _ifindex(attrs.get(NFQA_IFINDEX_PHYSINDEV)),
+                                        _ifindex(attrs.get(NFQA_IFINDEX_PHYSOUTDEV)),
+                                        _hwaddr(attrs.get(NFQA_HWADDR))))
         return packets
 
     def verdict(self, packet_id: int, accept: bool) -> None:
@@ -115,6 +124,18 @@ class Queue:
                 "!BBH", NFQNL_CFG_CMD_UNBIND, 0, socket.AF_INET)))
         finally:
             self.sock.close()
+
+
+def _ifindex(data: bytes | None) -> int | None:
+    return struct.unpack_from("!I", data)[0] if data else None
+
+
+def _hwaddr(data: bytes | None) -> str | None:
+    """struct nfqnl_msg_packet_hw: be16 length, 2 bytes padding, the address."""
+    if not data:
+        return None
+    length = struct.unpack_from("!H", data)[0]
+    return ":".join(f"{b:02x}" for b in data[4:4 + length])
 
 
 def _messages(data: bytes):
