@@ -18,6 +18,11 @@ import socket
 import sys
 from pathlib import Path
 
+from scapy.config import conf
+from scapy.layers.dns import DNS, DNSRR  # imported before any packet is parsed: binds port 53
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.l2 import Ether
+
 from hermitnet.censor.nfqueue import Queue
 
 COUNTERS = ("packets_matched", "packets_dropped", "resets_injected", "answers_injected")
@@ -69,9 +74,6 @@ def name_matches(name: str | None, rule: dict) -> bool:
 
 def matching_rule(packet, rules: list[dict]) -> dict | None:
     """The first rule `packet` (a scapy IP packet) falls under, or None."""
-    from scapy.layers.dns import DNS
-    from scapy.layers.inet import TCP, UDP
-
     for rule in rules:
         action = rule["action"]
         if action.startswith("dns-"):
@@ -95,9 +97,6 @@ def matching_rule(packet, rules: list[dict]) -> dict | None:
 # -- what the censor sends back (pure: scapy packets) -----------------------------------------
 def dns_answer(query, action: str, config: dict):
     """The forged answer to a DNS query (IP/UDP/DNS), from the queried server's address."""
-    from scapy.layers.dns import DNS, DNSRR
-    from scapy.layers.inet import IP, UDP
-
     dns = query[DNS]
     reply = IP(src=query[IP].dst, dst=query[IP].src) / UDP(sport=53, dport=query[UDP].sport)
     if action == "dns-nxdomain":
@@ -112,8 +111,6 @@ def dns_answer(query, action: str, config: dict):
 def resets(segment) -> tuple:
     """(to the client, to the server): RSTs that end the connection `segment` (client ->
     server, dropped) belongs to, each in sequence for its receiver."""
-    from scapy.layers.inet import IP, TCP
-
     ip, tcp = segment[IP], segment[TCP]
     to_client = IP(src=ip.dst, dst=ip.src) / TCP(sport=tcp.dport, dport=tcp.sport, flags="R",
                                                  seq=tcp.ack)
@@ -124,8 +121,6 @@ def resets(segment) -> tuple:
 
 def blockpage_answer(request, html: str):
     """The block page as the site's answer to `request`: one segment, then FIN."""
-    from scapy.layers.inet import IP, TCP
-
     ip, tcp = request[IP], request[TCP]
     body = html.encode()
     response = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
@@ -147,8 +142,6 @@ class Injector:
 
     def handle(self, queued) -> bool:
         """Act on one queued packet; True to let it through."""
-        from scapy.layers.inet import IP
-
         packet = IP(queued.payload)
         rule = matching_rule(packet, self.rules)
         if rule is None:
@@ -178,9 +171,6 @@ class Injector:
         return False   # tls-drop: dropped, nothing sent
 
     def send(self, packet, ifindex: int | None, src_mac: str, dst_mac: str) -> None:
-        from scapy.config import conf
-        from scapy.layers.l2 import Ether
-
         if ifindex is None:
             return
         if ifindex not in self.sockets:

@@ -20,7 +20,7 @@ header or the SNI exactly before it acts, and lets everything else through untou
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import asdict, dataclass
 
 from hermitnet.scenario import DNS_ACTIONS, HTTP_ACTIONS, TLS_ACTIONS
@@ -113,14 +113,14 @@ def throttle_commands(rules: tuple[Rule, ...], inside_intf: str,
         cmds += [["tc", "qdisc", "replace", "dev", intf, "root", "handle", HTB_HANDLE, "htb",
                   "default", "1"],
                  ["tc", "class", "replace", "dev", intf, "parent", HTB_HANDLE, "classid",
-                  f"{HTB_HANDLE}1", "htb", "rate", UNSHAPED_RATE]]
+                  f"{HTB_HANDLE}1", "htb", "rate", UNSHAPED_RATE, "quantum", "1514"]]
         for rule in throttled:
             burst_bytes = max(1600, int(rule.rate_kbps * 1000 / 8 / 50))   # 20 ms at the rate
             classid = f"{HTB_HANDLE}{10 + rule.index}"
             cmds += [["tc", "class", "replace", "dev", intf, "parent", HTB_HANDLE, "classid",
                       classid, "htb", "rate", f"{rule.rate_kbps:g}kbit", "ceil",
                       f"{rule.rate_kbps:g}kbit", "burst", str(burst_bytes), "cburst",
-                      str(burst_bytes)],
+                      str(burst_bytes), "quantum", "1514"],
                      ["tc", "filter", "replace", "dev", intf, "parent", HTB_HANDLE, "protocol",
                       "ip", "prio", "1", "handle", f"800::{10 + rule.index:x}", "u32", "match",
                       "ip", direction, f"{rule.ip}/32", "flowid", classid]]
@@ -158,18 +158,19 @@ def kernel_counts(iptables_save: str) -> dict[int, int]:
     return counts
 
 
-def shaped_counts(tc_json: str, rules: tuple[Rule, ...]) -> dict[int, dict]:
-    """`tc -s -j class show dev X` of one port -> {rule index: its class's counters}."""
+_TC_CLASS = re.compile(r"^class htb (\S+) .*?\n\s*Sent (\d+) bytes (\d+) pkt "
+                       r"\(dropped (\d+), overlimits (\d+)", re.M)
+
+
+def shaped_counts(tc_stats: str, rules: tuple[Rule, ...]) -> dict[int, dict]:
+    """`tc -s class show dev X` of one port -> {rule index: its class's counters}."""
     by_class = {f"{HTB_HANDLE}{10 + r.index}": r.index for r in rules if r.action == "throttle"}
     counts = {}
-    for entry in json.loads(tc_json or "[]"):
-        index = by_class.get(entry.get("handle"))
-        if index is None:
-            continue
-        stats = entry.get("stats", {})
-        counts[index] = {"bytes": stats.get("bytes", 0), "packets": stats.get("packets", 0),
-                         "dropped": stats.get("drops", 0),
-                         "overlimits": stats.get("overlimits", 0)}
+    for classid, sent, packets, dropped, overlimits in _TC_CLASS.findall(tc_stats):
+        if classid in by_class:
+            counts[by_class[classid]] = {"bytes": int(sent), "packets": int(packets),
+                                         "dropped": int(dropped),
+                                         "overlimits": int(overlimits)}
     return counts
 
 

@@ -74,8 +74,8 @@ def _start_one(emu, scenario, censor, run_dir: Path) -> RunningCensor:
     page = censor_rules.blockpage_html(name)
     (folder / "index.html").write_text(page)
     if any(r.action == "dns-blockpage" for r in rules):
-        emu.popen(name, [sys.executable, "-c", HTTP_SERVER, where.ip, str(HTTP_PORT),
-                         str(folder)], "block page server", stdout=subprocess.DEVNULL,
+        emu.popen(name, [sys.executable, "-c", HTTP_SERVER, where.ip, str(folder),
+                         str(HTTP_PORT)], "block page server", stdout=subprocess.DEVNULL,
                   stderr=subprocess.DEVNULL)
     counts_path = folder / "injector-counts.json"
     injector = None
@@ -118,7 +118,7 @@ def _collect_one(emu, censor: RunningCensor) -> dict:
     shaped = []
     if any(r.action == "throttle" for r in censor.rules):
         for intf in censor.ports:
-            out = emu.run(name, ["tc", "-s", "-j", "class", "show", "dev", intf]).stdout
+            out = emu.run(name, ["tc", "-s", "class", "show", "dev", intf]).stdout
             shaped.append(censor_rules.shaped_counts(out, censor.rules))
     injected, injector = {}, None
     if censor.injector is not None:
