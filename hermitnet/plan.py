@@ -10,7 +10,12 @@ operator's address in the global zone (ZONE_PREFIXES).
 
 With a radio section, phones on the map start on the cell the radio model gives them at t = 0:
 a national handset behind that NodeB, a foreign handset on the `foreign` switch (the foreign
-operator's RAN, outside the national controller, linked straight to the global zone).
+operator's RAN, outside the national controller, linked to the global zone).
+
+A censor of the scenario on the foreign-cell path sits in that link, a bump in the wire:
+foreign <-> censor <-> global, a host that bridges its two ports (port 0 towards the phones,
+port 1 towards the global zone) and filters what crosses. It holds one address of its own,
+CENSOR_ADDRESSES, where it serves its block page.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ SUBSCRIBER_POOL = "100.64.0.0/10"
 _SITE_BASE = {"intranet": "10.1.0.0", "national": "203.0.113.0", "global": "198.18.0.0"}
 _FIRST_HOST = 10
 _MAX_PER_BLOCK = 240
+# The censor's own address on each path (in the zone it sits in) and its prefix length.
+CENSOR_ADDRESSES = {"foreign-cell": ("198.19.255.254", 15)}
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,18 @@ class LinkPlan:
 
 
 @dataclass(frozen=True)
+class CensorPlan:
+    name: str          # logical (scenario) name
+    node: str          # emulated host name (run-prefixed, short)
+    path: str          # foreign-cell
+    ip: str            # its own address (block page server)
+    prefix_len: int
+    mac: str
+    inside: str        # the switch on its port 0 (towards the phones)
+    outside: str       # the switch on its port 1 (towards the sites)
+
+
+@dataclass(frozen=True)
 class Plan:
     run_tag: int
     prefix: str
@@ -73,6 +92,7 @@ class Plan:
     hosts: tuple[HostPlan, ...]
     links: tuple[LinkPlan, ...]
     tier_index: dict[str, int] = field(default_factory=dict)
+    censors: tuple[CensorPlan, ...] = ()
     # The radio state at t = 0 the air links were laid out from ({UE name: Attachment}); in
     # memory only, for the radio timeline's first step: not part of to_dict().
     radio_t0: dict = field(default_factory=dict, compare=False, repr=False)
@@ -83,18 +103,32 @@ class Plan:
     def host(self, name: str) -> HostPlan:
         return next(h for h in self.hosts if h.name == name)
 
+    def censor(self, name: str) -> CensorPlan:
+        return next(c for c in self.censors if c.name == name)
+
+    def nodes(self) -> dict[str, str]:
+        """Logical name -> emulated node name, for every switch, host and censor."""
+        return {**{s.name: s.node for s in self.switches}, **{h.name: h.node for h in self.hosts},
+                **{c.name: c.node for c in self.censors}}
+
     def hosts_on(self, switch: str) -> list[HostPlan]:
         return [h for h in self.hosts if h.switch == switch]
 
     def trunk_ports(self, switch: str) -> dict[int, str]:
-        """Ports of `switch` that lead to another switch: {port: neighbour switch}."""
+        """Ports of `switch` that lead to another switch: {port: neighbour switch}. A censor in
+        a link is transparent: the port leads to the switch on its other side."""
         switch_names = {s.name for s in self.switches}
+        across = {c.name: {c.inside: c.outside, c.outside: c.inside} for c in self.censors}
         ports = {}
         for link in self.links:
-            if link.a == switch and link.b in switch_names:
-                ports[link.a_port] = link.b
-            if link.b == switch and link.a in switch_names:
-                ports[link.b_port] = link.a
+            for here, port, there in ((link.a, link.a_port, link.b),
+                                      (link.b, link.b_port, link.a)):
+                if here != switch:
+                    continue
+                if there in switch_names:
+                    ports[port] = there
+                elif there in across:
+                    ports[port] = across[there][switch]
         return ports
 
     def uplink_port(self) -> tuple[str, int] | None:
@@ -166,6 +200,7 @@ class Plan:
                 LinkPlan(**{**lk, "spec": LinkSpec(**lk["spec"])}) for lk in data["links"]
             ),
             tier_index=dict(data["tier_index"]),
+            censors=tuple(CensorPlan(**c) for c in data.get("censors", [])),
         )
 
 
@@ -194,7 +229,13 @@ def build(scenario: Scenario, run_tag: int = 0, prefix: str = "hn") -> Plan:
         builder.link(f"nb-{cell_name}", "rnc", "backhaul", backhaul)
     if any(s.handset == "foreign" for s in scenario.subscribers):
         builder.switch("foreign", "foreign-ran", controlled=False)
-        builder.link("foreign", "global", "foreign-backhaul", unshaped)
+        censor = next((c for c in scenario.censors if c.path == "foreign-cell"), None)
+        if censor is None:
+            builder.link("foreign", "global", "foreign-backhaul", unshaped)
+        else:
+            builder.censor(censor.name, "foreign-cell", "foreign", "global")
+            builder.link("foreign", censor.name, "foreign-backhaul", unshaped, b_port=0)
+            builder.link(censor.name, "global", "censor", unshaped, a_port=1)
 
     counters: dict[tuple[str, int], int] = {}
     foreign_count = 0
@@ -233,7 +274,7 @@ def build(scenario: Scenario, run_tag: int = 0, prefix: str = "hn") -> Plan:
                      link_kind="server", spec=unshaped)
 
     return Plan(run_tag, prefix, tuple(builder.switches), tuple(builder.hosts),
-                tuple(builder.links), tier_index, initial)
+                tuple(builder.links), tier_index, tuple(builder.censors), initial)
 
 
 # A phone without service keeps a (tiny) HTB rate so its class exists; its loss is 100 %.
@@ -272,6 +313,7 @@ class _Builder:
         self.switches: list[SwitchPlan] = []
         self.hosts: list[HostPlan] = []
         self.links: list[LinkPlan] = []
+        self.censors: list[CensorPlan] = []
         self.next_port: dict[str, int] = {}
 
     def switch(self, name: str, role: str, *, controlled: bool) -> None:
@@ -283,8 +325,19 @@ class _Builder:
         self.next_port[switch] = self.next_port.get(switch, 0) + 1
         return self.next_port[switch]
 
-    def link(self, a: str, b: str, kind: str, spec: LinkSpec) -> None:
-        self.links.append(LinkPlan(a, self.port(a), b, self.port(b), kind, spec))
+    def link(self, a: str, b: str, kind: str, spec: LinkSpec, *, a_port: int | None = None,
+             b_port: int | None = None) -> None:
+        """A link; a censor end gives its own port number (0 inside, 1 outside)."""
+        a_port = self.port(a) if a_port is None else a_port
+        b_port = self.port(b) if b_port is None else b_port
+        self.links.append(LinkPlan(a, a_port, b, b_port, kind, spec))
+
+    def censor(self, name: str, path: str, inside: str, outside: str) -> None:
+        index = len(self.censors) + 1
+        mac = f"02:68:6e:{self.run_tag & 0xFF:02x}:ff:{index:02x}"
+        ip, prefix_len = CENSOR_ADDRESSES[path]
+        self.censors.append(CensorPlan(name, f"{self.prefix}x{index}", path, ip, prefix_len,
+                                       mac, inside, outside))
 
     def host(self, name, kind, switch, ip, prefix_len, *, link_kind, spec, tier=None, zone=None):
         index = len(self.hosts) + 1

@@ -368,6 +368,7 @@ def _session(scenario, out_dir, progress, caps, lock,
 
 @contextmanager
 def _emulation(live: LiveRun, manifest) -> Iterator[None]:
+    from hermitnet.emulation import censor as censor_emulation
     from hermitnet.emulation.controller import ControllerProcess
     from hermitnet.emulation.network import Emulation
     from hermitnet.workload import observer, servers
@@ -413,6 +414,12 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
             progress("starting the sites' servers")
             live.site_processes.update(servers.start_sites(
                 emu, scenario, live.run_dir, {f.dst for f in scenario.flows}))
+            running_censors = []
+            if scenario.censors:
+                progress("starting the censors: " + ", ".join(
+                    f"{c.name} on the {c.path} path ({len(c.rules)} rules)"
+                    for c in scenario.censors))
+                running_censors = censor_emulation.start(emu, scenario, live.run_dir)
             observer.install(emu, plan)
             for kind in ("uplink", "foreign-backhaul"):
                 emu.capture(kind, live.run_dir / "capture.pcap")
@@ -425,6 +432,8 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
             finally:      # before the teardown, which the watchdog must not see as outages
                 live.watchdog.stop()
                 live.results["outages"] = live.watchdog.finish(live.clock.now_s())
+                if running_censors:
+                    live.results["censors"] = censor_emulation.collect(emu, running_censors)
     finally:
         live.controller.stop()
         live.results["controller"]["errors"] = live.controller.errors()

@@ -105,6 +105,33 @@ class BlockWindow:
     reason: str = ""
 
 
+# What a censor rule does (the schema's censors[].rules[].action); hermitnet.censor applies them.
+DNS_ACTIONS = ("dns-nxdomain", "dns-bogon", "dns-blockpage")
+HTTP_ACTIONS = ("tcp-rst", "http-blockpage")
+TLS_ACTIONS = ("tls-rst", "tls-drop")
+ADDRESS_ACTIONS = ("blackhole", "throttle")   # act on the site's address: need a site
+
+
+@dataclass(frozen=True)
+class CensorRule:
+    """One behaviour of a censor, for one site (its hostname and address) or one keyword."""
+
+    action: str
+    site: str | None = None
+    keyword: str | None = None
+    rate_kbps: float | None = None   # throttle only
+
+
+@dataclass(frozen=True)
+class Censor:
+    """A filtering host on a path outside the national controller ("foreign-cell")."""
+
+    name: str
+    path: str
+    rules: tuple[CensorRule, ...]
+    description: str = ""
+
+
 @dataclass(frozen=True)
 class Timeline:
     """The scenario clock: t = 0 is the network up with the policy on every switch."""
@@ -146,6 +173,7 @@ class Scenario:
     reachability_at_s: tuple[float, ...] = ()   # empty: one sweep, in turn, from t = 0
     probes_at_s: tuple[float, ...] = ()         # empty: once, in turn
     written_blocklist: tuple = field(default=(), compare=False, repr=False)  # as in the file
+    censors: tuple[Censor, ...] = ()
 
     @property
     def duration_s(self) -> float:
@@ -373,6 +401,11 @@ def from_dict(data, *, source: str = "<scenario>") -> Scenario:
                                 (measure.get("reachability") or {}).get("at_s", [])),
         probes_at_s=tuple(float(t) for t in (measure.get("probes") or {}).get("at_s", [])),
         written_blocklist=tuple(blocklist),
+        censors=tuple(
+            Censor(c["name"], c["path"], tuple(
+                CensorRule(r["action"], r.get("site"), r.get("keyword"), r.get("rate_kbps"))
+                for r in c["rules"]), c.get("description", "").strip())
+            for c in data.get("censors", [])),
     )
     _check_references(scenario)
     from hermitnet.timeline.events import events
@@ -459,6 +492,7 @@ def _check_references(scenario: Scenario) -> None:
             if flow.dst not in site_names:
                 fail(f"measure.{what}[{i}].to", f"unknown site {flow.dst!r}")
     _check_times(scenario, fail)
+    _check_censors(scenario, site_names, fail)
     if scenario.timeline_traffic and scenario.radio is None:
         fail("measure.timeline", "a timeline needs a radio section (it replays the radio model)")
 
@@ -483,6 +517,47 @@ def _check_times(scenario: Scenario, fail) -> None:
         if flow.start_s is not None:
             within(f"measure.throughput.flows[{i}].start_s",
                    flow.start_s + (flow.seconds or scenario.throughput_seconds))
+
+
+def _check_censors(scenario: Scenario, site_names: list[str], fail) -> None:
+    """Each censor on a path that exists, once per path; each rule for one site or keyword,
+    with what its action needs."""
+    paths: dict[str, str] = {}
+    taken = RESERVED_NAMES | {s.name for s in scenario.subscribers} | set(site_names)
+    for i, censor in enumerate(scenario.censors):
+        where = f"censors[{i}]"
+        if censor.name in taken or censor.name.startswith("nb-"):
+            fail(f"{where}.name", f"{censor.name!r} is already a subscriber, site or switch "
+                 "name; choose another")
+        taken |= {censor.name}
+        if censor.path in paths:
+            fail(f"{where}.path", f"censor {paths[censor.path]!r} is already on the "
+                 f"{censor.path} path; expected one censor per path (give it every rule)")
+        paths[censor.path] = censor.name
+        if censor.path == "foreign-cell" and not any(
+                s.handset == "foreign" for s in scenario.subscribers):
+            fail(f"{where}.path", "no foreign handsets in this scenario, so no foreign-cell "
+                 "path: add a radio UE with handset: foreign (see scenarios/border.yaml)")
+        for j, rule in enumerate(censor.rules):
+            _check_censor_rule(rule, f"{where}.rules[{j}]", site_names, fail)
+
+
+def _check_censor_rule(rule: CensorRule, where: str, site_names: list[str], fail) -> None:
+    if (rule.site is None) == (rule.keyword is None):
+        fail(where, "expected exactly one of 'site' (a site name) or 'keyword' (a word)")
+    if rule.site is not None and rule.site not in site_names:
+        fail(f"{where}.site", f"unknown site {rule.site!r}; expected one of: "
+             f"{', '.join(site_names)}")
+    if rule.action in ADDRESS_ACTIONS and rule.site is None:
+        fail(f"{where}.keyword", f"{rule.action} acts on a site's address: give 'site', "
+             "not 'keyword'")
+    if rule.action in DNS_ACTIONS and rule.keyword is not None and "." in rule.keyword:
+        fail(f"{where}.keyword", "a DNS keyword is matched inside one label of the name: "
+             "expected a word without '.'")
+    if rule.action == "throttle" and rule.rate_kbps is None:
+        fail(f"{where}.rate_kbps", "throttle needs the rate to hold the site to, in kbit/s")
+    if rule.action != "throttle" and rule.rate_kbps is not None:
+        fail(f"{where}.rate_kbps", f"only throttle takes a rate; remove it from {rule.action}")
 
 
 def _subscriber_paths(scenario: Scenario) -> list[str]:

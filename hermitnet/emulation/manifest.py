@@ -2,7 +2,8 @@
 
 A manifest is a JSON file in the state directory (/run/hermitnet by default; gone at reboot like
 the objects it names). `cleanup()` removes exactly what a manifest names, never anything else:
-processes (checked by PID *and* start time, so a recycled PID is never killed), any other process
+processes (checked by PID *and* start time, so a recycled PID is never killed), the netfilter
+tables loaded inside a host (a censor's) while its shell holds the namespace, any other process
 inside the network namespace of a recorded process that is still alive (one started in a host in
 the instant before it could be recorded), OVS bridges and root-namespace interfaces. It is safe to
 run twice.
@@ -52,6 +53,7 @@ class Manifest:
     bridges: list[str] = field(default_factory=list)
     interfaces: list[str] = field(default_factory=list)
     processes: list[dict] = field(default_factory=list)   # {pid, start, what}
+    tables: list[dict] = field(default_factory=list)      # {pid, start, family, table, what}
     controller_api: str | None = None                      # http://127.0.0.1:PORT
     api_token_path: str | None = None                      # when the API needs a token
     # other machines of a cluster run: {machine: {ssh: [argv], bridges, interfaces, processes}}
@@ -98,6 +100,11 @@ class Manifest:
         entry["bridges"].extend(b for b in bridges if b not in entry["bridges"])
         entry["interfaces"].extend(i for i in interfaces if i not in entry["interfaces"])
         entry["processes"].extend(processes)
+
+    def add_table(self, holder_pid: int, family: str, table: str, what: str) -> None:
+        """A netfilter table in the network namespace of `holder_pid` (a host's shell)."""
+        self.tables.append({"pid": holder_pid, "start": process_start_time(holder_pid),
+                            "family": family, "table": table, "what": what})
         self.save()
 
     def owner_alive(self) -> bool:
@@ -121,6 +128,11 @@ def list_manifests() -> list[Manifest]:
 def cleanup(manifest: Manifest) -> list[str]:
     """Remove what the manifest names; returns what was removed, in words."""
     removed = []
+    for table in manifest.tables:   # first: the namespace goes with the processes holding it
+        if table["start"] is not None and _same(table):
+            _quiet(["nsenter", f"--net=/proc/{table['pid']}/ns/net", "nft", "delete", "table",
+                    table["family"], table["table"]])
+            removed.append(f"table {table['family']} {table['table']} ({table['what']})")
     live = [p for p in manifest.processes
             if p["start"] is not None and process_start_time(p["pid"]) == p["start"]]
     live += _strays(live)

@@ -149,7 +149,7 @@ class Emulation:
 
     # -- access ------------------------------------------------------------------------------
     def node(self, logical_name: str):
-        for item in (*self.plan.hosts, *self.plan.switches):
+        for item in (*self.plan.hosts, *self.plan.switches, *self.plan.censors):
             if item.name == logical_name:
                 return self.net.get(item.node)
         raise KeyError(logical_name)
@@ -202,8 +202,7 @@ class Emulation:
 
     # -- setup steps -------------------------------------------------------------------------
     def _switch_interfaces(self) -> list[str]:
-        nodes = {s.name: s.node for s in self.plan.switches}
-        nodes.update({h.name: h.node for h in self.plan.hosts})
+        nodes = self.plan.nodes()
         names = []
         for link in self.plan.links:
             names += [f"{nodes[link.a]}-eth{link.a_port}", f"{nodes[link.b]}-eth{link.b_port}"]

@@ -182,5 +182,5 @@ def air_link_update(link, plan, spec: LinkSpec, caps) -> tuple[InterfaceShaping,
 
 
 def _nodes(plan) -> dict[str, str]:
-    """Logical name -> emulated node name, for every switch and host of the plan."""
-    return {**{s.name: s.node for s in plan.switches}, **{h.name: h.node for h in plan.hosts}}
+    """Logical name -> emulated node name, for every switch, host and censor of the plan."""
+    return plan.nodes()

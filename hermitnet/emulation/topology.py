@@ -41,6 +41,8 @@ class National3GTopo(Topo):
                 host.node, ip=f"{host.ip}/{host.prefix_len}", mac=host.mac,
                 defaultRoute=f"dev {host.node}-eth0", hermit_name=host.name,
             )
+        for censor in plan.censors:   # a bridge between its two ports, set up by the run
+            nodes[censor.name] = self.addHost(censor.node, ip=None, hermit_name=censor.name)
         for link in plan.links:
             self.addLink(nodes[link.a], nodes[link.b], port1=link.a_port, port2=link.b_port,
                          kind=link.kind, **_tc_params(link.spec))

@@ -1,4 +1,10 @@
-"""Real servers inside the site hosts: an HTTP server per site, iperf3 where flows end."""
+"""Real servers inside the site hosts: one web server process per site, iperf3 where flows end.
+
+The web server is Python's http.server in one light process serving both HTTP (port 80) and
+HTTPS (port 443, the site's certificate from the run's CA: hermitnet.workload.tls); the TLS
+handshake runs in the connection's own thread, so a client that never finishes it (a censor
+dropped its ClientHello) holds up no one else.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +17,38 @@ from pathlib import Path
 from hermitnet.errors import HermitError
 
 HTTP_PORT = 80
+HTTPS_PORT = 443
 IPERF_PORT = 5201
 
 # `python -m http.server`, without its reverse lookup of the bound address (socket.getfqdn in
 # HTTPServer.server_bind): inside a host there is no resolver, and the lookup held every start
-# for about 6 s, so a site_up event took effect late. argv: address, port, directory.
+# for about 6 s, so a site_up event took effect late. argv: address, directory, HTTP port, and
+# for HTTPS as well: its port, certificate and key files.
 HTTP_SERVER = """
-import functools, http.server, socketserver, sys
+import functools, http.server, socketserver, ssl, sys, threading
 class Server(http.server.ThreadingHTTPServer):
+    tls = None
     def server_bind(self):
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[3])
-Server((sys.argv[1], int(sys.argv[2])), handler).serve_forever()
+    def finish_request(self, request, client_address):
+        if self.tls is not None:
+            request.settimeout(10)
+            request = self.tls.wrap_socket(request, server_side=True)
+        super().finish_request(request, client_address)
+    def handle_error(self, request, client_address):
+        pass
+address, directory = sys.argv[1], sys.argv[2]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
+servers = [Server((address, int(sys.argv[3])), handler)]
+if len(sys.argv) > 4:
+    https = Server((address, int(sys.argv[4])), handler)
+    https.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    https.tls.load_cert_chain(sys.argv[5], sys.argv[6])
+    servers.append(https)
+for server in servers[1:]:
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+servers[0].serve_forever()
 """
 
 
@@ -45,8 +70,14 @@ def write_site_page(site, directory: Path) -> Path:
 
 
 def start_sites(emu, scenario, run_dir: Path, iperf_sites: set[str]) -> dict[str, list]:
-    """Start every site's servers and wait until they listen; returns {site: its processes}
-    (for site_down / site_up on the timeline)."""
+    """Issue the run's CA and each site's certificate, start every site's servers and wait
+    until they listen; returns {site: its processes} (for site_down / site_up on the
+    timeline)."""
+    from hermitnet.workload import tls
+
+    authority = tls.make_authority(run_dir / "tls", scenario.name)
+    for site in scenario.sites:
+        authority.issue(site.hostname, emu.plan.host(site.name).ip)
     running = {site.name: _start(emu, site, run_dir, site.name in iperf_sites)
                for site in scenario.sites}
     for site in scenario.sites:
@@ -74,16 +105,24 @@ def restart_site(emu, site, run_dir: Path, iperf: bool) -> list:
     return processes
 
 
+def ca_path(run_dir: Path) -> Path:
+    """The run's CA certificate: what clients trust (curl --cacert)."""
+    return Path(run_dir) / "tls" / "ca.pem"
+
+
 def _ports(iperf: bool) -> list[int]:
-    return [HTTP_PORT] + ([IPERF_PORT] if iperf else [])
+    return [HTTP_PORT, HTTPS_PORT] + ([IPERF_PORT] if iperf else [])
 
 
 def _start(emu, site, run_dir: Path, iperf: bool) -> list:
     host = emu.plan.host(site.name)
     root = write_site_page(site, run_dir / "sites" / site.name).parent
-    processes = [emu.popen(site.name, [sys.executable, "-c", HTTP_SERVER, host.ip,
-                                       str(HTTP_PORT), str(root)],
-                           "http server", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    tls_dir = run_dir / "tls"
+    argv = [sys.executable, "-c", HTTP_SERVER, host.ip, str(root), str(HTTP_PORT),
+            str(HTTPS_PORT), str(tls_dir / f"{site.hostname}.pem"),
+            str(tls_dir / f"{site.hostname}.key")]
+    processes = [emu.popen(site.name, argv, "web server (http and https)",
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     if iperf:
         processes.append(emu.popen(site.name, ["iperf3", "-s", "-B", host.ip, "-p",
                                                str(IPERF_PORT)], "iperf3 server",

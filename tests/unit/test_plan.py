@@ -68,11 +68,15 @@ def test_names_and_dpids_are_unique(shipped_plan):
 
 def test_ports_are_unique_per_switch(shipped_plan):
     switch_names = {s.name for s in shipped_plan.switches}
+    censor_names = {c.name for c in shipped_plan.censors}
     used = Counter()
     for link in shipped_plan.links:
         for end, port in ((link.a, link.a_port), (link.b, link.b_port)):
             if end in switch_names:
                 assert port >= 1, link
+                used[(end, port)] += 1
+            elif end in censor_names:
+                assert port in (0, 1), link   # a censor bridges eth0 (inside) and eth1
                 used[(end, port)] += 1
             else:
                 assert port == 0, link   # a host has one interface: eth0
@@ -86,8 +90,7 @@ def test_interface_names_fit_ifnamsiz(shipped_plan):
         assert len(node) <= 10, node
     for link in shipped_plan.links:
         for end, port in ((link.a, link.a_port), (link.b, link.b_port)):
-            node = next(n.node for n in (*shipped_plan.switches, *shipped_plan.hosts)
-                        if n.name == end)
+            node = shipped_plan.nodes()[end]
             assert len(f"{node}-eth{port}") <= IFNAMSIZ
 
 
