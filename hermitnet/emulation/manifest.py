@@ -100,6 +100,7 @@ class Manifest:
         entry["bridges"].extend(b for b in bridges if b not in entry["bridges"])
         entry["interfaces"].extend(i for i in interfaces if i not in entry["interfaces"])
         entry["processes"].extend(processes)
+        self.save()
 
     def add_table(self, holder_pid: int, family: str, table: str, what: str) -> None:
         """A netfilter table in the network namespace of `holder_pid` (a host's shell)."""
