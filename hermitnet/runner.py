@@ -164,6 +164,7 @@ class LiveRun:
             player.wait(scenario.duration_s)
         finally:
             player.stop()
+            actions.stop_floods()
             self.results["timeline"] = self._timeline_results(player, actions)
         self.results["reachability"] = sorted((row for sweep in sweeps for row in sweep),
                                               key=lambda row: row["t_s"])
@@ -221,6 +222,7 @@ class LiveRun:
             "duration_s": self.scenario.duration_s, "step_s": line.step_s,
             "time_scale": line.time_scale, "events": player.records,
             "late": [f"{r['kind']} {r['target']} at {r['planned_s']:g} s" for r in late],
+            "floods": actions.floods,
         }
 
     def check_controller(self) -> None:

@@ -7,10 +7,16 @@ event's record in results.json.
           air link whose settings changed re-shaped (hermitnet.workload.timeline.LiveRadio)
   uplink  uplink_down, uplink_up, uplink_degrade: hermitnet.emulation.uplink's commands
   site    site_down, site_up: the site's servers stopped or started again
+  flood   flood_start, flood_stop: a flood sender (hermitnet.workload.flood) started in the
+          global-zone site and stopped with SIGTERM; `stop_floods()` stops those still running
+          at the end of the run, and `floods` is what each one asked for and sent
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import subprocess
 import time
 
 from hermitnet.commands.policy import call
@@ -18,7 +24,7 @@ from hermitnet.emulation import uplink
 from hermitnet.emulation.process import run_checked
 from hermitnet.errors import HermitError
 from hermitnet.timeline.events import Event
-from hermitnet.workload import servers
+from hermitnet.workload import flood, servers
 
 
 def policy_request(event: Event) -> tuple[str, str, dict | None]:
@@ -46,6 +52,8 @@ class LiveActions:
         self.radio = live_radio
         self.site_processes = site_processes if site_processes is not None else {}
         self.not_emulated: list[str] = []
+        self.running_floods: dict[str, tuple] = {}   # site -> (process, its record)
+        self.floods: list[dict] = []
 
     def apply(self, event: Event) -> dict:
         return getattr(self, f"_{event.domain}")(event)
@@ -103,3 +111,60 @@ class LiveActions:
                 self.live.emu, site, self.live.run_dir, iperf)
         return {"servers": "stopped" if event.kind == "site_down" else "listening",
                 "servers_s": round(time.monotonic() - started, 3)}
+
+    def _flood(self, event: Event) -> dict:
+        if event.kind == "flood_start":
+            return self._start_flood(event)
+        return self._stop_flood(event.target, event)
+
+    def _start_flood(self, event: Event) -> dict:
+        options, rate_mbps = dict(event.options), dict(event.settings)["rate_mbps"]
+        host = self.live.plan.host(event.target)
+        dst_ips = flood.destinations(self.live.plan, options["toward"])
+        neighbours = flood.neighbour_lines(dst_ips, f"{host.node}-eth0")
+        if neighbours:
+            self.live.emu.check(host.name, ["ip", "-batch", "-"], "\n".join(neighbours) + "\n")
+        process = self.live.emu.popen(
+            host.name, flood.argv(host.ip, dst_ips, options["protocol"], rate_mbps),
+            f"{options['protocol']} flood", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+        record = {"from": event.target, "toward": options["toward"],
+                  "protocol": options["protocol"], "destinations": dst_ips,
+                  "rate_mbps_asked": rate_mbps, "planned_start_s": event.at_s,
+                  "sender_started_s": round(self.live.clock.now_s(), 3),
+                  "start_field": event.field}
+        self.running_floods[event.target] = (process, record)
+        return {"destinations": dst_ips, "pid": process.pid}
+
+    def _stop_flood(self, site: str, event: Event | None) -> dict:
+        process, record = self.running_floods.pop(site)
+        process.terminate()
+        try:
+            out, err = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, err = process.communicate(timeout=10)
+        stopped_s = round(self.live.clock.now_s(), 3)
+        record.update({"planned_stop_s": event.at_s if event else None,
+                       "stop_field": event.field if event else "end of the run",
+                       "sender_stopped_s": stopped_s})
+        self.floods.append(record)
+        try:
+            sent = json.loads(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            record["error"] = (f"the flood from {site} stopped without its report (exit "
+                               f"{process.returncode}): {err.strip()[-300:] or 'no output'}")
+            raise HermitError(record["error"]) from None
+        record.update({"rate_mbps_achieved": sent["achieved_mbps"], "packets": sent["packets"],
+                       "bytes": sent["bytes"], "seconds": sent["seconds"],
+                       "send_errors": sent["errors"]})
+        return {"rate_mbps_asked": record["rate_mbps_asked"],
+                "rate_mbps_achieved": sent["achieved_mbps"], "packets": sent["packets"]}
+
+    def stop_floods(self) -> None:
+        """Stop the floods still running (the run is over); each is recorded in `floods` (with
+        an `error` if its sender gave no report)."""
+        for site in list(self.running_floods):
+            # an error is kept in the flood's record; the run's own outcome stands
+            with contextlib.suppress(HermitError):
+                self._stop_flood(site, None)

@@ -209,3 +209,70 @@ def test_the_readme_timeline_example_is_valid():
     kinds = [e.kind for e in events(loaded)]
     assert kinds[0] == "set_tier_zones" and "uplink_down" in kinds
     assert loaded.timeline.time_scale == 86400 and loaded.reachability_at_s == (2, 20, 38)
+
+
+def _flood(at_s=5, **fields):
+    return {"at_s": at_s, "kind": "flood_start", "from": "video", "toward": "national",
+            "rate_mbps": 20, **fields}
+
+
+def test_a_flood_is_started_and_stopped_on_the_clock(scenario_dict):
+    data = with_timeline(scenario_dict, _flood(protocol="syn", rate_mbps=2),
+                         {"at_s": 15, "kind": "flood_stop", "from": "video"})
+    start, stop = events(scenario.from_dict(data))
+    assert (start.kind, start.target, start.domain) == ("flood_start", "video", "flood")
+    assert start.to_dict()["rate_mbps"] == 2 and start.to_dict()["protocol"] == "syn"
+    assert start.to_dict()["toward"] == "national"
+    assert start.describe() == "flood_start video toward=national protocol=syn rate_mbps=2"
+    assert (stop.at_s, stop.kind, stop.target) == (15, "flood_stop", "video")
+
+
+@pytest.mark.parametrize("entry,field,words", [
+    (_flood(**{"from": "news"}), "timeline.events[0].from",
+     ["unknown global-zone site 'news'", "expected one of: video"]),
+    (_flood(rate_mbps=500), "timeline.events[0].rate_mbps",
+     ["500 Mbit/s", "beyond what this machine's flood generator can send", "at most 100"]),
+    (_flood(rate_mbps=11, protocol="syn"), "timeline.events[0].rate_mbps",
+     ["syn flood at 11", "at most 10"]),
+    (_flood(toward="moon"), "timeline.events[0].toward", ["'moon' is not one of"]),
+    (_flood(protocol="icmp"), "timeline.events[0].protocol", ["'icmp' is not one of"]),
+    ({"at_s": 5, "kind": "flood_start", "from": "video", "toward": "border"},
+     "timeline.events[0]", ["flood_start needs 'rate_mbps'"]),
+    ({"at_s": 5, "kind": "flood_stop", "from": "video"}, "timeline.events[0]",
+     ["video is not flooding at 5 s", "expected a flood_start before it"]),
+    (_flood(at_s=40), "timeline.events[0].at_s", ["beyond the run's duration"]),
+    (_flood(site="news"), "timeline.events[0].site", ["flood_start takes no 'site'"]),
+])
+def test_each_bad_flood_is_refused_naming_its_field(scenario_dict, entry, field, words):
+    refused(with_timeline(scenario_dict, entry), field, *words)
+
+
+def test_a_flood_toward_national_needs_national_sites(scenario_dict):
+    data = with_timeline(scenario_dict, _flood(),
+                         sites=[{"name": "news", "zone": "intranet"},
+                                {"name": "video", "zone": "global"}])
+    refused(data, "timeline.events[0].toward", "this scenario has none", "expected border")
+    data["timeline"]["events"][0]["toward"] = "border"
+    assert events(scenario.from_dict(data))[0].options[0] == ("toward", "border")
+
+
+def test_floods_at_once_share_the_generator(scenario_dict):
+    sites = [{"name": "video", "zone": "global"}, {"name": "shop", "zone": "global"},
+             {"name": "portal", "zone": "national"}]
+    data = with_timeline(scenario_dict, _flood(rate_mbps=60),
+                         _flood(at_s=8, **{"from": "shop"}, rate_mbps=5, protocol="syn"),
+                         sites=sites)
+    error = refused(data, "timeline.events[1].rate_mbps", "floods at once at 8 s",
+                    "video 60 Mbit/s udp", "shop 5 Mbit/s syn", "110%")
+    assert "at most 100 %" in error.message
+    data["timeline"]["events"].insert(1, {"at_s": 7, "kind": "flood_stop", "from": "video"})
+    assert len(events(scenario.from_dict(data))) == 3
+
+
+def test_a_second_flood_from_the_same_site_and_a_flood_started_and_stopped_at_once(
+        scenario_dict):
+    refused(with_timeline(scenario_dict, _flood(), _flood(at_s=8)), "timeline.events[1]",
+            "video is already flooding at 8 s", "timeline.events[0]")
+    refused(with_timeline(scenario_dict, _flood(), {"at_s": 5, "kind": "flood_stop",
+                                                    "from": "video"}),
+            "timeline.events[1]", "contradicts", "at the same time")
