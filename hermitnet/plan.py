@@ -63,6 +63,7 @@ class LinkPlan:
     b_port: int
     kind: str          # air | fixed | backhaul | core | uplink | server
     spec: LinkSpec
+    name: str = ""     # an uplink's name (scenario.uplinks); empty for other links
 
 
 @dataclass(frozen=True)
@@ -99,12 +100,17 @@ class Plan:
 
     def uplink_port(self) -> tuple[str, int] | None:
         """(switch, port) where the national network meets the outside: the port of a controlled
-        switch that leads to a switch outside the controller (border -> global); None if none."""
+        switch that leads to a switch outside the controller (border -> global), the first
+        uplink's; None if none."""
         for switch in (s for s in self.switches if s.controlled):
             for port, neighbour in self.trunk_ports(switch.name).items():
                 if not self.switch(neighbour).controlled:
                     return switch.name, port
         return None
+
+    def uplink_ports(self) -> dict[str, tuple[str, int]]:
+        """{uplink name: (border switch, its port)}, in the scenario's order of preference."""
+        return {link.name: (link.a, link.a_port) for link in self.links if link.kind == "uplink"}
 
     def next_hop_ports(self, switch: str) -> dict[str, int]:
         """For every host: the port `switch` sends its packets out of (shortest path)."""
@@ -183,7 +189,8 @@ def build(scenario: Scenario, run_tag: int = 0, prefix: str = "hn") -> Plan:
     unshaped = LinkSpec()
     for name in ("rnc", "intranet", "fixed", "border"):
         builder.link("core", name, "core", unshaped)
-    builder.link("border", "global", "uplink", scenario.uplink)
+    for uplink in scenario.uplinks:   # parallel border-global links, one per upstream
+        builder.link("border", "global", "uplink", uplink.spec, name=uplink.name)
     initial = _initial_attachments(scenario)
     cells = [(c.name, c.backhaul) for c in scenario.cells]
     if scenario.radio is not None:
@@ -283,8 +290,8 @@ class _Builder:
         self.next_port[switch] = self.next_port.get(switch, 0) + 1
         return self.next_port[switch]
 
-    def link(self, a: str, b: str, kind: str, spec: LinkSpec) -> None:
-        self.links.append(LinkPlan(a, self.port(a), b, self.port(b), kind, spec))
+    def link(self, a: str, b: str, kind: str, spec: LinkSpec, name: str = "") -> None:
+        self.links.append(LinkPlan(a, self.port(a), b, self.port(b), kind, spec, name))
 
     def host(self, name, kind, switch, ip, prefix_len, *, link_kind, spec, tier=None, zone=None):
         index = len(self.hosts) + 1

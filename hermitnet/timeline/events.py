@@ -28,7 +28,6 @@ FLOOD_KINDS = ("flood_start", "flood_stop")
 KINDS = POLICY_KINDS + RADIO_KINDS + UPLINK_KINDS + SITE_KINDS + FLOOD_KINDS
 WRITTEN_KINDS = tuple(k for k in KINDS if k != "phone_move")   # phone_move comes from radio.ues
 
-UPLINK_NAME = "uplink"   # the scenario's one uplink (scenario.uplink)
 DEGRADE_FIELDS = ("bw_mbps", "delay_ms", "loss_pct")
 
 # Fields each written kind takes besides at_s and kind (required ones first, then optional).
@@ -183,8 +182,8 @@ def _written(scenario, fail) -> list[Event]:
         elif kind in FLOOD_KINDS:
             target = known("from", global_sites, "global-zone site")
         else:
-            target = known("uplink", [UPLINK_NAME], "uplink") if "uplink" in entry \
-                else UPLINK_NAME
+            target = _uplink_target(entry, where, [u.name for u in scenario.uplinks], known,
+                                    fail)
         tier = None
         if kind in ("block", "unblock", "move_subscriber") and "tier" in entry:
             tier = known("tier", tiers, "tier")
@@ -199,6 +198,16 @@ def _written(scenario, fail) -> list[Event]:
                            settings=settings, options=options, reason=entry.get("reason", ""),
                            field=where))
     return found
+
+
+def _uplink_target(entry: dict, where: str, names: list[str], known, fail) -> str:
+    """The uplink an uplink event acts on: optional when the scenario has only one."""
+    if "uplink" in entry:
+        return known("uplink", names, "uplink")
+    if len(names) > 1:
+        fail(where, f"{entry['kind']} needs 'uplink' when the scenario has several; expected "
+             f"one of: {', '.join(names)}")
+    return names[0]
 
 
 def _flood_options(entry: dict, where: str, national_sites: list[str], fail) -> tuple:
@@ -290,7 +299,8 @@ def _check_sequence(scenario, ordered: list[Event], fail) -> None:
     brought up that is up, etc. is an error naming the event."""
     blocked = {(b.site, b.tier) for b in scenario.blocklist}
     since: dict[tuple, str] = {}
-    uplink, sites_down = "up", set()
+    uplinks = {u.name: "up" for u in scenario.uplinks}
+    sites_down = set()
     flooding: dict[str, Event] = {}
     for event in ordered:
         at = f"at {event.at_s:g} s"
@@ -305,19 +315,8 @@ def _check_sequence(scenario, ordered: list[Event], fail) -> None:
                      "a block before it (or a blocklist entry)")
             (blocked.add if event.kind == "block" else blocked.discard)(slot)
             since[slot] = event.field
-        elif event.kind == "uplink_down":
-            if uplink == "down":
-                fail(event.field, f"the uplink is already down {at}; expected an uplink_up first")
-            uplink = "down"
-        elif event.kind == "uplink_degrade":
-            if uplink == "down":
-                fail(event.field, f"the uplink is down {at}; expected an uplink_up first")
-            uplink = "degraded"
-        elif event.kind == "uplink_up":
-            if uplink == "up":
-                fail(event.field, f"the uplink is already up {at} (as configured); expected an "
-                     "uplink_down or uplink_degrade before it")
-            uplink = "up"
+        elif event.kind in UPLINK_KINDS:
+            uplinks[event.target] = _uplink_step(event, uplinks[event.target], at, fail)
         elif event.kind in SITE_KINDS:
             down = event.kind == "site_down"
             if down == (event.target in sites_down):
@@ -334,6 +333,19 @@ def _check_sequence(scenario, ordered: list[Event], fail) -> None:
         elif event.kind == "flood_stop" and flooding.pop(event.target, None) is None:
             fail(event.field, f"{event.target} is not flooding {at}; expected a flood_start "
                  "before it")
+
+
+def _uplink_step(event: Event, state: str, at: str, fail) -> str:
+    """An uplink's state (up, down, degraded) after `event`; an error if it cannot happen."""
+    what = "the uplink" if event.target == "uplink" else f"uplink {event.target}"
+    if event.kind == "uplink_down" and state == "down":
+        fail(event.field, f"{what} is already down {at}; expected an uplink_up first")
+    if event.kind == "uplink_degrade" and state == "down":
+        fail(event.field, f"{what} is down {at}; expected an uplink_up first")
+    if event.kind == "uplink_up" and state == "up":
+        fail(event.field, f"{what} is already up {at} (as configured); expected an "
+             "uplink_down or uplink_degrade before it")
+    return {"uplink_down": "down", "uplink_degrade": "degraded", "uplink_up": "up"}[event.kind]
 
 
 def _check_generator(running, event: Event, fail) -> None:

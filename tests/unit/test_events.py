@@ -137,7 +137,66 @@ def test_each_bad_event_is_refused_naming_its_field(scenario_dict, entry, field,
 
 def test_an_unknown_uplink_is_refused(scenario_dict):
     data = with_timeline(scenario_dict, {"at_s": 5, "kind": "uplink_down", "uplink": "second"})
-    refused(data, "timeline.events[0].uplink", "'uplink' was expected")   # one uplink
+    refused(data, "timeline.events[0].uplink", "unknown uplink 'second'",
+            "expected one of: uplink")   # the single uplink form names its one uplink "uplink"
+
+
+TWO_UPLINKS = [{"name": "cable", "bw_mbps": 10, "delay_ms": 30},
+               {"name": "satellite", "bw_mbps": 2, "delay_ms": 300}]
+
+
+def test_named_uplinks_each_have_their_own_events(scenario_dict):
+    data = with_timeline(scenario_dict,
+                         {"at_s": 5, "kind": "uplink_down", "uplink": "cable"},
+                         {"at_s": 5, "kind": "uplink_degrade", "uplink": "satellite",
+                          "loss_pct": 1},
+                         {"at_s": 15, "kind": "uplink_up", "uplink": "cable"},
+                         uplinks=TWO_UPLINKS)
+    loaded = scenario.from_dict(data)
+    assert [u.name for u in loaded.uplinks] == ["cable", "satellite"]
+    assert loaded.uplink_spec("satellite").delay_ms == 300
+    assert loaded.uplink.bw_mbps == 10 and loaded.uplink_spec("cable").loss_pct == 0
+    got = [(e.at_s, e.kind, e.target) for e in events(loaded)]
+    assert got == [(5, "uplink_down", "cable"), (5, "uplink_degrade", "satellite"),
+                   (15, "uplink_up", "cable")]
+
+
+@pytest.mark.parametrize("entry,field,words", [
+    ({"at_s": 5, "kind": "uplink_down"}, "timeline.events[0]",
+     ["uplink_down needs 'uplink' when the scenario has several", "cable, satellite"]),
+    ({"at_s": 5, "kind": "uplink_down", "uplink": "uplink"}, "timeline.events[0].uplink",
+     ["unknown uplink 'uplink'", "expected one of: cable, satellite"]),
+    ({"at_s": 5, "kind": "uplink_up", "uplink": "satellite"}, "timeline.events[0]",
+     ["uplink satellite is already up at 5 s"]),
+])
+def test_bad_named_uplink_events_are_refused(scenario_dict, entry, field, words):
+    refused(with_timeline(scenario_dict, entry, uplinks=TWO_UPLINKS), field, *words)
+
+
+def test_one_uplink_down_twice_is_refused_but_two_uplinks_down_are_not(scenario_dict):
+    down = {"kind": "uplink_down", "uplink": "cable"}
+    refused(with_timeline(scenario_dict, {"at_s": 5, **down}, {"at_s": 8, **down},
+                          uplinks=TWO_UPLINKS),
+            "timeline.events[1]", "uplink cable is already down at 8 s")
+    both = with_timeline(scenario_dict, {"at_s": 5, **down},
+                         {"at_s": 8, "kind": "uplink_down", "uplink": "satellite"},
+                         uplinks=TWO_UPLINKS)
+    assert len(events(scenario.from_dict(both))) == 2
+
+
+@pytest.mark.parametrize("extra,field,words", [
+    ({"uplink": {"bw_mbps": 5}}, "uplink", ["either uplink", "or uplinks", "not both"]),
+    ({"uplinks": [{"name": "cable"}, {"name": "cable"}]}, "uplinks[1].name",
+     ["duplicate uplink name 'cable'"]),
+    ({"uplinks": []}, "uplinks", ["[] should be non-empty"]),
+    ({"uplinks": [{"bw_mbps": 5}]}, "uplinks[0]", ["'name' is a required property"]),
+    ({"uplinks": [{"name": "cable", "rate": 5}]}, "uplinks[0]", ["'rate' was unexpected"]),
+])
+def test_bad_uplinks_are_refused(scenario_dict, extra, field, words):
+    data = scenario_dict(**extra)
+    if "uplink" in extra:
+        data["uplinks"] = TWO_UPLINKS
+    refused(data, field, *words)
 
 
 @pytest.mark.parametrize("first,second", [
