@@ -77,14 +77,14 @@ class LiveActions:
         return {"reshaped": changed}
 
     def _uplink(self, event: Event) -> dict:
-        plan = self.live.plan
+        plan, name = self.live.plan, event.target
         if event.kind == "uplink_down":
-            change = uplink.down(plan)
+            change = uplink.down(plan, name)
         else:
-            spec = self.live.scenario.uplink
+            spec = self.live.scenario.uplink_spec(name)
             if event.kind == "uplink_degrade":
                 spec = spec.merged(dict(event.settings))
-            change = uplink.shaped(plan, spec, self.live.caps)
+            change = uplink.shaped(plan, spec, self.live.caps, name)
         for argv in change.commands:
             run_checked(list(argv))
         for script in change.nft:
@@ -93,7 +93,7 @@ class LiveActions:
             if line not in self.not_emulated:
                 self.not_emulated.append(line)
                 self.live.progress(f"NOT emulated: {line}")
-        notes = {"interfaces": list(uplink.interfaces(plan))}
+        notes = {"interfaces": list(uplink.interfaces(plan, name))}
         if change.not_emulated:
             notes["not_emulated"] = list(change.not_emulated)
         return notes
