@@ -335,3 +335,18 @@ def test_a_second_flood_from_the_same_site_and_a_flood_started_and_stopped_at_on
     refused(with_timeline(scenario_dict, _flood(), {"at_s": 5, "kind": "flood_stop",
                                                     "from": "video"}),
             "timeline.events[1]", "contradicts", "at the same time")
+
+
+def test_the_readme_floods_and_uplinks_example_is_valid():
+    text = (REPO / "README.md").read_text()
+    section = text.split("#### Floods and a second upstream", 1)[1]
+    example = yaml.safe_load(section.split("```yaml", 1)[1].split("```", 1)[0])
+    doc = yaml.safe_load((REPO / "scenarios" / "baseline.yaml").read_text())
+    del doc["uplink"]
+    doc.update(uplinks=example["uplinks"], timeline=example["timeline"])
+    doc["measure"] = {**doc["measure"], **example["measure"]}
+    loaded = scenario.from_dict(doc)
+    assert [u.name for u in loaded.uplinks] == ["cable", "satellite"]
+    assert [e.kind for e in events(loaded)] == ["flood_start", "flood_stop", "uplink_down",
+                                               "uplink_up"]
+    assert loaded.flows[0].direction == "download"
