@@ -242,6 +242,9 @@ class LiveRun:
             out["controller"] = call(self.controller_api, "GET", "/v1/uplinks")
         except HermitError as error:
             out["controller"] = {"error": str(error)}
+        offset_s = self.clock.t0_wall - (self.controller_started_at or self.clock.t0_wall)
+        for change in out["controller"].get("changes", []):   # onto the run's clock
+            change["t_s"] = round(change["t_s"] - offset_s, 3)
         if probe is not None:
             answered = probe.pop("answered_s", [])
             found = uplink_use.failovers(records, names, answered)

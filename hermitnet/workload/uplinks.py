@@ -11,9 +11,11 @@ the border pings a global site every PROBE_INTERVAL_S all along (`ping -D`: each
 on the wall clock). For each uplink_down of the uplink that was carrying traffic, the failover
 time is from when the event began (the link set down) to the send time (reply time minus its
 round trip) of the first probe answered after the probes lost with the link: the end of the
-first gap of more than GAP_INTERVALS probe intervals that ends after the event began, looked
-for within FAILOVER_WINDOW_S. No gap: no probe was lost, the failover time is 0 (shorter than
-one interval). p95 is the nearest-rank 95th percentile of those times.
+gap of more than GAP_INTERVALS probe intervals that began by the time the link was down (the
+commands returned), looked for within FAILOVER_WINDOW_S. No such gap: no probe was lost, and
+the first probe answered after the link was down bounds the failover time (under about one
+interval). Gaps that begin later (a congested queue drops probes too) are not counted. p95 is
+the nearest-rank 95th percentile of those times.
 
 `usage`, `failovers` and `parse_ping` are pure.
 """
@@ -136,26 +138,33 @@ def failovers(records: list[dict], uplink_names: list[str], answered_s: list[flo
             continue
         found.append({"uplink": record["target"], "to": after, "planned_s": record["planned_s"],
                       "down_s": record["started_s"],
-                      **_gap(answered_s, record["started_s"])})
+                      **_gap(answered_s, record["started_s"],
+                             record.get("effective_s", record["started_s"]))})
     return found
 
 
-def _gap(answered_s: list[float], began: float) -> dict:
-    """The probes lost when the uplink went down at `began`, and when answers came back."""
-    near = sorted(t for t in answered_s if began - PROBE_INTERVAL_S * GAP_INTERVALS <= t
-                  <= began + FAILOVER_WINDOW_S)
-    if not near or near[0] > began + PROBE_INTERVAL_S * GAP_INTERVALS:
-        back = near[0] if near else None     # nothing answered just before: lost from the start
-        return {"answered_again_s": back, "lost_probes": None,
-                "failover_s": round(back - began, 3) if back is not None else None}
+def _gap(answered_s: list[float], began: float, effective: float) -> dict:
+    """The probes lost when the uplink went down (the commands ran from `began` to
+    `effective`), and when answers came back."""
+    slack = PROBE_INTERVAL_S * GAP_INTERVALS
+    near = sorted(t for t in answered_s if began - slack <= t <= began + FAILOVER_WINDOW_S)
+    later = [t for t in near if t > effective]
+    if not later:
+        return {"answered_again_s": None, "lost_probes": None, "failover_s": None}
     for before, after in zip(near, near[1:], strict=False):
-        if after - before > PROBE_INTERVAL_S * GAP_INTERVALS and after > began:
+        if before > effective + slack:
+            break     # a later gap is not this link going down (e.g. a congested queue)
+        if after - before > slack and after > began:
             return {"answered_again_s": after,
                     "lost_probes": round((after - before) / PROBE_INTERVAL_S) - 1,
-                    "failover_s": round(max(0.0, after - began), 3)}
-    if near[-1] <= began + PROBE_INTERVAL_S * GAP_INTERVALS:     # none answered after it
-        return {"answered_again_s": None, "lost_probes": None, "failover_s": None}
-    return {"answered_again_s": None, "lost_probes": 0, "failover_s": 0.0}
+                    "failover_s": round(after - began, 3)}
+    if near[0] > began + slack:       # nothing answered just before: lost from the start
+        return {"answered_again_s": near[0], "lost_probes": None,
+                "failover_s": round(near[0] - began, 3)}
+    # no probe lost: the failover took less than one interval; the first answer after the
+    # commands bounds it
+    return {"answered_again_s": later[0], "lost_probes": 0,
+            "failover_s": round(later[0] - began, 3)}
 
 
 def p95(values: list[float]) -> float | None:
