@@ -3,12 +3,15 @@
 Every decision is made in the pure package hermitnet.policy; this app turns its rules, meters
 and diffs into messages: a joining switch is cleared and gets its whole compiled policy (no
 packet-in at all); a change (a REST request: the run's timeline plays its scheduled changes
-through the same API) sends each switch only its part of the diff, then a barrier; leased
-rules (across the uplink) are renewed every lease_s / 3, so the border closes within lease_s
-of this process dying; flow, meter and uplink port stats are polled into hermitnet.counters
-totals and appended to counters_path. An exception in a handler, a
-periodic task or a REST view is logged with its traceback, counted (GET /v1/health) and appended
-as {time_s, where, error} to errors_path, and the controller keeps serving.
+through the same API) sends each switch only its part of the diff, then a barrier; leased rules
+(across the uplink) are renewed every lease_s / 3, so the border closes within lease_s of this
+process dying; a port status from the border saying an uplink's link went down or up recompiles
+with that uplink down or up (hermitnet.policy.compile: allowed traffic over the first uplink up)
+and sends the border its diff, each change logged and kept for GET /v1/uplinks; flow, meter and
+uplink port stats are polled into hermitnet.counters totals and appended to counters_path. An
+exception in a handler, a periodic task or a REST view is logged with its traceback, counted
+(GET /v1/health) and appended as {time_s, where, error} to errors_path, and the controller keeps
+serving.
 
     HERMITNET_CONTROLLER_CONFIG=run/controller.json .venv/bin/hermitnet-ryu-manager \
         --ofp-listen-host 127.0.0.1 --wsapi-host 127.0.0.1 --wsapi-port 8080 \
@@ -42,7 +45,7 @@ from ryu.ofproto import ofproto_v1_3
 from hermitnet.counters import CounterTotals
 from hermitnet.plan import Plan
 from hermitnet.policy import requests, views
-from hermitnet.policy.compile import Compiled, class_names, compile_policy
+from hermitnet.policy.compile import Compiled, active_uplink, class_names, compile_policy
 from hermitnet.policy.diff import SwitchDiff, diff
 from hermitnet.policy.pipeline import METADATA_MASK
 from hermitnet.policy.state import LIVE_STATE_NAME, PolicyState, load_live, save_live
@@ -189,11 +192,14 @@ class TieredRouting(app_manager.RyuApp):
         self.state = live or PolicyState.from_dict(config["policy"])
         self.switch_by_dpid = {s.dpid: s.name for s in self.plan.switches if s.controlled}
         self.uplink = self.plan.uplink_port()
+        self.uplink_by_port = {where: name for name, where in self.plan.uplink_ports().items()}
+        self.uplinks_down: frozenset[str] = frozenset()
+        self.uplink_changes: list[dict] = []        # {t_s, uplink, down, active}
         self.datapaths: dict[int, object] = {}      # connected; each holds self.compiled
         self.barriers: dict[tuple[int, int], object] = {}
         self.openflow_errors: list[dict] = []
         self.lock = hub.Semaphore()
-        self.compiled = compile_policy(self.plan, self.state)
+        self.compiled = compile_policy(self.plan, self.state, self.uplinks_down)
         self.totals = CounterTotals(class_names(self.plan))
         self._stats_parts: dict[tuple, list] = {}
         PolicyApi.register(kwargs["wsgi"], self)
@@ -228,13 +234,15 @@ class TieredRouting(app_manager.RyuApp):
         return time.time() - self.started_at
 
     # -- installing ------------------------------------------------------------------------------
-    def apply(self, state: PolicyState) -> dict:
-        """Compile `state` (raises before anything is sent if it is invalid), then send every
-        connected switch its part of the diff. Returns {switch: barrier event}."""
-        compiled = compile_policy(self.plan, state)
+    def apply(self, state: PolicyState, uplinks_down: frozenset[str] | None = None) -> dict:
+        """Compile `state` with `uplinks_down` (default: as they are; raises before anything is
+        sent if it is invalid), then send every connected switch its part of the diff.
+        Returns {switch: barrier event}."""
+        down = self.uplinks_down if uplinks_down is None else uplinks_down
+        compiled = compile_policy(self.plan, state, down)
         with self.lock:
             changes = diff(self.compiled, compiled)
-            self.state, self.compiled = state, compiled
+            self.state, self.compiled, self.uplinks_down = state, compiled, down
             try:
                 save_live(self.live_state_path, state, self.started_at)
             except OSError as error:
@@ -372,6 +380,35 @@ class TieredRouting(app_manager.RyuApp):
         if event is not None:
             event.set()
 
+    @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    @guarded
+    def port_status(self, ev) -> None:
+        """An uplink's link went down or came up: traffic moves to the first uplink up."""
+        msg = ev.msg
+        ofp = msg.datapath.ofproto
+        name = self.uplink_by_port.get((self.switch_by_dpid.get(msg.datapath.id),
+                                        msg.desc.port_no))
+        if name is None:
+            return
+        down = bool(msg.desc.state & ofp.OFPPS_LINK_DOWN or msg.desc.config & ofp.OFPPC_PORT_DOWN)
+        if down == (name in self.uplinks_down):
+            return
+        uplinks_down = self.uplinks_down | {name} if down else self.uplinks_down - {name}
+        before = active_uplink(self.plan, self.uplinks_down)
+        self.apply(self.state, frozenset(uplinks_down))
+        active = active_uplink(self.plan, self.uplinks_down)
+        self.uplink_changes.append({"t_s": round(self.now_s(), 3), "uplink": name, "down": down,
+                                    "active": active})
+        del self.uplink_changes[:-100]
+        LOG.info("uplink %s %s: allowed traffic over %s%s", name, "down" if down else "up",
+                 active, "" if active == before else f" (was {before})")
+
+    def uplinks_view(self) -> dict:
+        names = list(self.plan.uplink_ports())
+        return {"uplinks": [{"name": n, "down": n in self.uplinks_down} for n in names],
+                "active": active_uplink(self.plan, self.uplinks_down),
+                "changes": list(self.uplink_changes)}
+
     @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
     @guarded
     def state_change(self, ev) -> None:
@@ -428,6 +465,7 @@ ROUTES = {  # "METHOD path" -> answer(app, request, **path variables) -> JSON
     "GET /v1/tiers": _read(lambda app: views.tiers_view(app.plan, app.state)),
     "GET /v1/counters": _read(lambda app: app.counters_line()),
     "GET /v1/health": _read(lambda app: app.health()),
+    "GET /v1/uplinks": _read(lambda app: app.uplinks_view()),
     "POST /v1/blocklist": _change(
         lambda app, body: requests.block_site(app.plan, app.state, body)),
     "DELETE /v1/blocklist/{site}": _change(

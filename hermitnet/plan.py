@@ -70,6 +70,7 @@ class LinkPlan:
     b_port: int
     kind: str          # air | fixed | backhaul | core | uplink | server
     spec: LinkSpec
+    name: str = ""     # an uplink's name (scenario.uplinks); empty for other links
 
 
 @dataclass(frozen=True)
@@ -133,12 +134,17 @@ class Plan:
 
     def uplink_port(self) -> tuple[str, int] | None:
         """(switch, port) where the national network meets the outside: the port of a controlled
-        switch that leads to a switch outside the controller (border -> global); None if none."""
+        switch that leads to a switch outside the controller (border -> global), the first
+        uplink's; None if none."""
         for switch in (s for s in self.switches if s.controlled):
             for port, neighbour in self.trunk_ports(switch.name).items():
                 if not self.switch(neighbour).controlled:
                     return switch.name, port
         return None
+
+    def uplink_ports(self) -> dict[str, tuple[str, int]]:
+        """{uplink name: (border switch, its port)}, in the scenario's order of preference."""
+        return {link.name: (link.a, link.a_port) for link in self.links if link.kind == "uplink"}
 
     def next_hop_ports(self, switch: str) -> dict[str, int]:
         """For every host: the port `switch` sends its packets out of (shortest path)."""
@@ -218,7 +224,8 @@ def build(scenario: Scenario, run_tag: int = 0, prefix: str = "hn") -> Plan:
     unshaped = LinkSpec()
     for name in ("rnc", "intranet", "fixed", "border"):
         builder.link("core", name, "core", unshaped)
-    builder.link("border", "global", "uplink", scenario.uplink)
+    for uplink in scenario.uplinks:   # parallel border-global links, one per upstream
+        builder.link("border", "global", "uplink", uplink.spec, name=uplink.name)
     initial = _initial_attachments(scenario)
     cells = [(c.name, c.backhaul) for c in scenario.cells]
     if scenario.radio is not None:
@@ -325,12 +332,13 @@ class _Builder:
         self.next_port[switch] = self.next_port.get(switch, 0) + 1
         return self.next_port[switch]
 
-    def link(self, a: str, b: str, kind: str, spec: LinkSpec, *, a_port: int | None = None,
-             b_port: int | None = None) -> None:
-        """A link; a censor end gives its own port number (0 inside, 1 outside)."""
+    def link(self, a: str, b: str, kind: str, spec: LinkSpec, name: str = "", *,
+             a_port: int | None = None, b_port: int | None = None) -> None:
+        """A link (`name`: an uplink's); a censor end gives its own port number (0 inside,
+        1 outside)."""
         a_port = self.port(a) if a_port is None else a_port
         b_port = self.port(b) if b_port is None else b_port
-        self.links.append(LinkPlan(a, a_port, b, b_port, kind, spec))
+        self.links.append(LinkPlan(a, a_port, b, b_port, kind, spec, name))
 
     def censor(self, name: str, path: str, inside: str, outside: str) -> None:
         index = len(self.censors) + 1

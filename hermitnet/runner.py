@@ -115,6 +115,7 @@ class LiveRun:
         from hermitnet.timeline.events import events, radio_model_on_clock
         from hermitnet.timeline.player import Player
         from hermitnet.workload import observer, probes, throughput
+        from hermitnet.workload import uplinks as uplink_use
 
         timings = self.results["timings_s"]
         scenario, clock, progress = self.scenario, self.clock, self.progress
@@ -150,9 +151,12 @@ class LiveRun:
             player.job(flow.start_s, f"throughput {flow.src} -> {flow.dst}",
                        lambda flow=flow: timed_flows.append(throughput.run_flow(
                            self.emu, scenario, self.state, flow, clock.now_s())))
+        failover_probe = self._failover_probe(player, planned)
         if planned or player.jobs:
             progress(f"timeline: {len(planned)} events and {len(player.jobs)} timed "
                      f"measurements over {scenario.duration_s:g} s from t = 0")
+        sampler = uplink_use.Sampler(self.plan, clock)
+        sampler.start()
         player.start()
         try:
             if not scenario.probes_at_s:
@@ -171,6 +175,8 @@ class LiveRun:
             player.wait(scenario.duration_s)
         finally:
             player.stop()
+            actions.stop_floods()
+            samples = sampler.stop()
             self.results["timeline"] = self._timeline_results(player, actions)
         self.results["reachability"] = sorted((row for sweep in sweeps for row in sweep),
                                               key=lambda row: row["t_s"])
@@ -178,6 +184,7 @@ class LiveRun:
             self.results["throughput"].append(row)
             self.results["rtt"].append(rtt)
         throughput.concurrent_note(self.results["throughput"])
+        self.results["uplinks"] = self._uplinks_results(samples, player.records, failover_probe)
         if scenario.radio is not None:
             from hermitnet.workload import timeline
 
@@ -199,6 +206,60 @@ class LiveRun:
         if holes:
             self.results["leakage"]["test_holes"] = holes.to_dict()
         self.check_controller()
+
+    def _failover_probe(self, player, planned) -> dict | None:
+        """With several uplinks and an uplink going down: a ping all along the run (see
+        hermitnet.workload.uplinks), its outcome filled in when it ends."""
+        from hermitnet.workload import uplinks as uplink_use
+
+        scenario = self.scenario
+        if len(scenario.uplinks) < 2 or not any(e.kind == "uplink_down" for e in planned):
+            return None
+        pair = uplink_use.probe_pair(scenario, self.state)
+        if pair is None:
+            return {"error": "no subscriber may reach a global site: failover not measured"}
+        src, dst = pair
+        probe = {"src": src, "dst": dst, "interval_s": uplink_use.PROBE_INTERVAL_S,
+                 "answered_s": []}
+
+        def run():
+            done = self.emu.run(src, uplink_use.ping_argv(self.plan.host(dst).ip,
+                                                          scenario.duration_s),
+                                timeout_s=scenario.duration_s + 30)
+            probe["answered_s"] = uplink_use.parse_ping(done.stdout, self.clock.t0_wall)
+
+        player.job(0.0, f"failover probe {src} -> {dst}", run)
+        return probe
+
+    def _uplinks_results(self, samples: list[dict], records: list[dict],
+                         probe: dict | None) -> dict:
+        """Which uplink each flow across the border used; the failovers and their p95."""
+        from hermitnet import counters
+        from hermitnet.commands.policy import call
+        from hermitnet.workload import uplinks as uplink_use
+
+        names = [u.name for u in self.scenario.uplinks]
+        for row in self.results["throughput"]:
+            if row.get("path") == "uplink":
+                row["uplinks"], row["uplinks_used"] = uplink_use.usage(
+                    samples, row["start_s"], row["start_s"] + row["seconds"])
+        out = {"names": names, "sample_s": uplink_use.SAMPLE_S,
+               "series": counters.downsample(samples, counters.MAX_SERIES_POINTS)}
+        try:
+            out["controller"] = call(self.controller_api, "GET", "/v1/uplinks")
+        except HermitError as error:
+            out["controller"] = {"error": str(error)}
+        offset_s = self.clock.t0_wall - (self.controller_started_at or self.clock.t0_wall)
+        for change in out["controller"].get("changes", []):   # onto the run's clock
+            change["t_s"] = round(change["t_s"] - offset_s, 3)
+        if probe is not None:
+            answered = probe.pop("answered_s", [])
+            found = uplink_use.failovers(records, names, answered)
+            times = [f["failover_s"] for f in found if f["failover_s"] is not None]
+            out["failover"] = {**probe, "answered": len(answered), "events": found,
+                               "failover_s_p95": uplink_use.p95(times),
+                               "target_s": 1.0}
+        return out
 
     def _sweep(self) -> list[dict]:
         self.progress(f"reachability at t={self.clock.now_s():.1f} s: "
@@ -232,6 +293,7 @@ class LiveRun:
             "duration_s": self.scenario.duration_s, "step_s": line.step_s,
             "time_scale": line.time_scale, "events": player.records,
             "late": [f"{r['kind']} {r['target']} at {r['planned_s']:g} s" for r in late],
+            "floods": actions.floods,
         }
 
     def check_controller(self) -> None:
@@ -448,8 +510,10 @@ def _watchdog(live: LiveRun):
         watchdog.Check("controller", lambda: watchdog.process_seen(
             live.controller.process, lambda: live.controller.log_tail(1))),
         watchdog.Check("openvswitch", watchdog.pidfile_seen),
-        watchdog.Check("uplink", lambda: watchdog.links_seen(uplink.interfaces(live.plan))),
     ]
+    for link in uplink.uplink_links(live.plan):
+        checks.append(watchdog.Check(uplink.component(link.name), lambda name=link.name: (
+            watchdog.links_seen(uplink.interfaces(live.plan, name)))))
     for site in live.scenario.sites:
         checks.append(watchdog.Check(f"site:{site.name}", lambda name=site.name: (
             watchdog.processes_seen(live.site_processes.get(name, [])))))

@@ -52,6 +52,17 @@ class LinkSpec:
 
 
 @dataclass(frozen=True)
+class Uplink:
+    """One international uplink (upstream) between the border and the global zone."""
+
+    name: str
+    spec: LinkSpec
+
+
+SINGLE_UPLINK_NAME = "uplink"   # the name of the one uplink of the `uplink:` form
+
+
+@dataclass(frozen=True)
 class Tier:
     name: str
     zones: tuple[str, ...]
@@ -148,6 +159,7 @@ class Flow:
     dst: str  # site
     start_s: float | None = None    # on the clock; None: in turn with the other such flows
     seconds: float | None = None    # None: measure.throughput.seconds
+    direction: str = "upload"       # upload: subscriber -> site; download: site -> subscriber
 
 
 @dataclass(frozen=True)
@@ -160,7 +172,7 @@ class Scenario:
     cells: tuple[Cell, ...]
     subscribers: tuple[Subscriber, ...]
     sites: tuple[Site, ...]
-    uplink: LinkSpec
+    uplinks: tuple[Uplink, ...]      # in order of preference: the first one up carries traffic
     blocklist: tuple[BlockEntry, ...]
     connect_timeout_s: float
     throughput_seconds: float
@@ -174,6 +186,14 @@ class Scenario:
     probes_at_s: tuple[float, ...] = ()         # empty: once, in turn
     written_blocklist: tuple = field(default=(), compare=False, repr=False)  # as in the file
     censors: tuple[Censor, ...] = ()
+
+    @property
+    def uplink(self) -> LinkSpec:
+        """The first (preferred) uplink's settings."""
+        return self.uplinks[0].spec
+
+    def uplink_spec(self, name: str) -> LinkSpec:
+        return next(u.spec for u in self.uplinks if u.name == name)
 
     @property
     def duration_s(self) -> float:
@@ -339,7 +359,7 @@ def from_dict(data, *, source: str = "<scenario>") -> Scenario:
     defaults = {kind: LinkSpec().merged(values) for kind, values in DEFAULT_LINKS.items()}
     for kind, overrides in (data.get("defaults") or {}).items():
         defaults[kind] = defaults[kind].merged(overrides)
-    uplink = defaults["uplink"].merged(data.get("uplink"))
+    uplinks = _uplinks(data, defaults["uplink"], source)
 
     tiers = {
         name: Tier(name, tuple(t["zones"]), t.get("description", ""), t.get("rate_mbps"))
@@ -379,12 +399,13 @@ def from_dict(data, *, source: str = "<scenario>") -> Scenario:
         cells=cells,
         subscribers=subscribers,
         sites=sites,
-        uplink=uplink,
+        uplinks=uplinks,
         blocklist=tuple(BlockEntry(b["site"], None, b.get("reason", "")) for b in blocklist
                         if not b.get("from_s")),   # blocked at t = 0; windows: events
         connect_timeout_s=float((measure.get("reachability") or {}).get("connect_timeout_s", 2)),
         throughput_seconds=float(throughput.get("seconds", 5)),
-        flows=tuple(Flow(f["from"], f["to"], f.get("start_s"), f.get("seconds"))
+        flows=tuple(Flow(f["from"], f["to"], f.get("start_s"), f.get("seconds"),
+                         f.get("direction", "upload"))
                     for f in throughput.get("flows", [])),
         radio=radio_model,
         timeline_s=float((measure.get("timeline") or {}).get("duration_s", 0)),
@@ -412,6 +433,23 @@ def from_dict(data, *, source: str = "<scenario>") -> Scenario:
 
     events(scenario)   # every event valid (targets, times, no contradictions) before any use
     return scenario
+
+
+def _uplinks(data: dict, base: LinkSpec, source: str) -> tuple[Uplink, ...]:
+    """`uplinks:` as written, or the one `uplink:` (named SINGLE_UPLINK_NAME)."""
+    if "uplinks" not in data:
+        return (Uplink(SINGLE_UPLINK_NAME, base.merged(data.get("uplink"))),)
+    if "uplink" in data:
+        raise HermitError("give either uplink (one uplink) or uplinks (named uplinks), not both",
+                          source=source, field="uplink")
+    found: list[Uplink] = []
+    for i, entry in enumerate(data["uplinks"]):
+        if entry["name"] in {u.name for u in found}:
+            raise HermitError(f"duplicate uplink name {entry['name']!r}; expected one name per "
+                              "uplink", source=source, field=f"uplinks[{i}].name")
+        settings = {k: v for k, v in entry.items() if k != "name"}
+        found.append(Uplink(entry["name"], base.merged(settings)))
+    return tuple(found)
 
 
 def _subscriber(s: dict, defaults: dict[str, LinkSpec]) -> Subscriber:

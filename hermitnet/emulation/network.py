@@ -170,9 +170,10 @@ class Emulation:
         """
         nodes = {s.name: s.node for s in self.plan.switches}
         captured = []
-        for link in (lk for lk in self.plan.links if lk.kind == link_kind):
+        for i, link in enumerate(lk for lk in self.plan.links if lk.kind == link_kind):
             intf = f"{nodes[link.a]}-eth{link.a_port}"
-            pcap = path.with_name(f"{path.stem}-{link.a}-{link.b}{path.suffix}")
+            second = f"-{link.name}" if i else ""       # a second uplink between the same two
+            pcap = path.with_name(f"{path.stem}-{link.a}-{link.b}{second}{path.suffix}")
             process = subprocess.Popen(
                 ["tcpdump", "-i", intf, "-w", str(pcap), "-s", str(snaplen), "-c",
                  str(max_packets), "-U", "-Z", "root", "-n"],

@@ -1,8 +1,10 @@
-"""The uplink's state changes on the timeline, as commands: down, up (as configured), degraded.
+"""An uplink's state changes on the timeline, as commands: down, up (as configured), degraded.
 
-Pure: each builder returns the argv lists (and nft script) for both ends of the uplink link
-(border switch <-> global switch, both in the root namespace) and what of the request this
-machine cannot emulate; the timeline's actions run them with run_checked.
+Pure: each builder returns the argv lists (and nft script) for both ends of one uplink link
+(border switch <-> global switch, both in the root namespace; `name` is the scenario's uplink
+name, None the first) and what of the request this machine cannot emulate; the timeline's
+actions run them with run_checked. A link down is what the border's controller sees (a port
+status): with several uplinks it moves allowed traffic to the next one up.
 
 Down is the link down (`ip link set ... down` on both veth ends: nothing crosses in either
 direction). Degraded is the HTB rate, and delay and loss with netem; without netem, loss is an
@@ -24,34 +26,50 @@ class UplinkChange:
     not_emulated: tuple[str, ...] = ()
 
 
-def uplink_link(plan):
-    """The plan's uplink link (border <-> global)."""
-    return next(link for link in plan.links if link.kind == "uplink")
+def uplink_links(plan) -> list:
+    """The plan's uplink links (border <-> global), in the scenario's order."""
+    return [link for link in plan.links if link.kind == "uplink"]
 
 
-def interfaces(plan) -> tuple[str, str]:
-    link = uplink_link(plan)
+def uplink_link(plan, name: str | None = None):
+    """The uplink link named `name` (None: the first)."""
+    return next(link for link in uplink_links(plan) if name in (None, link.name))
+
+
+def component(name: str) -> str:
+    """The run watchdog's name for an uplink: "uplink" for the one of the `uplink:` form."""
+    from hermitnet.scenario import SINGLE_UPLINK_NAME
+
+    return "uplink" if name == SINGLE_UPLINK_NAME else f"uplink:{name}"
+
+
+def interfaces(plan, name: str | None = None) -> tuple[str, str]:
+    """(border end, global end) of the uplink, both in the root namespace."""
+    link = uplink_link(plan, name)
     nodes = {s.name: s.node for s in plan.switches}
     return f"{nodes[link.a]}-eth{link.a_port}", f"{nodes[link.b]}-eth{link.b_port}"
 
 
-def loss_table(plan) -> str:
-    """The run's own nftables table for uplink loss (the root namespace is shared)."""
-    return f"hermitnet_uplink_{plan.prefix}"
+def loss_table(plan, name: str | None = None) -> str:
+    """The run's own nftables table for an uplink's loss (the root namespace is shared)."""
+    index = uplink_links(plan).index(uplink_link(plan, name))
+    return f"hermitnet_uplink_{plan.prefix}" + (f"_{index}" if index else "")
 
 
-def down(plan) -> UplinkChange:
+def down(plan, name: str | None = None) -> UplinkChange:
     return UplinkChange(tuple(("ip", "link", "set", "dev", intf, "down")
-                              for intf in interfaces(plan)))
+                              for intf in interfaces(plan, name)))
 
 
-def shaped(plan, spec: LinkSpec, caps) -> UplinkChange:
+def shaped(plan, spec: LinkSpec, caps, name: str | None = None) -> UplinkChange:
     """Both ends up and shaped to `spec` (the configured uplink for `up`, a degraded one)."""
-    link = uplink_link(plan)
-    commands = [("ip", "link", "set", "dev", intf, "up") for intf in interfaces(plan)]
+    link = uplink_link(plan, name)
+    ends = interfaces(plan, name)
+    commands = [("ip", "link", "set", "dev", intf, "up") for intf in ends]
     not_emulated = []
-    what = f"uplink {link.a}-{link.b}"
-    for intf in interfaces(plan):
+    what = f"uplink {link.a}-{link.b}" + (f" ({link.name})" if len(uplink_links(plan)) > 1
+                                          else "")
+    for intf in ends:
         if caps.htb and link.spec.bw_mbps:
             # shaped from the start: the HTB class takes the new rate in place
             commands.append(tuple(shaping.htb_rate_cmd(intf, spec.bw_mbps)))
@@ -73,7 +91,7 @@ def shaped(plan, spec: LinkSpec, caps) -> UplinkChange:
                                 f"{spec.jitter_ms:g} (no netem in this kernel)")
         if caps.nft:
             # on the border end only: its egress and ingress hooks cover both directions once
-            table, intf = loss_table(plan), interfaces(plan)[0]
+            table, intf = loss_table(plan, name), ends[0]
             nft = (shaping.nft_loss_script(spec.loss_pct, intf, table) if spec.loss_pct
                    else f"table netdev {table}\ndelete table netdev {table}\n",)
         elif spec.loss_pct:

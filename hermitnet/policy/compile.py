@@ -15,6 +15,13 @@ forwarding out of the uplink and classifying what comes in from it) are *leased*
 (`Rule.lease`): the controller installs them with a hard timeout and renews them while it runs.
 When the controller is gone the switches keep the rest of the policy (fail_mode=secure), but the
 uplink closes when the lease runs out: nothing crosses the border unsupervised.
+
+Several uplinks (scenario.uplinks, parallel border-global links): the active one is the first in
+the scenario's order that is not down (`uplinks_down`, which the controller learns from the
+border's port status). Allowed traffic leaves over the active uplink, and traffic from beyond
+is classified as it arrives on it; what arrives on a standby uplink is dropped ("standby"): the
+global zone's learning switch floods frames for addresses it has not learnt over every uplink,
+and only one copy may pass. When the active uplink goes down the next one up takes over.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ DECISIONS = {
     "blocked": 6,    # table 1: destination site is on the blocklist
     "denied": 7,     # table 1: destination outside what the class may reach
     "forward": 8,    # table 2: output towards the destination
+    "standby": 9,    # table 0: arrived on an uplink that is not the active one
 }
 DECISION_NAMES = {code: name for name, code in DECISIONS.items()}
 
@@ -173,19 +181,29 @@ class PolicyHoles:
                 "no_antispoofing": list(self.no_antispoofing), "uplink_to": list(self.uplink_to)}
 
 
-def compile_policy(plan: Plan, state: PolicyState) -> Compiled:
+def active_uplink(plan: Plan, uplinks_down: frozenset[str] = frozenset()) -> str | None:
+    """The uplink allowed traffic leaves over: the first not down (the first if all are)."""
+    names = list(plan.uplink_ports())
+    return next((n for n in names if n not in uplinks_down), names[0] if names else None)
+
+
+def compile_policy(plan: Plan, state: PolicyState,
+                   uplinks_down: frozenset[str] = frozenset()) -> Compiled:
     holes = PolicyHoles.from_environment()
     holes.check(plan)
     rules: list[Rule] = []
     meters: list[Meter] = []
     hosts = {h.name: h for h in plan.hosts}
-    uplink = plan.uplink_port()
+    ports = plan.uplink_ports()
+    active = active_uplink(plan, uplinks_down)
+    uplink = ports[active] if active else None
+    standby = {ports[name]: name for name in ports if name != active}
     for switch in (s for s in plan.switches if s.controlled):
         switch_meters = _meters(plan, state, switch.name)
         meters.extend(switch_meters.values())
-        rules.extend(_classify(plan, state, switch.name, switch_meters, uplink, holes))
+        rules.extend(_classify(plan, state, switch.name, switch_meters, uplink, standby, holes))
         rules.extend(_policy(plan, state, switch.name, hosts, holes))
-        rules.extend(_forward(plan, switch.name, uplink))
+        rules.extend(_forward(plan, switch.name, uplink, set(ports.values())))
     for rule in rules:
         verify(rule)
     return Compiled(tuple(rules), tuple(meters))
@@ -207,7 +225,8 @@ def _meters(plan: Plan, state: PolicyState, switch: str) -> dict[str, Meter]:
 
 
 def _classify(plan: Plan, state: PolicyState, switch: str, meters: dict[str, Meter],
-              uplink: tuple[str, int] | None, holes: PolicyHoles):
+              uplink: tuple[str, int] | None, standby: dict[tuple[str, int], str],
+              holes: PolicyHoles):
     def rule(priority, match, decision, class_id=0, **kw):
         return Rule(switch, CLASSIFY, priority, tuple(match), cookie(decision, class_id), **kw)
 
@@ -233,7 +252,10 @@ def _classify(plan: Plan, state: PolicyState, switch: str, meters: dict[str, Met
         yield rule(90, [("in_port", host.port), ("eth_type", IPV4)], "spoofed", class_id,
                    note=f"{host.name}: any other IPv4 source is spoofed")
     for port, neighbour in plan.trunk_ports(switch).items():
-        if (switch, port) != uplink:
+        if (switch, port) in standby:
+            yield rule(100, [("in_port", port)], "standby",
+                       note=f"from {neighbour} over uplink {standby[switch, port]}: standby")
+        elif (switch, port) != uplink:
             yield rule(80, [("in_port", port)], "trunk", goto=FORWARD,
                        note=f"from {neighbour}: classified at its ingress")
         else:
@@ -284,9 +306,13 @@ def _policy(plan: Plan, state: PolicyState, switch: str, hosts: dict, holes: Pol
     yield rule(0, [], "miss", 0, note="unclassified")
 
 
-def _forward(plan: Plan, switch: str, uplink: tuple[str, int] | None):
+def _forward(plan: Plan, switch: str, uplink: tuple[str, int] | None,
+             uplink_ports: set[tuple[str, int]]):
+    """Towards each host; beyond the border, over the active uplink."""
     for host_name, port in sorted(plan.next_hop_ports(switch).items()):
         host = plan.host(host_name)
+        if (switch, port) in uplink_ports:
+            port = uplink[1]
         yield Rule(switch, FORWARD, 100, (("eth_type", IPV4), ("ipv4_dst", host.ip)),
                    cookie("forward"), output=port, lease=(switch, port) == uplink,
                    note=f"-> {host_name}")

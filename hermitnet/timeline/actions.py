@@ -12,10 +12,16 @@ event's record in results.json.
 
 The run's watchdog (LiveRun.watchdog) is told before a planned outage begins and after it
 ends, so that it reports the outage as planned and not as a fault.
+  flood   flood_start, flood_stop: a flood sender (hermitnet.workload.flood) started in the
+          global-zone site and stopped with SIGTERM; `stop_floods()` stops those still running
+          at the end of the run, and `floods` is what each one asked for and sent
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import subprocess
 import time
 
 from hermitnet.commands.policy import call
@@ -23,7 +29,7 @@ from hermitnet.emulation import uplink
 from hermitnet.emulation.process import run_checked
 from hermitnet.errors import HermitError
 from hermitnet.timeline.events import CONTROLLER_NAME, Event
-from hermitnet.workload import servers
+from hermitnet.workload import flood, servers
 
 RECONNECT_TIMEOUT_S = 30    # every switch back on a restarted controller (OVS backs off to 8 s)
 
@@ -53,6 +59,8 @@ class LiveActions:
         self.radio = live_radio
         self.site_processes = site_processes if site_processes is not None else {}
         self.not_emulated: list[str] = []
+        self.running_floods: dict[str, tuple] = {}   # site -> (process, its record)
+        self.floods: list[dict] = []
 
     def apply(self, event: Event) -> dict:
         return getattr(self, f"_{event.domain}")(event)
@@ -86,26 +94,26 @@ class LiveActions:
         return {"reshaped": changed}
 
     def _uplink(self, event: Event) -> dict:
-        plan = self.live.plan
+        plan, name = self.live.plan, event.target
         if event.kind == "uplink_down":
-            self._expect("uplink", True)
-            change = uplink.down(plan)
+            self._expect(uplink.component(name), True)
+            change = uplink.down(plan, name)
         else:
-            spec = self.live.scenario.uplink
+            spec = self.live.scenario.uplink_spec(name)
             if event.kind == "uplink_degrade":
                 spec = spec.merged(dict(event.settings))
-            change = uplink.shaped(plan, spec, self.live.caps)
+            change = uplink.shaped(plan, spec, self.live.caps, name)
         for argv in change.commands:
             run_checked(list(argv))
         for script in change.nft:
             run_checked(["nft", "-f", "-"], input_text=script)
         if event.kind != "uplink_down":
-            self._expect("uplink", False)
+            self._expect(uplink.component(name), False)
         for line in change.not_emulated:
             if line not in self.not_emulated:
                 self.not_emulated.append(line)
                 self.live.progress(f"NOT emulated: {line}")
-        notes = {"interfaces": list(uplink.interfaces(plan))}
+        notes = {"interfaces": list(uplink.interfaces(plan, name))}
         if change.not_emulated:
             notes["not_emulated"] = list(change.not_emulated)
         return notes
@@ -146,3 +154,60 @@ class LiveActions:
             time.sleep(0.1)
         self._expect(CONTROLLER_NAME, False)
         return {"controller": "listening", "reconnected_s": round(time.monotonic() - started, 3)}
+
+    def _flood(self, event: Event) -> dict:
+        if event.kind == "flood_start":
+            return self._start_flood(event)
+        return self._stop_flood(event.target, event)
+
+    def _start_flood(self, event: Event) -> dict:
+        options, rate_mbps = dict(event.options), dict(event.settings)["rate_mbps"]
+        host = self.live.plan.host(event.target)
+        dst_ips = flood.destinations(self.live.plan, options["toward"])
+        neighbours = flood.neighbour_lines(dst_ips, f"{host.node}-eth0")
+        if neighbours:
+            self.live.emu.check(host.name, ["ip", "-batch", "-"], "\n".join(neighbours) + "\n")
+        process = self.live.emu.popen(
+            host.name, flood.argv(host.ip, dst_ips, options["protocol"], rate_mbps),
+            f"{options['protocol']} flood", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+        record = {"from": event.target, "toward": options["toward"],
+                  "protocol": options["protocol"], "destinations": dst_ips,
+                  "rate_mbps_asked": rate_mbps, "planned_start_s": event.at_s,
+                  "sender_started_s": round(self.live.clock.now_s(), 3),
+                  "start_field": event.field}
+        self.running_floods[event.target] = (process, record)
+        return {"destinations": dst_ips, "pid": process.pid}
+
+    def _stop_flood(self, site: str, event: Event | None) -> dict:
+        process, record = self.running_floods.pop(site)
+        process.terminate()
+        try:
+            out, err = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, err = process.communicate(timeout=10)
+        stopped_s = round(self.live.clock.now_s(), 3)
+        record.update({"planned_stop_s": event.at_s if event else None,
+                       "stop_field": event.field if event else "end of the run",
+                       "sender_stopped_s": stopped_s})
+        self.floods.append(record)
+        try:
+            sent = json.loads(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            record["error"] = (f"the flood from {site} stopped without its report (exit "
+                               f"{process.returncode}): {err.strip()[-300:] or 'no output'}")
+            raise HermitError(record["error"]) from None
+        record.update({"rate_mbps_achieved": sent["achieved_mbps"], "packets": sent["packets"],
+                       "bytes": sent["bytes"], "seconds": sent["seconds"],
+                       "send_errors": sent["errors"]})
+        return {"rate_mbps_asked": record["rate_mbps_asked"],
+                "rate_mbps_achieved": sent["achieved_mbps"], "packets": sent["packets"]}
+
+    def stop_floods(self) -> None:
+        """Stop the floods still running (the run is over); each is recorded in `floods` (with
+        an `error` if its sender gave no report)."""
+        for site in list(self.running_floods):
+            # an error is kept in the flood's record; the run's own outcome stands
+            with contextlib.suppress(HermitError):
+                self._stop_flood(site, None)

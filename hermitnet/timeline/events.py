@@ -28,10 +28,10 @@ RADIO_KINDS = ("jammer_on", "jammer_off", "phone_move")
 UPLINK_KINDS = ("uplink_down", "uplink_up", "uplink_degrade")
 SITE_KINDS = ("site_down", "site_up")
 CONTROL_KINDS = ("controller_down", "controller_up")
-KINDS = POLICY_KINDS + RADIO_KINDS + UPLINK_KINDS + SITE_KINDS + CONTROL_KINDS
+FLOOD_KINDS = ("flood_start", "flood_stop")
+KINDS = POLICY_KINDS + RADIO_KINDS + UPLINK_KINDS + SITE_KINDS + CONTROL_KINDS + FLOOD_KINDS
 WRITTEN_KINDS = tuple(k for k in KINDS if k != "phone_move")   # phone_move comes from radio.ues
 
-UPLINK_NAME = "uplink"   # the scenario's one uplink (scenario.uplink)
 CONTROLLER_NAME = "controller"   # the run's one controller
 DEGRADE_FIELDS = ("bw_mbps", "delay_ms", "loss_pct")
 
@@ -50,11 +50,15 @@ FIELDS = {
     "site_up": (("site",), ("reason",)),
     "controller_down": ((), ("reason",)),
     "controller_up": ((), ("reason",)),
+    "flood_start": (("from", "toward", "rate_mbps"), ("protocol", "reason")),
+    "flood_stop": (("from",), ("reason",)),
 }
+FLOOD_TOWARD = ("national", "border")
 
 # Pairs of kinds that undo each other: both at the same time on the same target contradict.
 OPPOSITE = {"block": "unblock", "jammer_on": "jammer_off", "uplink_down": "uplink_up",
-            "site_down": "site_up", "controller_down": "controller_up"}
+            "site_down": "site_up", "controller_down": "controller_up",
+            "flood_start": "flood_stop"}
 
 
 @dataclass(frozen=True)
@@ -68,16 +72,18 @@ class Event:
     tier: str | None = None                      # block/unblock for one tier; move_subscriber
     zones: tuple[str, ...] = ()                  # set_tier_zones
     settings: tuple[tuple[str, float], ...] = () # uplink_degrade: (bw_mbps|delay_ms|loss_pct, v)
+    #                                              flood_start: (rate_mbps, v)
+    options: tuple[tuple[str, str], ...] = ()    # flood_start: (toward, v), (protocol, v)
     position_km: tuple[float, float] | None = None   # phone_move
     reason: str = ""
     field: str = ""
 
     @property
     def domain(self) -> str:
-        """policy | radio | uplink | site | control: what part of the run plays it."""
+        """policy | radio | uplink | site | control | flood: what part of the run plays it."""
         for name, kinds in (("policy", POLICY_KINDS), ("radio", RADIO_KINDS),
                             ("uplink", UPLINK_KINDS), ("site", SITE_KINDS),
-                            ("control", CONTROL_KINDS)):
+                            ("control", CONTROL_KINDS), ("flood", FLOOD_KINDS)):
             if self.kind in kinds:
                 return name
         raise ValueError(self.kind)
@@ -85,7 +91,7 @@ class Event:
     def key(self) -> tuple:
         """What makes two events the same change (merged when they coincide)."""
         return (self.at_s, self.kind, self.target, self.tier, self.zones, self.settings,
-                self.position_km)
+                self.options, self.position_km)
 
     def describe(self) -> str:
         extra = ""
@@ -93,8 +99,9 @@ class Event:
             extra = f" tier={self.tier}"
         if self.zones:
             extra = f" zones={','.join(self.zones)}"
-        if self.settings:
-            extra = " " + " ".join(f"{k}={v:g}" for k, v in self.settings)
+        if self.settings or self.options:
+            extra = " " + " ".join([*(f"{k}={v}" for k, v in self.options),
+                                    *(f"{k}={v:g}" for k, v in self.settings)])
         return f"{self.kind} {self.target}{extra}"
 
     def to_dict(self, time_scale: float = 1.0) -> dict:
@@ -106,6 +113,8 @@ class Event:
             out["zones"] = list(self.zones)
         if self.settings:
             out.update(dict(self.settings))
+        if self.options:
+            out.update(dict(self.options))
         if self.position_km is not None:
             out["position_km"] = list(self.position_km)
         if self.reason:
@@ -119,8 +128,9 @@ def scenario_s(run_s: float, time_scale: float) -> float:
 
 
 def events(scenario) -> list[Event]:
-    """Every event of `scenario`, sorted by time (then policy, radio, uplink, site; then in the
-    order written), identical coincident ones merged. Raises HermitError on any invalid one."""
+    """Every event of `scenario`, sorted by time (then policy, radio, uplink, site, flood; then
+    in the order written), identical coincident ones merged. Raises HermitError on any invalid
+    one."""
     fail = _failer(scenario.source)
     found = [*_written(scenario, fail), *_blocklist_windows(scenario), *_radio(scenario)]
     merged: dict[tuple, Event] = {}
@@ -144,6 +154,8 @@ def _written(scenario, fail) -> list[Event]:
     subscribers = [s.name for s in scenario.subscribers]
     tiers = list(scenario.tiers)
     jammers = [j.name for j in scenario.radio.jammers] if scenario.radio is not None else []
+    global_sites = [s.name for s in scenario.sites if s.zone == "global"]
+    national_sites = [s.name for s in scenario.sites if s.zone == "national"]
     found = []
     for i, entry in enumerate(scenario.timeline.entries):
         where = f"timeline.events[{i}]"
@@ -177,18 +189,58 @@ def _written(scenario, fail) -> list[Event]:
             target = known("jammer", jammers, "jammer")
         elif kind in CONTROL_KINDS:
             target = CONTROLLER_NAME
+        elif kind in FLOOD_KINDS:
+            target = known("from", global_sites, "global-zone site")
         else:
-            target = known("uplink", [UPLINK_NAME], "uplink") if "uplink" in entry \
-                else UPLINK_NAME
+            target = _uplink_target(entry, where, [u.name for u in scenario.uplinks], known,
+                                    fail)
         tier = None
         if kind in ("block", "unblock", "move_subscriber") and "tier" in entry:
             tier = known("tier", tiers, "tier")
         settings = tuple((name, float(entry[name])) for name in DEGRADE_FIELDS if name in entry)
         if kind == "uplink_degrade" and not settings:
             fail(where, "uplink_degrade needs at least one of: " + ", ".join(DEGRADE_FIELDS))
+        options = ()
+        if kind == "flood_start":
+            options = _flood_options(entry, where, national_sites, fail)
+            settings = (("rate_mbps", float(entry["rate_mbps"])),)
         found.append(Event(at_s, kind, target, tier=tier, zones=tuple(entry.get("zones", ())),
-                           settings=settings, reason=entry.get("reason", ""), field=where))
+                           settings=settings, options=options, reason=entry.get("reason", ""),
+                           field=where))
     return found
+
+
+def _uplink_target(entry: dict, where: str, names: list[str], known, fail) -> str:
+    """The uplink an uplink event acts on: optional when the scenario has only one."""
+    if "uplink" in entry:
+        return known("uplink", names, "uplink")
+    if len(names) > 1:
+        fail(where, f"{entry['kind']} needs 'uplink' when the scenario has several; expected "
+             f"one of: {', '.join(names)}")
+    return names[0]
+
+
+def _flood_options(entry: dict, where: str, national_sites: list[str], fail) -> tuple:
+    """(toward, protocol) of a flood_start; its rate within the generator's ceiling."""
+    from hermitnet.workload.flood import GENERATOR_CEILING_MBPS, PROTOCOLS
+
+    toward, protocol = entry["toward"], entry.get("protocol", "udp")
+    if toward not in FLOOD_TOWARD:
+        fail(f"{where}.toward", f"unknown flood target {toward!r}; expected one of: "
+             f"{', '.join(FLOOD_TOWARD)}")
+    if protocol not in PROTOCOLS:
+        fail(f"{where}.protocol", f"unknown flood protocol {protocol!r}; expected one of: "
+             f"{', '.join(PROTOCOLS)}")
+    if toward == "national" and not national_sites:
+        fail(f"{where}.toward", "toward national floods the national zone's sites, and this "
+             "scenario has none; expected border, or a site with zone national")
+    ceiling = GENERATOR_CEILING_MBPS[protocol]
+    rate = float(entry["rate_mbps"])
+    if not 0 < rate <= ceiling:
+        fail(f"{where}.rate_mbps", f"a {protocol} flood at {rate:g} Mbit/s is beyond what this "
+             f"machine's flood generator can send ({ceiling:g} Mbit/s of {protocol} frames); "
+             f"expected more than 0 and at most {ceiling:g}")
+    return (("toward", toward), ("protocol", protocol))
 
 
 def _blocklist_windows(scenario) -> list[Event]:
@@ -257,7 +309,9 @@ def _check_sequence(scenario, ordered: list[Event], fail) -> None:
     brought up that is up, etc. is an error naming the event."""
     blocked = {(b.site, b.tier) for b in scenario.blocklist}
     since: dict[tuple, str] = {}
-    uplink, sites_down, controller = "up", set(), "up"
+    uplinks = {u.name: "up" for u in scenario.uplinks}
+    sites_down, controller = set(), "up"
+    flooding: dict[str, Event] = {}
     for event in ordered:
         at = f"at {event.at_s:g} s"
         if event.kind in ("block", "unblock"):
@@ -271,19 +325,8 @@ def _check_sequence(scenario, ordered: list[Event], fail) -> None:
                      "a block before it (or a blocklist entry)")
             (blocked.add if event.kind == "block" else blocked.discard)(slot)
             since[slot] = event.field
-        elif event.kind == "uplink_down":
-            if uplink == "down":
-                fail(event.field, f"the uplink is already down {at}; expected an uplink_up first")
-            uplink = "down"
-        elif event.kind == "uplink_degrade":
-            if uplink == "down":
-                fail(event.field, f"the uplink is down {at}; expected an uplink_up first")
-            uplink = "degraded"
-        elif event.kind == "uplink_up":
-            if uplink == "up":
-                fail(event.field, f"the uplink is already up {at} (as configured); expected an "
-                     "uplink_down or uplink_degrade before it")
-            uplink = "up"
+        elif event.kind in UPLINK_KINDS:
+            uplinks[event.target] = _uplink_step(event, uplinks[event.target], at, fail)
         elif event.kind in SITE_KINDS:
             down = event.kind == "site_down"
             if down == (event.target in sites_down):
@@ -297,6 +340,42 @@ def _check_sequence(scenario, ordered: list[Event], fail) -> None:
                 fail(event.field, f"the controller is already {controller} {at}; expected a "
                      f"{'controller_up' if down else 'controller_down'} before it")
             controller = "down" if down else "up"
+        elif event.kind == "flood_start":
+            if event.target in flooding:
+                fail(event.field, f"{event.target} is already flooding {at} (since "
+                     f"{flooding[event.target].field}); expected a flood_stop first")
+            flooding[event.target] = event
+            _check_generator(flooding.values(), event, fail)
+        elif event.kind == "flood_stop" and flooding.pop(event.target, None) is None:
+            fail(event.field, f"{event.target} is not flooding {at}; expected a flood_start "
+                 "before it")
+
+
+def _uplink_step(event: Event, state: str, at: str, fail) -> str:
+    """An uplink's state (up, down, degraded) after `event`; an error if it cannot happen."""
+    what = "the uplink" if event.target == "uplink" else f"uplink {event.target}"
+    if event.kind == "uplink_down" and state == "down":
+        fail(event.field, f"{what} is already down {at}; expected an uplink_up first")
+    if event.kind == "uplink_degrade" and state == "down":
+        fail(event.field, f"{what} is down {at}; expected an uplink_up first")
+    if event.kind == "uplink_up" and state == "up":
+        fail(event.field, f"{what} is already up {at} (as configured); expected an "
+             "uplink_down or uplink_degrade before it")
+    return {"uplink_down": "down", "uplink_degrade": "degraded", "uplink_up": "up"}[event.kind]
+
+
+def _check_generator(running, event: Event, fail) -> None:
+    """Floods at once share the machine: together within the generator's ceiling."""
+    from hermitnet.workload.flood import GENERATOR_CEILING_MBPS
+
+    share = sum(dict(e.settings)["rate_mbps"] / GENERATOR_CEILING_MBPS[dict(e.options)["protocol"]]
+                for e in running)
+    if share > 1 + 1e-9:
+        together = ", ".join(f"{e.target} {dict(e.settings)['rate_mbps']:g} Mbit/s "
+                             f"{dict(e.options)['protocol']}" for e in running)
+        fail(f"{event.field}.rate_mbps", f"floods at once at {event.at_s:g} s ({together}) "
+             f"need {share:.0%} of this machine's flood generator; expected at most 100 % "
+             "(ceilings per protocol: hermitnet.workload.flood.GENERATOR_CEILING_MBPS)")
 
 
 def radio_model_on_clock(model, event_list: list[Event]):

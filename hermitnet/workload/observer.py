@@ -94,11 +94,16 @@ def parse_counters(nft_json: str) -> dict[str, dict[str, int]]:
 
 
 def capture_files(plan, run_dir: Path) -> dict[str, Path]:
-    """{edge: pcap} the run's captures of the edge links (see Emulation.capture)."""
+    """{edge: pcap} the run's captures of the edge links (see Emulation.capture). A second
+    uplink is its own edge, `uplink-<name>` (the first, preferred one is `uplink`)."""
     files = {}
     for link in plan.links:
         if link.kind in EDGE_LINKS:
-            files[EDGE_LINKS[link.kind]] = Path(run_dir) / f"capture-{link.a}-{link.b}.pcap"
+            edge = EDGE_LINKS[link.kind]
+            name = f"capture-{link.a}-{link.b}"
+            if edge in files:
+                edge, name = f"{edge}-{link.name}", f"{name}-{link.name}"
+            files[edge] = Path(run_dir) / f"{name}.pcap"
     return files
 
 
@@ -157,7 +162,7 @@ def judge_edge(edge: str, packets, plan, state, probes: list[dict]) -> dict:
         # The frame's source MAC is its sender's (no switch rewrites it): the direction, even
         # when the source address is borrowed.
         sender = by_mac.get(packet[Ether].src) if Ether in packet else None
-        if edge == "uplink":
+        if edge.startswith("uplink"):
             outbound = (sender.switch in controlled if sender is not None
                         else carried.zone != "global")
         else:
@@ -168,7 +173,7 @@ def judge_edge(edge: str, packets, plan, state, probes: list[dict]) -> dict:
         result[direction][cls] = result[direction].get(cls, 0) + 1
         zone_counts = result["by_source_zone"][direction]
         zone_counts[carried.zone] = zone_counts.get(carried.zone, 0) + 1
-        crossed = edge == "uplink" or zones.path(src, dst) == "foreign-cell"
+        crossed = edge.startswith("uplink") or zones.path(src, dst) == "foreign-cell"
         if outbound and crossed and dst.kind == "unlisted" and not zones.allowed(src, dst, state):
             path = probe["path"] if probe is not None else zones.path(src, dst)
             kind = probe["kind"] if probe is not None else None

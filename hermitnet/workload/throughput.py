@@ -18,11 +18,13 @@ from hermitnet.errors import HermitError
 from hermitnet.workload.servers import IPERF_PORT
 
 
-def bottleneck_mbps(plan, state, src: str, dst: str) -> float | None:
-    """The lowest configured rate on the path: shaped links and the source tier's meter."""
+def bottleneck_mbps(plan, state, src: str, dst: str, direction: str = "upload"
+                   ) -> float | None:
+    """The lowest configured rate on the path: shaped links and, for an upload, the source
+    tier's meter (meters police what a subscriber sends)."""
     rates = [link.spec.bw_mbps for link in plan.path_links(src, dst) if link.spec.bw_mbps]
     tier_rate = state.tier_rate_mbps.get(state.membership.get(src, ""), None)
-    if tier_rate:
+    if tier_rate and direction == "upload":
         rates.append(tier_rate)
     return min(rates) if rates else None
 
@@ -39,7 +41,8 @@ def mathis_bps(rtt_ms: float, loss_pct: float) -> float:
     return MSS_BYTES * 8 / (rtt_ms / 1000) * MATHIS_C / math.sqrt(loss_pct / 100)
 
 
-def expectation(plan, state, src: str, dst: str, rtt_ms: float | None) -> dict:
+def expectation(plan, state, src: str, dst: str, rtt_ms: float | None,
+                direction: str = "upload") -> dict:
     """What a TCP flow from `src` to `dst` should get.
 
     `configured_bottleneck_bps`: the lowest configured rate on the path (links, the source
@@ -51,7 +54,7 @@ def expectation(plan, state, src: str, dst: str, rtt_ms: float | None) -> dict:
     from hermitnet import zones
 
     ends = zones.endpoints(plan, state)
-    mbps = bottleneck_mbps(plan, state, src, dst)
+    mbps = bottleneck_mbps(plan, state, src, dst, direction)
     links = plan.path_links(src, dst)
     keep = 1.0
     for link in links:
@@ -93,11 +96,14 @@ def configured_one_way_delay_ms(plan, src: str, dst: str) -> float:
     return sum(link.spec.delay_ms for link in plan.path_links(src, dst))
 
 
-def iperf3(emu, src: str, dst_ip: str, seconds: float, omit_s: int = 1) -> dict:
-    """An iperf3 TCP test; its JSON report, with the receiver's own per-second intervals
-    (--get-server-output) when the test ran."""
+def iperf3(emu, src: str, dst_ip: str, seconds: float, omit_s: int = 1,
+           download: bool = False) -> dict:
+    """An iperf3 TCP test from the client `src` (sending, or receiving with `download`); its
+    JSON report, with the server's own per-second intervals (--get-server-output) when the
+    test ran."""
     argv = ["iperf3", "-c", dst_ip, "-p", str(IPERF_PORT), "-t", f"{seconds:g}", "-O",
-            str(omit_s), "-i", "1", "-J", "--get-server-output", "--connect-timeout", "3000"]
+            str(omit_s), "-i", "1", "-J", "--get-server-output", "--connect-timeout", "3000",
+            *(["-R"] if download else [])]
     done = emu.run(src, argv, timeout_s=seconds + 60)
     try:
         report = json.loads(done.stdout)
@@ -107,12 +113,12 @@ def iperf3(emu, src: str, dst_ip: str, seconds: float, omit_s: int = 1) -> dict:
     return report
 
 
-def interval_series(report: dict, start_s: float) -> list[dict]:
+def interval_series(report: dict, start_s: float, download: bool = False) -> list[dict]:
     """The 1 s interval reports as [{t_s, mbps}], t_s the end of each interval on the run's
-    clock (the flow started at start_s). The receiver's intervals where iperf3 returned them
-    (what arrived), else the sender's."""
+    clock (the flow started at start_s). The receiver's intervals (what arrived): the
+    server's for an upload where iperf3 returned them, else the client's."""
     server = report.get("server_output_json") or {}
-    intervals = server.get("intervals") or report.get("intervals") or []
+    intervals = (None if download else server.get("intervals")) or report.get("intervals") or []
     return [{"t_s": round(start_s + float(i["sum"]["end"]), 3),
              "mbps": round(float(i["sum"]["bits_per_second"]) / 1e6, 4),
              "omitted": bool(i["sum"].get("omitted", False))}
@@ -151,17 +157,21 @@ def run_flow(emu, scenario, state, flow, start_s: float) -> tuple[dict, dict]:
     dst_ip = plan.host(flow.dst).ip
     tier = state.membership[flow.src]
     seconds = flow.seconds or scenario.throughput_seconds
-    report = iperf3(emu, flow.src, dst_ip, seconds, omit_s=0 if flow.start_s is not None else 1)
+    download = flow.direction == "download"
+    report = iperf3(emu, flow.src, dst_ip, seconds, omit_s=0 if flow.start_s is not None else 1,
+                    download=download)
     measured = ping(emu, flow.src, dst_ip)
-    expected = expectation(plan, state, flow.src, flow.dst, measured[0] if measured else None)
+    expected = expectation(plan, state, flow.src, flow.dst, measured[0] if measured else None,
+                           flow.direction)
     bps = received_bps(report)
     row = {
         "tier": tier, "src": flow.src, "dst": flow.dst, "protocol": "tcp",
+        "direction": flow.direction,
         "bps": bps, "seconds": seconds,
         **expected, "expected_bps": expected["expected_goodput_bps"],
         "verdict": verdict(bps, expected), "error": report.get("error"),
         "start_s": round(start_s, 3), "path": path_kind(plan, flow.src, flow.dst),
-        "series": interval_series(report, start_s),
+        "series": interval_series(report, start_s, download),
     }
     rtt = {
         "tier": tier, "src": flow.src, "dst": flow.dst,

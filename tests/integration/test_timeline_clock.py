@@ -128,3 +128,112 @@ def test_a_jammer_and_a_block_at_the_same_time_take_effect_within_one_step(borde
     assert not jammer["late"] and not block["late"]
     assert "smuggler-1" in jammer["reshaped"]      # the jammer took the smuggler off its cell
     assert leftovers(border_run["run_id"]) == []
+
+
+FLOOD_FROM_S, FLOOD_UNTIL_S, FLOOD_RUN_S = 5.0, 15.0, 20.0
+
+
+@pytest.fixture(scope="module")
+def flood_run(tmp_path_factory):
+    doc = _doc("baseline")
+    doc["timeline"] = {"duration_s": FLOOD_RUN_S, "events": [
+        {"at_s": FLOOD_FROM_S, "kind": "flood_start", "from": "video", "toward": "national",
+         "rate_mbps": 40, "reason": "test"},
+        {"at_s": FLOOD_UNTIL_S, "kind": "flood_stop", "from": "video"},
+    ]}
+    doc["measure"] = {
+        "reachability": {"connect_timeout_s": 1, "at_s": [1]},
+        "throughput": {"flows": [
+            {"from": "elite-1", "to": "search", "start_s": 0, "seconds": FLOOD_RUN_S - 1,
+             "direction": "download"},
+            {"from": "citizen-1", "to": "university", "start_s": 0,
+             "seconds": FLOOD_RUN_S - 1, "direction": "download"}]},
+    }
+    loaded = scenario.from_dict(doc, source="baseline (flood)")
+    _, results = runner.run(loaded, tmp_path_factory.mktemp("clock-flood"), progress=print)
+    return results
+
+
+def _mean_mbps(flow, from_s, until_s) -> float:
+    values = [p["mbps"] for p in flow["series"] if from_s < p["t_s"] <= until_s]
+    assert values, flow["series"]
+    return sum(values) / len(values)
+
+
+def test_a_flood_lowers_the_elite_goodput_and_leaves_the_intranet_alone(flood_run):
+    flows = {f["src"]: f for f in flood_run["throughput"]}
+    elite, citizen = flows["elite-1"], flows["citizen-1"]
+    assert elite["path"] == "uplink" and citizen["path"] == "national"
+    assert elite["direction"] == citizen["direction"] == "download"   # the flooded direction
+    before, during = (FLOOD_FROM_S - 3, FLOOD_FROM_S), (FLOOD_FROM_S + 2, FLOOD_UNTIL_S)
+    assert _mean_mbps(elite, *during) < 0.6 * _mean_mbps(elite, *before), elite["series"]
+    assert _mean_mbps(citizen, *during) > 0.8 * _mean_mbps(citizen, *before), citizen["series"]
+    (flood,) = flood_run["timeline"]["floods"]
+    assert flood["from"] == "video" and flood["rate_mbps_asked"] == 40
+    assert flood["destinations"] == ["203.0.113.10"]           # the national site, portal
+    assert flood["packets"] > 0 and 0 < flood["rate_mbps_achieved"] <= 40 * 1.05
+    assert flood["sender_started_s"] >= FLOOD_FROM_S
+    assert flood["sender_stopped_s"] >= FLOOD_UNTIL_S
+    records = {e["kind"]: e for e in flood_run["timeline"]["events"]}
+    assert records["flood_stop"]["rate_mbps_achieved"] == flood["rate_mbps_achieved"]
+    # what crossed the uplink died at the border: the global zone may not reach national sites
+    denied = flood_run["counters"]["flows"]["zone:global"]["denied"]["packets"]
+    assert 0.1 * flood["packets"] < denied <= flood["packets"]
+    assert flood_run["status"] == "ok", flood_run.get("error")
+    assert leftovers(flood_run["run_id"]) == []
+
+
+FAILOVER_DOWN_S, FAILOVER_UP_S, FAILOVER_RUN_S = 6.0, 13.0, 18.0
+
+
+@pytest.fixture(scope="module")
+def two_uplinks_run(tmp_path_factory):
+    doc = _doc("baseline")
+    del doc["uplink"]
+    doc["uplinks"] = [{"name": "cable", "bw_mbps": 10, "delay_ms": 30},
+                      {"name": "satellite", "bw_mbps": 10, "delay_ms": 30}]
+    doc["timeline"] = {"duration_s": FAILOVER_RUN_S, "events": [
+        {"at_s": FAILOVER_DOWN_S, "kind": "uplink_down", "uplink": "cable"},
+        {"at_s": FAILOVER_UP_S, "kind": "uplink_up", "uplink": "cable"},
+    ]}
+    doc["measure"] = {
+        "reachability": {"connect_timeout_s": 1, "at_s": [1]},
+        "throughput": {"flows": [{"from": "elite-1", "to": "search", "start_s": 0,
+                                  "seconds": FAILOVER_RUN_S - 1, "direction": "download"}]},
+    }
+    loaded = scenario.from_dict(doc, source="baseline (two uplinks)")
+    _, results = runner.run(loaded, tmp_path_factory.mktemp("clock-uplinks"), progress=print)
+    return results
+
+
+def test_an_uplink_going_down_moves_allowed_traffic_to_the_other(two_uplinks_run):
+    results = two_uplinks_run
+    assert results["status"] == "ok", results.get("error")
+    (flow,) = results["throughput"]
+    assert flow["uplinks_used"] == ["cable", "satellite"], flow["uplinks"]
+    # traffic kept flowing during the outage: over the satellite uplink
+    during = [p["mbps"] for p in flow["series"]
+              if FAILOVER_DOWN_S + 2 <= p["t_s"] <= FAILOVER_UP_S]
+    assert during and min(during) > 0.5, flow["series"]
+    series = results["uplinks"]["series"]
+
+    def carried(name, from_s, until_s):
+        inside = [s["bytes"][name] for s in series if from_s <= s["t_s"] <= until_s]
+        return inside[-1] - inside[0]
+
+    outage = (FAILOVER_DOWN_S + 1, FAILOVER_UP_S - 0.5)
+    assert carried("satellite", *outage) > 10 * max(1, carried("cable", *outage))
+    assert carried("cable", 1, FAILOVER_DOWN_S - 0.5) > 10 * max(
+        1, carried("satellite", 1, FAILOVER_DOWN_S - 0.5))
+    # and back to the preferred uplink once it is up again
+    assert carried("cable", FAILOVER_UP_S + 1, FAILOVER_RUN_S - 1.5) > 0
+    controller = results["uplinks"]["controller"]
+    assert [(c["uplink"], c["down"], c["active"]) for c in controller["changes"]] == [
+        ("cable", True, "satellite"), ("cable", False, "cable")]
+    failover = results["uplinks"]["failover"]
+    (event,) = failover["events"]
+    assert (event["uplink"], event["to"]) == ("cable", "satellite")
+    assert event["failover_s"] is not None and failover["answered"] > 0
+    assert failover["failover_s_p95"] == event["failover_s"]
+    print(f"failover: {event['failover_s']} s, {event['lost_probes']} probes lost")
+    assert leftovers(results["run_id"]) == []

@@ -12,7 +12,9 @@ be put through the same packets.
 `FakeNetwork` joins one FakeSwitch per controlled switch along the plan's links and follows a
 packet from the host that sends it to the host that receives it (or to where it is dropped). The
 switch outside the national controller (the global zone) is modelled as what it is: a learning
-switch that delivers to its hosts and sends everything else up the uplink.
+switch that delivers to its hosts and sends everything else up the uplink (with several, the
+first that is up: where the border's traffic comes from). An uplink in `uplinks_down` carries
+nothing either way.
 """
 
 from __future__ import annotations
@@ -203,12 +205,14 @@ class Trace:
 class FakeNetwork:
     """Fake switches for a plan's controlled switches, joined by the plan's links."""
 
-    def __init__(self, plan, switches: dict[str, FakeSwitch]):
+    def __init__(self, plan, switches: dict[str, FakeSwitch], uplinks_down=frozenset()):
         self.plan = plan
         self.switches = switches
         self.ports: dict[tuple[str, int], tuple[str, int | None]] = {}
         names = {s.name for s in plan.switches}
         for link in plan.links:
+            if link.kind == "uplink" and link.name in uplinks_down:
+                continue
             if link.a in names and link.b in names:
                 self.ports[(link.a, link.a_port)] = (link.b, link.b_port)
                 self.ports[(link.b, link.b_port)] = (link.a, link.a_port)
@@ -216,12 +220,12 @@ class FakeNetwork:
                 self.ports[(link.b, link.b_port)] = (link.a, None)
 
     @classmethod
-    def from_compiled(cls, plan, compiled) -> FakeNetwork:
+    def from_compiled(cls, plan, compiled, uplinks_down=frozenset()) -> FakeNetwork:
         switches = {}
         for switch in (s for s in plan.switches if s.controlled):
             rules, meters = compiled.for_switch(switch.name)
             switches[switch.name] = FakeSwitch.from_rules(switch.name, rules, meters)
-        return cls(plan, switches)
+        return cls(plan, switches, uplinks_down)
 
     def send(self, src: str, dst_ip: str, src_ip: str | None = None) -> Trace:
         """Host `src` sends an IPv4 packet to dst_ip (from src_ip, its own address if None)."""
@@ -242,7 +246,7 @@ class FakeNetwork:
                 continue
             hop = self.switches[switch].process(port, packet)
             hops.append(hop)
-            if hop.output is None:
+            if hop.output is None or (switch, hop.output) not in self.ports:   # or link down
                 return Trace(src, dst_ip, hops, None)
             peer, peer_port = self.ports[(switch, hop.output)]
             if peer_port is None:                # a host

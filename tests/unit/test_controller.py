@@ -413,7 +413,7 @@ def test_a_handler_exception_is_logged_counted_and_recorded(make_app, baseline_p
 def test_every_handler_and_periodic_task_is_guarded():
     handlers = [name for name in dir(tiered_routing.TieredRouting)
                 if hasattr(getattr(tiered_routing.TieredRouting, name), "callers")]
-    assert len(handlers) == 7
+    assert len(handlers) == 8
     for name in (*handlers, "renew_leases", "poll_counters"):
         method = getattr(tiered_routing.TieredRouting, name)
         assert method.__wrapped__ is not None, name      # wrapped by tiered_routing.guarded

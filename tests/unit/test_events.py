@@ -137,7 +137,66 @@ def test_each_bad_event_is_refused_naming_its_field(scenario_dict, entry, field,
 
 def test_an_unknown_uplink_is_refused(scenario_dict):
     data = with_timeline(scenario_dict, {"at_s": 5, "kind": "uplink_down", "uplink": "second"})
-    refused(data, "timeline.events[0].uplink", "'uplink' was expected")   # one uplink
+    refused(data, "timeline.events[0].uplink", "unknown uplink 'second'",
+            "expected one of: uplink")   # the single uplink form names its one uplink "uplink"
+
+
+TWO_UPLINKS = [{"name": "cable", "bw_mbps": 10, "delay_ms": 30},
+               {"name": "satellite", "bw_mbps": 2, "delay_ms": 300}]
+
+
+def test_named_uplinks_each_have_their_own_events(scenario_dict):
+    data = with_timeline(scenario_dict,
+                         {"at_s": 5, "kind": "uplink_down", "uplink": "cable"},
+                         {"at_s": 5, "kind": "uplink_degrade", "uplink": "satellite",
+                          "loss_pct": 1},
+                         {"at_s": 15, "kind": "uplink_up", "uplink": "cable"},
+                         uplinks=TWO_UPLINKS)
+    loaded = scenario.from_dict(data)
+    assert [u.name for u in loaded.uplinks] == ["cable", "satellite"]
+    assert loaded.uplink_spec("satellite").delay_ms == 300
+    assert loaded.uplink.bw_mbps == 10 and loaded.uplink_spec("cable").loss_pct == 0
+    got = [(e.at_s, e.kind, e.target) for e in events(loaded)]
+    assert got == [(5, "uplink_down", "cable"), (5, "uplink_degrade", "satellite"),
+                   (15, "uplink_up", "cable")]
+
+
+@pytest.mark.parametrize("entry,field,words", [
+    ({"at_s": 5, "kind": "uplink_down"}, "timeline.events[0]",
+     ["uplink_down needs 'uplink' when the scenario has several", "cable, satellite"]),
+    ({"at_s": 5, "kind": "uplink_down", "uplink": "uplink"}, "timeline.events[0].uplink",
+     ["unknown uplink 'uplink'", "expected one of: cable, satellite"]),
+    ({"at_s": 5, "kind": "uplink_up", "uplink": "satellite"}, "timeline.events[0]",
+     ["uplink satellite is already up at 5 s"]),
+])
+def test_bad_named_uplink_events_are_refused(scenario_dict, entry, field, words):
+    refused(with_timeline(scenario_dict, entry, uplinks=TWO_UPLINKS), field, *words)
+
+
+def test_one_uplink_down_twice_is_refused_but_two_uplinks_down_are_not(scenario_dict):
+    down = {"kind": "uplink_down", "uplink": "cable"}
+    refused(with_timeline(scenario_dict, {"at_s": 5, **down}, {"at_s": 8, **down},
+                          uplinks=TWO_UPLINKS),
+            "timeline.events[1]", "uplink cable is already down at 8 s")
+    both = with_timeline(scenario_dict, {"at_s": 5, **down},
+                         {"at_s": 8, "kind": "uplink_down", "uplink": "satellite"},
+                         uplinks=TWO_UPLINKS)
+    assert len(events(scenario.from_dict(both))) == 2
+
+
+@pytest.mark.parametrize("extra,field,words", [
+    ({"uplink": {"bw_mbps": 5}}, "uplink", ["either uplink", "or uplinks", "not both"]),
+    ({"uplinks": [{"name": "cable"}, {"name": "cable"}]}, "uplinks[1].name",
+     ["duplicate uplink name 'cable'"]),
+    ({"uplinks": []}, "uplinks", ["[] should be non-empty"]),
+    ({"uplinks": [{"bw_mbps": 5}]}, "uplinks[0]", ["'name' is a required property"]),
+    ({"uplinks": [{"name": "cable", "rate": 5}]}, "uplinks[0]", ["'rate' was unexpected"]),
+])
+def test_bad_uplinks_are_refused(scenario_dict, extra, field, words):
+    data = scenario_dict(**extra)
+    if "uplink" in extra:
+        data["uplinks"] = TWO_UPLINKS
+    refused(data, field, *words)
 
 
 @pytest.mark.parametrize("first,second", [
@@ -231,3 +290,85 @@ def test_the_controller_is_killed_and_started_on_the_clock(scenario_dict):
 ])
 def test_controller_events_out_of_order_are_refused(scenario_dict, entries, field, words):
     refused(with_timeline(scenario_dict, *entries), field, *words)
+
+
+def _flood(at_s=5, **fields):
+    return {"at_s": at_s, "kind": "flood_start", "from": "video", "toward": "national",
+            "rate_mbps": 20, **fields}
+
+
+def test_a_flood_is_started_and_stopped_on_the_clock(scenario_dict):
+    data = with_timeline(scenario_dict, _flood(protocol="syn", rate_mbps=2),
+                         {"at_s": 15, "kind": "flood_stop", "from": "video"})
+    start, stop = events(scenario.from_dict(data))
+    assert (start.kind, start.target, start.domain) == ("flood_start", "video", "flood")
+    assert start.to_dict()["rate_mbps"] == 2 and start.to_dict()["protocol"] == "syn"
+    assert start.to_dict()["toward"] == "national"
+    assert start.describe() == "flood_start video toward=national protocol=syn rate_mbps=2"
+    assert (stop.at_s, stop.kind, stop.target) == (15, "flood_stop", "video")
+
+
+@pytest.mark.parametrize("entry,field,words", [
+    (_flood(**{"from": "news"}), "timeline.events[0].from",
+     ["unknown global-zone site 'news'", "expected one of: video"]),
+    (_flood(rate_mbps=500), "timeline.events[0].rate_mbps",
+     ["500 Mbit/s", "beyond what this machine's flood generator can send", "at most 100"]),
+    (_flood(rate_mbps=11, protocol="syn"), "timeline.events[0].rate_mbps",
+     ["syn flood at 11", "at most 10"]),
+    (_flood(toward="moon"), "timeline.events[0].toward", ["'moon' is not one of"]),
+    (_flood(protocol="icmp"), "timeline.events[0].protocol", ["'icmp' is not one of"]),
+    ({"at_s": 5, "kind": "flood_start", "from": "video", "toward": "border"},
+     "timeline.events[0]", ["flood_start needs 'rate_mbps'"]),
+    ({"at_s": 5, "kind": "flood_stop", "from": "video"}, "timeline.events[0]",
+     ["video is not flooding at 5 s", "expected a flood_start before it"]),
+    (_flood(at_s=40), "timeline.events[0].at_s", ["beyond the run's duration"]),
+    (_flood(site="news"), "timeline.events[0].site", ["flood_start takes no 'site'"]),
+])
+def test_each_bad_flood_is_refused_naming_its_field(scenario_dict, entry, field, words):
+    refused(with_timeline(scenario_dict, entry), field, *words)
+
+
+def test_a_flood_toward_national_needs_national_sites(scenario_dict):
+    data = with_timeline(scenario_dict, _flood(),
+                         sites=[{"name": "news", "zone": "intranet"},
+                                {"name": "video", "zone": "global"}])
+    refused(data, "timeline.events[0].toward", "this scenario has none", "expected border")
+    data["timeline"]["events"][0]["toward"] = "border"
+    assert events(scenario.from_dict(data))[0].options[0] == ("toward", "border")
+
+
+def test_floods_at_once_share_the_generator(scenario_dict):
+    sites = [{"name": "video", "zone": "global"}, {"name": "shop", "zone": "global"},
+             {"name": "portal", "zone": "national"}]
+    data = with_timeline(scenario_dict, _flood(rate_mbps=60),
+                         _flood(at_s=8, **{"from": "shop"}, rate_mbps=5, protocol="syn"),
+                         sites=sites)
+    error = refused(data, "timeline.events[1].rate_mbps", "floods at once at 8 s",
+                    "video 60 Mbit/s udp", "shop 5 Mbit/s syn", "110%")
+    assert "at most 100 %" in error.message
+    data["timeline"]["events"].insert(1, {"at_s": 7, "kind": "flood_stop", "from": "video"})
+    assert len(events(scenario.from_dict(data))) == 3
+
+
+def test_a_second_flood_from_the_same_site_and_a_flood_started_and_stopped_at_once(
+        scenario_dict):
+    refused(with_timeline(scenario_dict, _flood(), _flood(at_s=8)), "timeline.events[1]",
+            "video is already flooding at 8 s", "timeline.events[0]")
+    refused(with_timeline(scenario_dict, _flood(), {"at_s": 5, "kind": "flood_stop",
+                                                    "from": "video"}),
+            "timeline.events[1]", "contradicts", "at the same time")
+
+
+def test_the_readme_floods_and_uplinks_example_is_valid():
+    text = (REPO / "README.md").read_text()
+    section = text.split("#### Floods and a second upstream", 1)[1]
+    example = yaml.safe_load(section.split("```yaml", 1)[1].split("```", 1)[0])
+    doc = yaml.safe_load((REPO / "scenarios" / "baseline.yaml").read_text())
+    del doc["uplink"]
+    doc.update(uplinks=example["uplinks"], timeline=example["timeline"])
+    doc["measure"] = {**doc["measure"], **example["measure"]}
+    loaded = scenario.from_dict(doc)
+    assert [u.name for u in loaded.uplinks] == ["cable", "satellite"]
+    assert [e.kind for e in events(loaded)] == ["flood_start", "flood_stop", "uplink_down",
+                                               "uplink_up"]
+    assert loaded.flows[0].direction == "download"

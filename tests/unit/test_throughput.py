@@ -45,6 +45,22 @@ def test_bottleneck_includes_the_tier_meter(baseline_plan, state):
     roomy = dataclasses.replace(state, tier_rate_mbps={**state.tier_rate_mbps, "elite": 50})
     assert throughput.bottleneck_mbps(baseline_plan, roomy, "elite-1", "video") == 5.0
 
+    # a download is what the site sends: the tier's meter polices only what a subscriber sends
+    assert throughput.bottleneck_mbps(baseline_plan, limited, "elite-1", "video",
+                                      "download") == 5.0
+
+
+def test_a_download_runs_iperf3_in_reverse_and_keeps_the_client_intervals():
+    emu = FakeEmu('{"intervals": [{"sum": {"end": 1.0, "bits_per_second": 2e6}}], '
+                  '"server_output_json": {"intervals": [{"sum": {"end": 1.0, '
+                  '"bits_per_second": 9e6}}]}}')
+    report = throughput.iperf3(emu, "elite-1", "198.18.0.12", 5, download=True)
+    (_, argv), = emu.calls
+    assert argv[-1] == "-R"
+    assert throughput.interval_series(report, 10.0, download=True) == [
+        {"t_s": 11.0, "mbps": 2.0, "omitted": False}]           # what the client received
+    assert throughput.interval_series(report, 10.0)[0]["mbps"] == 9.0   # upload: the server's
+
 
 def test_bottleneck_of_an_unshaped_path_is_none(baseline_plan, state):
     assert throughput.bottleneck_mbps(baseline_plan, state, "news", "university") is None
