@@ -29,9 +29,14 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from figure import figure
+
 from hermitnet import runner
 from hermitnet import scenario as scenario_module
 from hermitnet.policy.compile import compile_policy
+
+EMULATION = True
+QUICK_ARGS = ("--changes", "10")
 
 
 def large_scenario(cells: int, subscribers: int = 200, sites: int = 200) -> dict:
@@ -153,6 +158,10 @@ def main() -> int:
     print(f"  {'one dump on one switch (poll resolution)':48} "
           f"median {statistics.median(floor) * ms:.1f} ms; ratio p50 seen / one dump: "
           f"{percentile(dump_s, .5) / statistics.median(floor):.1f}")
+    for q in (.5, .95):
+        figure(f"policy change seen on all {len(bridges)} switches, p{q * 100:.0f}",
+               percentile(dump_s, q) * ms, "ms", "one dump on one switch (median)",
+               statistics.median(floor) * ms)
     print(f"results folder: {out}")
     return 0
 
