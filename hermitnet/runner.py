@@ -83,6 +83,7 @@ class LiveRun:
     site_processes: dict = field(default_factory=dict)    # {site: its server processes}
     controller_started_at: float | None = None            # wall time: the counters' t_s base
     on_timeline_step: object = None  # called with each radio timeline row (the live view)
+    teardown_started: float | None = None                 # monotonic: the network going down
 
     @property
     def controller_api(self) -> str:
@@ -147,9 +148,12 @@ class LiveRun:
             progress(f"timeline: {len(planned)} events and {len(player.jobs)} timed "
                      f"measurements over {scenario.duration_s:g} s from t = 0")
         player.start()
+        waiting = None
         try:
+            started = time.monotonic()
             if not scenario.probes_at_s:
                 probe_rounds.append(self._probes(tagged))
+            timings["probes"] = time.monotonic() - started
             started = time.monotonic()
             if not scenario.reachability_at_s:
                 sweeps.append(self._sweep())
@@ -161,10 +165,14 @@ class LiveRun:
                 self.emu, scenario, self.state, progress, clock)
             timings["throughput"] = time.monotonic() - started
             self.checkpoint()
+            waiting = time.monotonic()
             player.wait(scenario.duration_s)
         finally:
             player.stop()
+            if waiting is not None:   # the rest of the timeline, after the measurements above
+                timings["timeline"] = time.monotonic() - waiting
             self.results["timeline"] = self._timeline_results(player, actions)
+        started = time.monotonic()
         self.results["reachability"] = sorted((row for sweep in sweeps for row in sweep),
                                               key=lambda row: row["t_s"])
         for row, rtt in sorted(timed_flows, key=lambda pair: pair[0]["start_s"]):
@@ -176,7 +184,6 @@ class LiveRun:
 
             self.results["radio"] = timeline.summary(scenario.radio, radio_rows,
                                                      POPULATION_PHONES, scenario.seed)
-            timings["timeline"] = scenario.timeline_s
             from hermitnet.radio.mapplot import draw_run_map
 
             draw_run_map(scenario.radio, self.run_dir / "radio-map.png",
@@ -191,6 +198,7 @@ class LiveRun:
         holes = PolicyHoles.from_environment()
         if holes:
             self.results["leakage"]["test_holes"] = holes.to_dict()
+        timings["analysis"] = time.monotonic() - started
         self.check_controller()
 
     def _sweep(self) -> list[dict]:
@@ -295,6 +303,7 @@ def session(scenario, out_dir: Path | None = None, progress=print, caps=None,
 @contextmanager
 def _session(scenario, out_dir, progress, caps, lock,
              api_host: str = "127.0.0.1") -> Iterator[LiveRun]:
+    session_started = time.monotonic()
     caps = caps or caps_module.detect()
     if caps.problems:
         raise HermitError("this machine cannot run the emulation:\n  - "
@@ -322,6 +331,8 @@ def _session(scenario, out_dir, progress, caps, lock,
     from hermitnet.timeline.events import events
 
     events(scenario)   # a scenario built in code (not loaded) is checked here too
+    timings = results["timings_s"]
+    timings["setup"] = time.monotonic() - session_started
     try:
         results_module.write(run_dir, results)
         with _emulation(live, manifest):
@@ -343,10 +354,15 @@ def _session(scenario, out_dir, progress, caps, lock,
     finally:
         with _signals_deferred():
             manifest_module.cleanup(manifest)
+            if live.teardown_started is not None:
+                timings["teardown"] = time.monotonic() - live.teardown_started
+            writing = time.monotonic()
             results["finished"] = _now()
             _attach_counters(live)
-            results_module.write(run_dir, results)
             report.write_html(results, run_dir)
+            timings["results"] = time.monotonic() - writing
+            timings["total"] = time.monotonic() - session_started
+            results_module.write(run_dir, results)
             progress(f"results: {run_dir}")
 
 
@@ -371,6 +387,8 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
     manifest.controller_api = live.controller_api
     manifest.api_token_path = live.controller.token_path and str(live.controller.token_path)
     manifest.save()
+    timings["controller_start"] = time.monotonic() - clock
+    clock = time.monotonic()
     try:
         progress(f"building network: {len(plan.switches)} switches, {len(plan.hosts)} hosts, "
                  f"{caps.datapath} datapath")
@@ -383,15 +401,24 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
                 expected_flow_counts(live.compiled), POLICY_INSTALL_TIMEOUT_S, live.controller)
             _check_meters(live)
             progress("starting the sites' servers")
+            clock = time.monotonic()
             live.site_processes.update(servers.start_sites(
                 emu, scenario, live.run_dir, {f.dst for f in scenario.flows}))
+            timings["servers"] = time.monotonic() - clock
+            clock = time.monotonic()
             observer.install(emu, plan)
             for kind in ("uplink", "foreign-backhaul"):
                 emu.capture(kind, live.run_dir / "capture.pcap")
+            timings["observers"] = time.monotonic() - clock
             live.clock = Clock()          # t = 0 of the run's one clock
             progress(f"network up (t = 0); controller API {live.controller_api}")
-            yield
+            try:
+                yield
+            finally:
+                live.teardown_started = time.monotonic()
     finally:
+        if live.teardown_started is None:    # failed while coming up: what follows is teardown
+            live.teardown_started = time.monotonic()
         live.controller.stop()
         live.results["controller"]["errors"] = live.controller.errors()
 
