@@ -25,7 +25,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hermitnet import counters, report
+from hermitnet import capacity, counters, report
 from hermitnet import plan as plan_module
 from hermitnet import results as results_module
 from hermitnet.emulation import capabilities as caps_module
@@ -312,10 +312,15 @@ def _session(scenario, out_dir, progress, caps, lock,
     if stale:
         progress(f"removed leftovers of earlier runs: {len(stale)} objects")
     run_id, tag = new_run_id()
+    plan = plan_module.build(scenario, run_tag=tag, prefix=run_id)
+    need = capacity.check(plan, capacity.Machine.detect(), scenario.source,
+                          "radio.ues" if any(s.radio for s in scenario.subscribers)
+                          else "subscribers")
+    capacity.raise_open_files_limit(need)
+    progress(f"capacity: {need.text()}")
     run_dir = Path(out_dir) if out_dir else default_out(scenario.name, run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     lock.note(results_dir=str(run_dir))
-    plan = plan_module.build(scenario, run_tag=tag, prefix=run_id)
     state = PolicyState.from_scenario(scenario)
     compiled = compile_policy(plan, state)
     will, will_not = caps_module.describe(caps)
