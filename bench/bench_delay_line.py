@@ -34,8 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from figure import figure  # noqa: E402
-
+from bench.figure import figure  # noqa: E402
 from hermitnet.emulation import delayline  # noqa: E402
 
 EMULATION = True

@@ -25,11 +25,13 @@ from pathlib import Path
 from hermitnet.errors import HermitError
 
 # Measured (bench/bench_bringup.py, docs/benchmarks.md "Bring-up"): what the machine loses.
-MEMORY_MIB_PER_HOST = 0.8          # namespace, veth pair, its Mininet shell, shaping
-MEMORY_MIB_PER_SITE = 22.0         # a site's servers (HTTP and iperf3), beyond its host
-MEMORY_MIB_PER_SWITCH = 2.0        # an OVS userspace bridge and its ports
-MEMORY_MIB_FIXED = 250.0           # the runner, the controller, the delay line
-BRING_UP_S_PER_HOST = 0.07         # build + policy + servers, per host, on 2 cores
+# 220 hosts (20 sites) on 26 switches took 489 MiB, bare Mininet 0.75-0.92 MiB per host; 50 hosts
+# (10 sites) took 215 MiB: a site's servers cost about 15 MiB. Rounded up.
+MEMORY_MIB_PER_HOST = 0.9          # namespace, veth pair, its Mininet shell, shaping
+MEMORY_MIB_PER_SITE = 15.0         # a site's servers (HTTP and iperf3), beyond its host
+MEMORY_MIB_PER_SWITCH = 1.0        # an OVS userspace bridge and its ports
+MEMORY_MIB_FIXED = 100.0           # the controller, the delay line, captures
+BRING_UP_S_PER_HOST = 0.07         # controller to t = 0, per host: 16.2 s for 220 hosts
 BRING_UP_S_PER_SWITCH = 0.1
 FILES_PER_NODE = 4                 # the runner's open files per host or switch (terminal, pipes)
 MEMORY_SHARE = 0.8                 # of MemAvailable a run may plan to use
