@@ -113,11 +113,13 @@ def hermitnet(loaded, src: str, dst: str) -> dict:
                          == 0)
         first_s = time.monotonic() - started
         used_mib = free_before - mem_available_mib()
+        open_files = len(os.listdir("/proc/self/fd"))
         timings = dict(live.results["timings_s"])
         leaving = time.monotonic()
     teardown_s = time.monotonic() - leaving
     results = json.loads((out / "results.json").read_text())
     return {"first_packet_s": first_s, "teardown_s": teardown_s, "memory_mib": used_mib,
+            "open_files": open_files,
             "timings_s": {**timings, **results["timings_s"]}, "results": str(out)}
 
 
@@ -140,6 +142,8 @@ def main() -> int:
     print(f"bare Mininet: start {bare['start_s']:.1f} s, first ping reply at "
           f"{bare['first_packet_s']:.1f} s, stop {bare['stop_s']:.1f} s, "
           f"{bare['memory_mib'] / hosts:.2f} MiB per host")
+    print(f"hermitnet: {hermit['open_files']} open files in the runner with the network up "
+          f"({hermit['open_files'] / (hosts + switches):.2f} per host or switch)")
     print("hermitnet timings_s: " + ", ".join(f"{k} {v:.1f}" for k, v in
                                                 hermit["timings_s"].items()))
     figure(f"hermitnet bring-up to first packet through the policy, {hosts} hosts",

@@ -4,7 +4,8 @@
 
 Phones spread round-robin over the cells and the mobile tiers; the plan gives each tier and
 access at most 240 addresses (100.64.T.10-249), so above 720 phones more citizen-like tiers
-are added (citizen-2, citizen-3, ...). Sites cycle over the three zones (mostly intranet).
+are added (citizen-2, citizen-3, ...), one per 240 phones. Sites cycle over the three zones
+(mostly intranet).
 Links keep the scenario defaults (air links 2 Mbit/s, 40 ms).
 """
 
@@ -22,7 +23,7 @@ def national(phones: int, cells: int, sites: int, fixed: int = 0,
              "visitor": {"zones": ["national", "global"]},
              "public": {"zones": ["intranet"]}}
     mobile = ["citizen", "elite", "visitor"]
-    for k in range(2, math.ceil(phones / PER_TIER / len(mobile)) + 1):
+    for k in range(2, max(3, math.ceil(phones / PER_TIER)) - 1):
         tiers[f"citizen-{k}"] = {"zones": ["intranet"]}
         mobile.append(f"citizen-{k}")
     subscribers = [{"name": f"phone-{i}", "tier": mobile[i % len(mobile)],

@@ -33,7 +33,7 @@ MEMORY_MIB_PER_SWITCH = 1.0        # an OVS userspace bridge and its ports
 MEMORY_MIB_FIXED = 100.0           # the controller, the delay line, captures
 BRING_UP_S_PER_HOST = 0.07         # controller to t = 0, per host: 16.2 s for 220 hosts
 BRING_UP_S_PER_SWITCH = 0.1
-FILES_PER_NODE = 4                 # the runner's open files per host or switch (terminal, pipes)
+FILES_PER_NODE = 3                 # the runner's: a terminal's 2 ends per node, pipes
 MEMORY_SHARE = 0.8                 # of MemAvailable a run may plan to use
 POPULATION_HINT = (
     "Emulate a sample of the phones (a few hundred) and let the radio population model "
