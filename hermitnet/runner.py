@@ -422,6 +422,8 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
             finally:
                 live.teardown_started = time.monotonic()
     finally:
+        if "build" not in timings:   # the build failed (and stopped what it had built)
+            timings["build"] = time.monotonic() - clock
         if live.teardown_started is None:    # failed while coming up: what follows is teardown
             live.teardown_started = time.monotonic()
         live.controller.stop()
