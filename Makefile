@@ -4,6 +4,7 @@
 #   make test    setup, then the whole test suite (PYTEST_ARGS="..." passes options to pytest)
 #   make lint    setup, then ruff and ansible-lint
 #   make clean   remove what runs left behind (hermitnet clean)
+#   make bench   every benchmark in bench/, each figure beside its same-run baseline
 # Run as root (sudo make ...). Debian 12, Ubuntu 22.04 and Ubuntu 24.04 are supported.
 
 SHELL := /bin/bash
@@ -17,12 +18,13 @@ SCENARIO ?= scenarios/baseline.yaml
 PYTEST_ARGS ?=
 ANSIBLE_ARGS ?=
 BOOTSTRAP_ARGS ?=
+BENCH_ARGS ?=
 
 # Ansible from .ansible-venv/, its own tools first on PATH, UTF-8 whatever the caller's locale.
 ANSIBLE_ENV := PATH="$(ANSIBLE_VENV)/bin:$$PATH" LC_ALL=C.UTF-8 LANG=C.UTF-8 \
 	ANSIBLE_NOCOWS=1 ANSIBLE_RETRY_FILES_ENABLED=0 ANSIBLE_FORCE_COLOR=0
 
-.PHONY: help setup demo test lint clean bootstrap check-root vm-test
+.PHONY: help setup demo test lint clean bench bootstrap check-root vm-test
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -62,6 +64,11 @@ lint: setup ## Setup, then ruff and ansible-lint (both run; fails if either fail
 clean: check-root ## Remove what runs left behind (namespaces, bridges, processes of hermitnet runs)
 	@if [ ! -x $(VENV)/bin/hermitnet ]; then echo "hermitnet: nothing installed yet (make setup)"; exit 0; fi
 	cd $(REPO) && $(VENV)/bin/hermitnet clean
+
+# Benchmarks build emulated networks (each under the emulation lock) and take minutes; they are
+# not tests. BENCH_ARGS="--quick" for shorter runs, "--only policy_change" for one of them.
+bench: setup ## Setup, then every benchmark in bench/ (figure, same-run baseline, ratio)
+	cd $(REPO) && PYTHONPATH=$(REPO) $(VENV)/bin/python bench/run.py $(BENCH_ARGS)
 
 vm-test: setup ## Only the lab-VM proof: boot a VM under QEMU, make setup + baseline inside it
 	cd $(REPO) && $(VENV)/bin/python -m pytest tests/provisioning/test_lab_vm.py -m vm -s $(PYTEST_ARGS)

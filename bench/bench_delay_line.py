@@ -34,7 +34,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.figure import figure  # noqa: E402
 from hermitnet.emulation import delayline  # noqa: E402
+
+EMULATION = True
+QUICK_ARGS = ("--quick",)
 
 A, B = "dlxa", "dlxb"
 IP_A, IP_B = "10.250.0.1", "10.250.0.2"
@@ -200,6 +204,10 @@ def main() -> int:
         print(f"| {r['load']}{extra} | {r['rtt_ms']:g} | {r['jitter_ms']:g} | "
               f"{r['expected_ms']:.2f} | {r['mean_ms']:.2f} | {r['sd_ms']:.2f} | "
               f"{r['p99_ms']:.2f} | {r['replies']} | {r['late_us']:.0f} |")
+    for r in rows:
+        figure(f"delay line RTT {r['rtt_ms']:g} ms, jitter {r['jitter_ms']:g} ms/end, "
+               f"{r['load']}: mean RTT", r["mean_ms"], "ms",
+               "expected (configured + unshaped ping RTT measured first)", r["expected_ms"])
     costs = cost(3 if args.quick else 5)
     print("\n| datagram B | offered Mbit/s | carried frames/s | carried Mbit/s | lost % | "
           "CPU % of a core | CPU us/frame |")
@@ -208,6 +216,9 @@ def main() -> int:
         print(f"| {c['datagram_bytes']} | {c['offered_mbps']:.0f} | {c['received_pps']:.0f} | "
               f"{c['received_mbps']:.1f} | {c['lost_pct']:.1f} | {c['cpu_pct']:.0f} | "
               f"{c['cpu_us_per_frame']:.1f} |")
+    for c in costs:
+        figure(f"delay line carried, {c['datagram_bytes']}-byte UDP", c["received_mbps"],
+               "Mbit/s", "offered (iperf3)", c["offered_mbps"])
     if args.json:
         args.json.write_text(json.dumps({"accuracy": rows, "cost": costs}, indent=1))
     return 0

@@ -1,7 +1,7 @@
 """Benchmark: time from a REST policy change to enforcement on every switch (not a timed test).
 
-Builds the largest network the skeleton supports (200 subscribers on many cells and fixed lines,
-200 sites), then makes N changes over the controller's REST API (alternately blocking and
+Builds a large network (by default 200 subscribers on 50 cells and fixed lines, 20 sites: 56
+switches), then makes N changes over the controller's REST API (alternately blocking and
 unblocking a site, which touches every switch) and measures, per change:
 
   rest_s   request sent -> answer received; the controller answers once every switch has
@@ -10,9 +10,13 @@ unblocking a site, which touches every switch) and measures, per change:
            of every switch, polled independently with `ovs-ofctl dump-flows` (4 pollers)
 
 and prints p50/p95 of both, next to the time one dump takes on one switch (the poll's own
-resolution, measured in the same run). Run as root:
+resolution, measured in the same run). Then, with some traffic through the pipeline (pings
+from every tenth subscriber), the flows installed per switch beside what the compiled policy
+gives it, and the packets that reached the controller (rules with a CONTROLLER action) beside
+all packets the flow tables matched: the steady state should send none. Run as root:
 
-    sudo .venv/bin/python bench/bench_policy_change.py [--changes 40] [--cells 20]
+    sudo flock /tmp/hermitnet-emulation.lock .venv/bin/python bench/bench_policy_change.py \
+        [--changes 40] [--cells 50] [--sites 20]
 """
 
 from __future__ import annotations
@@ -29,9 +33,14 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from figure import figure
+
 from hermitnet import runner
 from hermitnet import scenario as scenario_module
 from hermitnet.policy.compile import compile_policy
+
+EMULATION = True
+QUICK_ARGS = ("--changes", "10")
 
 
 def large_scenario(cells: int, subscribers: int = 200, sites: int = 200) -> dict:
@@ -93,6 +102,36 @@ def wait_all(bridges: list[str], ip: str, want: int, started: float, pool) -> fl
     return max(done_at.values()) - started
 
 
+def flow_lines(bridge: str) -> list[str]:
+    out = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", bridge],
+                         capture_output=True, text=True, timeout=30).stdout
+    return [line for line in out.splitlines() if "table=" in line]
+
+
+def n_packets(line: str) -> int:
+    return int(line.split("n_packets=", 1)[1].split(",", 1)[0])
+
+
+def steady_state(live, compiled, bridges: list[str]) -> dict:
+    """Some traffic through the pipeline, then flows per switch and packets sent to the
+    controller, from independent flow dumps."""
+    site = next(h for h in live.plan.hosts if h.zone == "intranet")
+    subscribers = [h for h in live.plan.hosts if h.kind != "server"]
+    for host in subscribers[::10]:
+        live.emu.run(host.name, ["ping", "-c", "2", "-i", "0.2", "-W", "1", site.ip])
+    dumps = {bridge: flow_lines(bridge) for bridge in bridges}
+    compiled_counts = {s.node: len(compiled.for_switch(s.name)[0])
+                       for s in live.plan.switches if s.controlled}
+    busiest = max(dumps, key=lambda b: len(dumps[b]))
+    to_controller = [line for lines in dumps.values() for line in lines
+                     if "CONTROLLER" in line.split("actions=", 1)[-1]]
+    return {"most_installed": len(dumps[busiest]), "most_compiled": compiled_counts[busiest],
+            "fewest_installed": min(len(v) for v in dumps.values()),
+            "controller_rules": len(to_controller),
+            "packet_ins": sum(n_packets(line) for line in to_controller),
+            "matched": sum(n_packets(line) for lines in dumps.values() for line in lines)}
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -101,9 +140,9 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=40)
-    parser.add_argument("--cells", type=int, default=20)
+    parser.add_argument("--cells", type=int, default=50)
     parser.add_argument("--subscribers", type=int, default=200)
-    parser.add_argument("--sites", type=int, default=200)
+    parser.add_argument("--sites", type=int, default=20)
     args = parser.parse_args()
     loaded = scenario_module.from_dict(
         large_scenario(args.cells, args.subscribers, args.sites), source="bench")
@@ -144,6 +183,7 @@ def main() -> int:
                 rest_s.append(holder["at"] - started)
                 if not holder["answer"]["enforced"]["all_confirmed"]:
                     print(f"change {i}: not confirmed by every switch", file=sys.stderr)
+        steady = steady_state(live, compiled, bridges)
     ms = 1000
     print(f"{args.changes} changes (block/unblock, each touches all {len(bridges)} switches):")
     for label, values in (("REST answer (barrier-confirmed on all switches)", rest_s),
@@ -153,6 +193,17 @@ def main() -> int:
     print(f"  {'one dump on one switch (poll resolution)':48} "
           f"median {statistics.median(floor) * ms:.1f} ms; ratio p50 seen / one dump: "
           f"{percentile(dump_s, .5) / statistics.median(floor):.1f}")
+    figure("flows installed on the busiest switch", steady["most_installed"], "flows",
+           "compiled for it", steady["most_compiled"])
+    print(f"  flows per switch: min {steady['fewest_installed']}, max "
+          f"{steady['most_installed']}; rules sending to the controller: "
+          f"{steady['controller_rules']}")
+    figure("packets to the controller (packet-ins) in steady state", steady["packet_ins"],
+           "packets", "packets matched by the flow tables", steady["matched"])
+    for q in (.5, .95):
+        figure(f"policy change seen on all {len(bridges)} switches, p{q * 100:.0f}",
+               percentile(dump_s, q) * ms, "ms", "one dump on one switch (median)",
+               statistics.median(floor) * ms)
     print(f"results folder: {out}")
     return 0
 

@@ -23,10 +23,13 @@ import sys
 import time
 
 import numpy as np
+from figure import figure
 
 from hermitnet import scenario
 from hermitnet.radio import parse, population
 from hermitnet.radio.sweep import jammer_state_times
+
+QUICK_ARGS = ("--phones", "1000000", "--baseline-phones", "50000")
 
 
 def national_section(
@@ -105,6 +108,7 @@ def peak_mib() -> float:
 
 def report(label, phones, elapsed_s, peak, baseline_label, baseline_phones, baseline_s, result):
     rate, baseline_rate = phones / elapsed_s, baseline_phones / baseline_s
+    figure(f"{label} phones/s", rate, "phones/s", baseline_label, baseline_rate)
     print(
         f"{label:<17} {phones:>10,} phones {elapsed_s:7.2f} s {rate:>11,.0f}/s "
         f"(peak {peak:.0f} MiB)   {baseline_label:<20} {baseline_phones:>10,} phones "

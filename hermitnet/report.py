@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,10 +106,56 @@ def summary(results: dict, status: str | None = None, note: str | None = None) -
     if rounds:
         lines.append(f"reachability measured again {len(rounds)} time(s) while held: "
                      "results.json `remeasurements`, report.html")
+    timings = results.get("timings_s") or {}
+    if timings:
+        lines.append(timings_text(timings))
     if env["not_emulated"]:
         lines.append("not emulated on this machine:")
-        lines += [f"  - {item}" for item in env["not_emulated"]]
+        lines += [f"  - {item}" for item in aggregate_not_emulated(env["not_emulated"])]
     return "\n".join(lines)
+
+
+# "air link phone-1-nb-cell-0: delay_ms=40 ..." (hermitnet.emulation.shaping, uplink)
+_PER_LINK = re.compile(r"^(?P<kind>\S+ link|uplink) (?P<ends>\S+): (?P<detail>.+)$")
+
+
+def aggregate_not_emulated(lines: list[str], examples: int = 2) -> list[str]:
+    """One line per kind of link and what it lacks, however many links share it:
+    'air link, 1000 links (phone-0-nb-cell-0, phone-1-nb-cell-1, ...): delay_ms=40 ...'.
+    Lines that name no link are kept as they are; order of first appearance."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for line in lines:
+        match = _PER_LINK.match(line)
+        key = (match["kind"], match["detail"]) if match else (line, "")
+        groups.setdefault(key, []).append(match["ends"] if match else "")
+    out = []
+    for (kind, detail), ends in groups.items():
+        if not detail:
+            out.append(kind)
+        elif len(ends) == 1:
+            out.append(f"{kind} {ends[0]}: {detail}")
+        else:
+            shown = ", ".join(ends[:examples]) + (", ..." if len(ends) > examples else "")
+            out.append(f"{kind}, {len(ends)} links ({shown}): {detail}")
+    return out
+
+
+TIMING_PHASES = ("setup", "controller_start", "build", "policy_install", "servers",
+                 "observers", "probes", "reachability", "throughput", "timeline", "analysis",
+                 "teardown", "results")
+
+
+def timings_text(timings: dict[str, float]) -> str:
+    """'time: build 13.3 s, ..., total 141.0 s' (the phases in run order; what no phase
+    covers, e.g. a held network, as 'other')."""
+    phases = [k for k in TIMING_PHASES if k in timings]
+    phases += sorted(k for k in timings if k not in TIMING_PHASES and k != "total")
+    text = "time: " + ", ".join(f"{k.replace('_', ' ')} {timings[k]:.1f} s" for k in phases)
+    if "total" in timings:
+        other = timings["total"] - sum(timings[k] for k in phases)
+        text += (f"; total {timings['total']:.1f} s"
+                 + (f" (other {other:.1f} s)" if other >= 0.05 else ""))
+    return text
 
 
 def _escaped_probes_text(leak: dict) -> str | None:
@@ -294,7 +341,8 @@ def section_environment(results: dict, page: Page) -> str:
     meta = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v if v is not None else '-')}</dd>"
                    for k, v in versions)
     emulated = "".join(f"<li>{_e(item)}</li>" for item in env["emulated"]) or "<li>-</li>"
-    missing = "".join(f"<li>{_e(item)}</li>" for item in env["not_emulated"])
+    missing = "".join(f"<li>{_e(item)}</li>"
+                      for item in aggregate_not_emulated(env["not_emulated"]))
     missing = missing or "<li>nothing the scenario configures was left out</li>"
     design = "".join(f"<li>{_e(item)}</li>" for item in BY_DESIGN_NOT_EMULATED)
     return _section(

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from hermitnet import counters, report
+from hermitnet import capacity, counters, report
 from hermitnet import plan as plan_module
 from hermitnet import results as results_module
 from hermitnet.emulation import capabilities as caps_module
@@ -89,6 +89,7 @@ class LiveRun:
     tagged_probes: list = field(default_factory=list)     # the probes planned, once per run
     cluster_spec: object = None      # hermitnet.cluster.placement.ClusterSpec: several machines
     cluster: object = None           # its checked hermitnet.cluster.emulation.ClusterRun
+    teardown_started: float | None = None                 # monotonic: the network going down
 
     @property
     def controller_api(self) -> str:
@@ -158,9 +159,12 @@ class LiveRun:
         sampler = uplink_use.Sampler(self.plan, clock)
         sampler.start()
         player.start()
+        waiting = None
         try:
+            started = time.monotonic()
             if not scenario.probes_at_s:
                 probe_rounds.append(self._probes(tagged, live_radio))
+            timings["probes"] = time.monotonic() - started
             started = time.monotonic()
             if not scenario.reachability_at_s:
                 sweeps.append(self._sweep())
@@ -172,12 +176,16 @@ class LiveRun:
                 self.emu, scenario, self.state, progress, clock)
             timings["throughput"] = time.monotonic() - started
             self.checkpoint()
+            waiting = time.monotonic()
             player.wait(scenario.duration_s)
         finally:
             player.stop()
             actions.stop_floods()
             samples = sampler.stop()
+            if waiting is not None:   # the rest of the timeline, after the measurements above
+                timings["timeline"] = time.monotonic() - waiting
             self.results["timeline"] = self._timeline_results(player, actions)
+        started = time.monotonic()
         self.results["reachability"] = sorted((row for sweep in sweeps for row in sweep),
                                               key=lambda row: row["t_s"])
         for row, rtt in sorted(timed_flows, key=lambda pair: pair[0]["start_s"]):
@@ -190,7 +198,6 @@ class LiveRun:
 
             self.results["radio"] = timeline.summary(scenario.radio, radio_rows,
                                                      POPULATION_PHONES, scenario.seed)
-            timings["timeline"] = scenario.timeline_s
             from hermitnet.radio.mapplot import draw_run_map
 
             draw_run_map(scenario.radio, self.run_dir / "radio-map.png",
@@ -205,6 +212,7 @@ class LiveRun:
         holes = PolicyHoles.from_environment()
         if holes:
             self.results["leakage"]["test_holes"] = holes.to_dict()
+        timings["analysis"] = time.monotonic() - started
         self.check_controller()
 
     def _failover_probe(self, player, planned) -> dict | None:
@@ -371,6 +379,7 @@ def session(scenario, out_dir: Path | None = None, progress=print, caps=None,
 @contextmanager
 def _session(scenario, out_dir, progress, caps, lock,
              api_host: str = "127.0.0.1", cluster=None) -> Iterator[LiveRun]:
+    session_started = time.monotonic()
     caps = caps or caps_module.detect()
     if caps.problems:
         raise HermitError("this machine cannot run the emulation:\n  - "
@@ -379,10 +388,15 @@ def _session(scenario, out_dir, progress, caps, lock,
     if stale:
         progress(f"removed leftovers of earlier runs: {len(stale)} objects")
     run_id, tag = new_run_id()
+    plan = plan_module.build(scenario, run_tag=tag, prefix=run_id)
+    need = capacity.check(plan, capacity.Machine.detect(), scenario.source,
+                          "radio.ues" if any(s.radio for s in scenario.subscribers)
+                          else "subscribers")
+    capacity.raise_open_files_limit(need)
+    progress(f"capacity: {need.text()}")
     run_dir = Path(out_dir) if out_dir else default_out(scenario.name, run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
     lock.note(results_dir=str(run_dir))
-    plan = plan_module.build(scenario, run_tag=tag, prefix=run_id)
     state = PolicyState.from_scenario(scenario)
     compiled = compile_policy(plan, state)
     will, will_not = caps_module.describe(caps)
@@ -398,6 +412,8 @@ def _session(scenario, out_dir, progress, caps, lock,
     from hermitnet.timeline.events import events
 
     events(scenario)   # a scenario built in code (not loaded) is checked here too
+    timings = results["timings_s"]
+    timings["setup"] = time.monotonic() - session_started
     try:
         results_module.write(run_dir, results)
         with _emulation(live, manifest):
@@ -420,11 +436,16 @@ def _session(scenario, out_dir, progress, caps, lock,
     finally:
         with _signals_deferred():
             manifest_module.cleanup(manifest)
+            if live.teardown_started is not None:
+                timings["teardown"] = time.monotonic() - live.teardown_started
+            writing = time.monotonic()
             results["finished"] = _now()
             _attach_counters(live)
             _attach_control_plane(live)
-            results_module.write(run_dir, results)
             report.write_html(results, run_dir)
+            timings["results"] = time.monotonic() - writing
+            timings["total"] = time.monotonic() - session_started
+            results_module.write(run_dir, results)
             progress(f"results: {run_dir}")
 
 
@@ -462,6 +483,8 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
     manifest.controller_api = live.controller_api
     manifest.api_token_path = live.controller.token_path and str(live.controller.token_path)
     manifest.save()
+    timings["controller_start"] = time.monotonic() - clock
+    clock = time.monotonic()
     try:
         progress(f"building network: {len(plan.switches)} switches, {len(plan.hosts)} hosts, "
                  f"{caps.datapath} datapath")
@@ -474,6 +497,7 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
                 expected_flow_counts(live.compiled), POLICY_INSTALL_TIMEOUT_S, live.controller)
             _check_meters(live)
             progress("starting the sites' servers")
+            clock = time.monotonic()
             live.site_processes.update(servers.start_sites(
                 emu, scenario, live.run_dir, {f.dst for f in scenario.flows}))
             running_censors = []
@@ -482,9 +506,12 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
                     f"{c.name} on the {c.path} path ({len(c.rules)} rules)"
                     for c in scenario.censors))
                 running_censors = censor_emulation.start(emu, scenario, live.run_dir)
+            timings["servers"] = time.monotonic() - clock
+            clock = time.monotonic()
             observer.install(emu, plan)
             for kind in ("uplink", "foreign-backhaul"):
                 emu.capture(kind, live.run_dir / "capture.pcap")
+            timings["observers"] = time.monotonic() - clock
             live.clock = Clock()          # t = 0 of the run's one clock
             progress(f"network up (t = 0); controller API {live.controller_api}")
             live.watchdog = _watchdog(live)
@@ -492,11 +519,16 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
             try:
                 yield
             finally:      # before the teardown, which the watchdog must not see as outages
+                live.teardown_started = time.monotonic()
                 live.watchdog.stop()
                 live.results["outages"] = live.watchdog.finish(live.clock.now_s())
                 if running_censors:
                     live.results["censors"] = censor_emulation.collect(emu, running_censors)
     finally:
+        if "build" not in timings:   # the build failed (and stopped what it had built)
+            timings["build"] = time.monotonic() - clock
+        if live.teardown_started is None:    # failed while coming up: what follows is teardown
+            live.teardown_started = time.monotonic()
         live.controller.stop()
         live.results["controller"]["errors"] = live.controller.errors()
 

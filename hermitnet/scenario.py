@@ -27,7 +27,6 @@ DEFAULT_SEED = 1
 
 # Logical switch names of the plan; hosts may not take them (nor names starting "nb-").
 RESERVED_NAMES = frozenset({"core", "rnc", "intranet", "fixed", "border", "global"})
-MAX_HOSTS = 200  # subscribers, and sites, one machine emulates
 
 DEFAULT_LINKS = {
     "mobile_link": {"bw_mbps": 2.0, "delay_ms": 40.0, "jitter_ms": 0.0, "loss_pct": 0.0},
@@ -465,13 +464,6 @@ def _check_references(scenario: Scenario) -> None:
     def fail(field_path: str, message: str):
         raise HermitError(message, source=source, field=field_path)
 
-    on_map = any(s.radio for s in scenario.subscribers)
-    for what, field_path, count in (
-            ("subscribers", "radio.ues" if on_map else "subscribers", len(scenario.subscribers)),
-            ("sites", "sites", len(scenario.sites))):
-        if count > MAX_HOSTS:
-            fail(field_path, f"{count} {what}: at most {MAX_HOSTS} subscribers (radio UEs "
-                 f"included) and {MAX_HOSTS} sites are emulated on one machine; sample a subset")
     _unique([c.name for c in scenario.cells], "cells", fail)
     paths = _subscriber_paths(scenario)
     if not scenario.subscribers:

@@ -32,7 +32,7 @@ from mininet.log import setLogLevel
 
 from hermitnet.cluster import nodes as cluster_nodes
 from hermitnet.cluster.placement import ClusterSpec, Placement, place
-from hermitnet.emulation import delayline
+from hermitnet.emulation import delayline, shaping
 from hermitnet.emulation import manifest as manifest_module
 from hermitnet.emulation.network import Emulation, HermitController
 from hermitnet.emulation.process import run_checked
@@ -220,6 +220,27 @@ class ClusterEmulation(Emulation):
             self._checksum_offload_off()
         self._static_arp()
         self._shape_links()
+
+    # The one-machine emulation prepares interfaces in batches in its own root namespace and
+    # stops bridges there; across machines each step goes where its node is, one by one.
+    def _static_arp(self) -> None:
+        """Every host knows every other host's MAC: no ARP crosses the policy pipeline."""
+        for host in self.plan.hosts:
+            lines = [f"neigh replace {other.ip} lladdr {other.mac} dev {host.node}-eth0 "
+                     "nud permanent" for other in self.plan.hosts if other is not host]
+            self.check(host.name, ["ip", "-batch", "-"], "\n".join(lines) + "\n")
+
+    def _shape_links(self) -> None:
+        for link in self.plan.links:
+            planned = shaping.plan_link(link, self.plan, self.caps)
+            self.not_emulated.extend(planned.not_emulated)
+            for end in planned.ends:
+                self._apply(end)
+        if self.caps.delay_line == "userspace":
+            self._start_delay_line()
+
+    def _stop_network(self, settle_s: float = 10.0) -> None:
+        self.net.stop()   # Mininet's own stop: every node on its machine
 
     def _switch_ends_by_machine(self) -> dict[str, list[str]]:
         nodes = {s.name: s.node for s in self.plan.switches}

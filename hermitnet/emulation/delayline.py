@@ -410,7 +410,9 @@ def start(ends: list[EndSpec], netns: dict[str, str], manifest=None, timeout_s: 
     process.stdin.write(config_json(ends, netns) + "\n")
     process.stdin.close()
     process.stdin = None      # so that communicate() does not flush it
-    ready, _, _ = select.select([process.stdout], [], [], timeout_s)
+    answer = select.poll()      # not select(): a runner of 1,000 hosts holds fds above 1023
+    answer.register(process.stdout, select.POLLIN)
+    ready = answer.poll(timeout_s * 1000)
     line = process.stdout.readline().strip() if ready else ""
     if line != "ready":
         process.kill()

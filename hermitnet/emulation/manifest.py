@@ -234,10 +234,10 @@ def _terminate(procs: list[dict]) -> None:
     for proc in procs:
         _signal(proc["pid"], signal.SIGTERM)
     deadline = time.monotonic() + 3
-    while time.monotonic() < deadline and any(_same(p) for p in procs):
+    while time.monotonic() < deadline and any(_running(p) for p in procs):
         time.sleep(0.05)
     for proc in procs:
-        if _same(proc):
+        if _running(proc):
             _signal(proc["pid"], signal.SIGKILL)
 
 
@@ -250,6 +250,19 @@ def _netns(pid: int) -> str | None:
 
 def _same(proc: dict) -> bool:
     return process_start_time(proc["pid"]) == proc["start"]
+
+
+def _running(proc: dict) -> bool:
+    """The same process, and not a zombie: a child of this process that has exited stays in
+    /proc until it is waited for (its Popen does that later), and waiting for it to vanish
+    would only wait out the deadline."""
+    if not _same(proc):
+        return False
+    try:
+        stat = Path(f"/proc/{proc['pid']}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _signal(pid: int, sig: int) -> None:

@@ -184,3 +184,29 @@ def air_link_update(link, plan, spec: LinkSpec, caps) -> tuple[InterfaceShaping,
 def _nodes(plan) -> dict[str, str]:
     """Logical name -> emulated node name, for every switch, host and censor of the plan."""
     return plan.nodes()
+
+
+def tc_batch(commands) -> str:
+    """`tc -batch -` input for tc argv lists (each starting with "tc"): one process for all."""
+    return "".join(" ".join(argv[1:]) + "\n" for argv in commands)
+
+
+def host_setup_script(intf: str, *, tx_checksum_off: bool, neighbours: list[str],
+                      tc: list, nft: str | None) -> str:
+    """One `sh -e` script that prepares a host's interface in a single process: TX checksum
+    offload off (userspace datapath), static neighbours (`ip -batch` lines), its egress shaping
+    (`tc -batch`) and its nftables loss. Each part stops the script at its first error."""
+    parts = ["set -e"]
+    if tx_checksum_off:
+        parts.append(f"ethtool -K {intf} tx off >/dev/null")
+
+    def here(command: str, text: str) -> None:
+        parts.append(f"{command} <<'HERMITNET_END'\n{text.rstrip(chr(10))}\nHERMITNET_END")
+
+    if neighbours:
+        here("ip -batch -", "\n".join(neighbours))
+    if tc:
+        here("tc -batch -", tc_batch(tc))
+    if nft:
+        here("nft -f -", nft)
+    return "\n".join(parts) + "\n"

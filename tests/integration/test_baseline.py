@@ -128,3 +128,21 @@ def test_report_and_plots_are_written(baseline_run):
     assert (run_dir / "throughput.png").read_bytes().startswith(b"\x89PNG")
     for name in ("reachability.csv", "throughput.csv", "rtt.csv"):
         assert (run_dir / name).stat().st_size > 0
+
+
+def test_every_phase_is_timed_and_the_phases_add_up_to_the_run(baseline_run):
+    import datetime as dt
+
+    from hermitnet.report import TIMING_PHASES
+
+    _, run_dir, _ = baseline_run
+    on_disk = json.loads((run_dir / "results.json").read_text())
+    timings = on_disk["timings_s"]
+    assert set(TIMING_PHASES) <= set(timings), set(TIMING_PHASES) - set(timings)
+    phases = sum(timings[k] for k in TIMING_PHASES)
+    # what no phase covers is the glue between them: progress lines, checkpoints
+    assert phases <= timings["total"] + 0.01
+    assert timings["total"] - phases < 1.0 + 0.02 * timings["total"], timings
+    wall_s = (dt.datetime.fromisoformat(on_disk["finished"])
+              - dt.datetime.fromisoformat(on_disk["started"])).total_seconds()
+    assert abs(wall_s - timings["total"]) <= 2.0, (wall_s, timings["total"])

@@ -178,3 +178,20 @@ def test_stop_strays_spares_the_given_processes_and_the_root_namespace(state_dir
         assert process.poll() is None and sleeper.poll() is None   # root namespace untouched
     finally:
         process.kill()
+
+
+def test_cleanup_does_not_wait_out_a_child_that_exited_and_is_not_yet_reaped(state_dir, system):
+    """A run's own children (its controller, its servers) turn into zombies on SIGTERM until
+    their Popen waits for them, later: cleanup must not take the zombie for a survivor."""
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        made = Manifest.create("hnac", "r")
+        made.add_process(child.pid, "unreaped child")
+        started = time.monotonic()
+        cleanup(made)
+        assert time.monotonic() - started < 2.5
+        assert child.wait(timeout=5) == -15     # SIGTERM, not the SIGKILL after the deadline
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()

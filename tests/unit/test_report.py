@@ -226,3 +226,34 @@ def test_outages_are_in_the_summary_and_the_report(tmp_path, results_record):
     page = report.write_html(record, tmp_path).read_text()
     assert "id='outages'" in page and "40 frames crossed the uplink, the last 4.6 s" in page
     validate(record, "results", source="record")
+
+
+def test_per_link_lines_are_aggregated_one_per_kind_and_what_it_lacks():
+    from hermitnet.report import aggregate_not_emulated
+
+    lines = [f"air link phone-{i}-nb-cell-{i % 3}: delay_ms=40 jitter_ms=0 (no netem in this "
+             "kernel)" for i in range(1000)]
+    lines += ["air link phone-7-nb-cell-1: loss_pct=1 (no netem in this kernel)",
+              "uplink border-global: bw_mbps=10 (no HTB qdisc in this kernel)",
+              "tier rate limits of elite: this datapath offers no OpenFlow meters"]
+    assert aggregate_not_emulated(lines) == [
+        "air link, 1000 links (phone-0-nb-cell-0, phone-1-nb-cell-1, ...): delay_ms=40 "
+        "jitter_ms=0 (no netem in this kernel)",
+        "air link phone-7-nb-cell-1: loss_pct=1 (no netem in this kernel)",
+        "uplink border-global: bw_mbps=10 (no HTB qdisc in this kernel)",
+        "tier rate limits of elite: this datapath offers no OpenFlow meters",
+    ]
+
+
+def test_the_summary_shows_every_phase_and_what_no_phase_covers(results_record):
+    from hermitnet.report import summary, timings_text
+
+    text = timings_text({"total": 10.0, "teardown": 2.0, "build": 5.0, "custom": 1.0})
+    assert text == "time: build 5.0 s, teardown 2.0 s, custom 1.0 s; total 10.0 s (other 2.0 s)"
+    assert timings_text({"build": 1.5}) == "time: build 1.5 s"
+    results = results_record()
+    results["environment"]["not_emulated"] = [
+        f"air link p{i}-nb-c: delay_ms=40 (no netem)" for i in range(300)]
+    shown = summary(results)
+    assert "air link, 300 links (p0-nb-c, p1-nb-c, ...): delay_ms=40 (no netem)" in shown
+    assert "p299-nb-c" not in shown and "time: build 1.5 s" in shown

@@ -317,3 +317,48 @@ def test_no_reorder_puts_a_pfifo_under_netem(scenario_dict):
                                                                no_reorder=True))
     for end in shaping.plan_link(_link(without_jitter, "uplink"), without_jitter, _caps()).ends:
         assert len(end.tc) == 1              # nothing to reorder: netem alone
+
+
+def test_a_tc_batch_is_the_commands_without_tc():
+    cmds = shaping.htb_cmds("s1-eth1", 2.0)
+    assert shaping.tc_batch(cmds).splitlines() == [" ".join(c[1:]) for c in cmds]
+
+
+def test_a_host_is_prepared_by_one_script_that_feeds_each_tool_its_input(tmp_path):
+    """The script runs under sh with stand-ins for ethtool, ip, tc and nft that record their
+    arguments and standard input: each tool gets exactly its part, in order."""
+    import subprocess
+
+    log = tmp_path / "log"
+    for tool in ("ethtool", "ip", "tc", "nft"):
+        shim = tmp_path / tool
+        shim.write_text(f'#!/bin/sh\necho "{tool} $*" >> {log}\n'
+                        f'case "$*" in *-) cat >> {log};; esac\n')
+        shim.chmod(0o755)
+    nft = shaping.nft_loss_script(1.0, "h1-eth0")
+    script = shaping.host_setup_script(
+        "h1-eth0", tx_checksum_off=True,
+        neighbours=["neigh replace 10.1.0.10 lladdr 00:00:00:00:00:01 dev h1-eth0 nud permanent"],
+        tc=shaping.htb_cmds("h1-eth0", 2.0), nft=nft)
+    done = subprocess.run(["sh", "-e"], input=script, text=True, capture_output=True,
+                          env={"PATH": f"{tmp_path}:/usr/bin:/bin"}, timeout=30)
+    assert done.returncode == 0, done.stderr
+    expected = ("ethtool -K h1-eth0 tx off\n"
+                "ip -batch -\nneigh replace 10.1.0.10 lladdr 00:00:00:00:00:01 dev h1-eth0 "
+                "nud permanent\n"
+                "tc -batch -\n" + shaping.tc_batch(shaping.htb_cmds("h1-eth0", 2.0))
+                + "nft -f -\n" + nft.rstrip("\n") + "\n")
+    assert log.read_text() == expected
+    log.unlink()
+    failing = tmp_path / "tc"
+    failing.write_text("#!/bin/sh\necho 'RTNETLINK answers: No such device' >&2\nexit 2\n")
+    done = subprocess.run(["sh", "-e"], input=script, text=True, capture_output=True,
+                          env={"PATH": f"{tmp_path}:/usr/bin:/bin"}, timeout=30)
+    assert done.returncode == 2 and "No such device" in done.stderr
+    assert log.read_text().startswith("ethtool") and "nft" not in log.read_text()  # stopped
+
+
+def test_a_host_without_shaping_gets_only_what_it_needs():
+    script = shaping.host_setup_script("h2-eth0", tx_checksum_off=False, neighbours=[], tc=[],
+                                       nft=None)
+    assert script == "set -e\n"
