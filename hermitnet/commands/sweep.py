@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     scenario_path = shipped.scenario_path(args.scenario)
     assignments = [sweep.parse_assignment(text) for text in args.assignments]
     keys = [a.key for a in assignments]
+    sweep.grid(assignments)   # one or two keys, each once: refused before anything is written
     out_dir = Path(args.resume or args.out or Path("results") / f"{scenario_path.stem}-sweep")
     with writing("--out"):
         out_dir.mkdir(parents=True, exist_ok=True)
