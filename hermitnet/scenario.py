@@ -7,7 +7,9 @@ file; chains allowed, loops refused). The documents are deep-merged: mappings ke
 the extending file winning, lists and plain values replaced whole (a `sites:` list given in
 the extending file is the whole site list). Every file of a chain is checked against the
 scenario schema on its own (what an editor shows), then the merged document is validated and
-resolved like any single file; an error names the file its field came from.
+resolved like any single file; an error names the file its field came from. An extending file
+may give part of a section (`radio: {jammers: [...]}`): what it leaves out below the top level
+comes from the file it extends, and the merged document must have it.
 """
 
 from __future__ import annotations
@@ -277,7 +279,7 @@ def _read_chain(path: Path) -> list[tuple[str, dict]]:
         layers.append((source, data))
         if "extends" not in data and len(layers) == 1:
             return layers   # a single file: from_dict validates it
-        validate(data, "scenario", source=source)
+        validate(data, "scenario", source=source, partial="extends" in data)
         if "extends" not in data:
             break
         target = path.parent / data["extends"]

@@ -45,12 +45,19 @@ def dotted(path) -> str:
     return out or "(top level)"
 
 
-def validate(data, schema_name: str, *, source: str, prefix: str = "") -> None:
-    """Raise HermitError for the first (most relevant) schema violation, naming file and field."""
+def validate(data, schema_name: str, *, source: str, prefix: str = "",
+             partial: bool = False) -> None:
+    """Raise HermitError for the first (most relevant) schema violation, naming file and field.
+
+    `partial`: a layer that another file completes (a scenario that `extends` one): a field
+    missing below the top level is not an error here, every other violation is.
+    """
     validator = jsonschema.Draft7Validator(load_schema(schema_name), registry=_registry())
+    found = [e for e in validator.iter_errors(data)
+             if not (partial and e.validator == "required" and e.absolute_path)]
     # Paths mix list indexes and mapping keys (which YAML lets be any scalar): order by type
     # name first so that a key 0 and a key "a" never meet in a comparison.
-    errors = sorted(validator.iter_errors(data), key=lambda e: (
+    errors = sorted(found, key=lambda e: (
         len(e.absolute_path), [(type(part).__name__, part) for part in e.path]))
     if not errors:
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -112,15 +113,20 @@ def test_scenarios_lists_a_folder(run_cli, tmp_path):
     shutil.copy(BASELINE, folder / "baseline.yaml")
     code, out, err = run_cli("scenarios", "--dir", folder)
     assert code == 0, err
-    lines = out.splitlines()
-    assert lines[0] == str(folder / "baseline.yaml")
-    assert lines[1].startswith("    A closed national 3G network")
+    header, line = out.splitlines()
+    assert header.split() == ["scenario", "here", "lab", "VM", "what", "it", "models"]
+    estimate = r"~[\d.]+ (?:s|min)"
+    found = re.fullmatch(rf"(\S+)\s+({estimate})\s+({estimate})\s+(.*)", line)
+    assert found, line
+    assert found[1] == str(folder / "baseline.yaml")
+    assert found[4] == "A closed national 3G network"
 
 
 def test_scenarios_lists_the_shipped_baseline(run_cli):
     code, out, err = run_cli("scenarios")
     assert code == 0, err
-    assert str(SCENARIO_DIR / "baseline.yaml") in out.splitlines()
+    assert [line.split()[0] for line in out.splitlines()[1:]] == [
+        p.stem for p in sorted(SCENARIO_DIR.glob("*.yaml"), key=lambda p: p.name)]
 
 
 def test_scenarios_lists_the_good_ones_when_one_is_broken(run_cli, tmp_path):
@@ -372,3 +378,19 @@ def test_policy_health_in_words():
     assert "    t=3.0 s nb-1: type 5 code 2" in text
     assert "no OpenFlow errors" in format_health({"now_s": 1, "switches": {"core": True},
                                                   "openflow_errors": []})
+
+
+def test_scenarios_estimate_run_time_from_the_clock_and_the_flows(scenario_dict):
+    from hermitnet import scenario
+    from hermitnet.commands.scenarios import LAB_VM_FACTOR, duration_text, expected_run_s
+
+    bare = scenario.from_dict(scenario_dict(), source="x")
+    in_turn = scenario.from_dict(scenario_dict(measure={"throughput": {
+        "seconds": 5, "flows": [{"from": "phone-2", "to": "video"}] * 2}}), source="x")
+    timed = scenario.from_dict(scenario_dict(timeline={"duration_s": 60}, measure={"throughput": {
+        "flows": [{"from": "phone-2", "to": "video", "start_s": 10, "seconds": 40}]}}),
+        source="x")
+    assert expected_run_s(in_turn) > expected_run_s(bare)
+    assert expected_run_s(timed) - expected_run_s(bare) == pytest.approx(60)   # its clock
+    assert duration_text(52) == "~50 s" and duration_text(210) == "~3.5 min"
+    assert LAB_VM_FACTOR > 1

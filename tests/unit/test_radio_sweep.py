@@ -81,7 +81,7 @@ def _write_scenario(tmp_path, document=None):
 
 
 def test_sweep_rows_have_the_key_and_radio_columns(tmp_path):
-    rows = run(_write_scenario(tmp_path), parse_assignment("radio.jammers.power_dbm=10,60"),
+    rows = run(_write_scenario(tmp_path), [parse_assignment("radio.jammers.power_dbm=10,60")],
                n_phones=5_000)
     assert [row["radio.jammers.power_dbm"] for row in rows] == [10, 60]
     assert rows[1]["foreign_reach_share"] <= rows[0]["foreign_reach_share"]
@@ -89,7 +89,7 @@ def test_sweep_rows_have_the_key_and_radio_columns(tmp_path):
 
 def test_a_sweep_value_the_schema_refuses_names_the_field(tmp_path):
     with pytest.raises(HermitError) as caught:
-        run(_write_scenario(tmp_path), parse_assignment("radio.jammers.power_dbm=10,500"),
+        run(_write_scenario(tmp_path), [parse_assignment("radio.jammers.power_dbm=10,500")],
             n_phones=1_000)
     assert caught.value.field == "radio.jammers[0].power_dbm"
     assert "500" in str(caught.value)
@@ -99,7 +99,7 @@ def test_sweep_overrides_the_merged_document_of_an_extending_file(tmp_path):
     _write_scenario(tmp_path)
     child = tmp_path / "child.yaml"
     child.write_text("schema: 1\nextends: tiny.yaml\nname: child\n")
-    rows = run(child, parse_assignment("radio.jammers.count=0,1"), n_phones=2_000)
+    rows = run(child, [parse_assignment("radio.jammers.count=0,1")], n_phones=2_000)
     assert [row["radio.jammers.count"] for row in rows] == [0, 1]
 
 

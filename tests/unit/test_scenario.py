@@ -400,3 +400,27 @@ def test_a_document_with_extends_is_refused_by_from_dict(scenario_dict):
     with pytest.raises(HermitError) as caught:
         scenario.from_dict(scenario_dict(extends="baseline.yaml"), source="doc")
     assert caught.value.field == "extends"
+
+
+def test_an_extending_file_may_give_part_of_a_section(tmp_path):
+    border = REPO_ROOT / "scenarios" / "border.yaml"
+    _write(tmp_path, "border.yaml", border.read_text())
+    child = _write(tmp_path, "child.yaml", "schema: 1\nextends: border.yaml\nname: child\n"
+                                          "radio: {reevaluate_s: 2}\n")
+    loaded = scenario.load(child)
+    assert loaded.radio.reevaluate_s == 2
+    assert loaded.radio.bounds_km == scenario.load(border).radio.bounds_km   # from border.yaml
+    # what it gives is still checked on its own, naming its file
+    child.write_text("schema: 1\nextends: border.yaml\nname: child\nradio: {reevaluate_s: -1}\n")
+    with pytest.raises(HermitError) as caught:
+        scenario.load(child)
+    assert caught.value.source == str(child) and caught.value.field == "radio.reevaluate_s"
+
+
+def test_a_field_no_file_of_the_chain_gives_is_an_error(tmp_path):
+    _write(tmp_path, "base.yaml", BASE_TEXT)
+    child = _write(tmp_path, "child.yaml", "schema: 1\nextends: base.yaml\nname: child\n"
+                                          "radio: {reevaluate_s: 2}\n")
+    with pytest.raises(HermitError) as caught:
+        scenario.load(child)
+    assert caught.value.field == "radio" and "required" in str(caught.value)
