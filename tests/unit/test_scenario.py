@@ -399,3 +399,13 @@ def test_a_document_with_extends_is_refused_by_from_dict(scenario_dict):
     with pytest.raises(HermitError) as caught:
         scenario.from_dict(scenario_dict(extends="baseline.yaml"), source="doc")
     assert caught.value.field == "extends"
+
+
+def test_resolves_foreign_names_defaults_to_reaching_the_global_zone(scenario_dict):
+    data = scenario_dict()
+    loaded = scenario.from_dict(data, source="s.yaml")
+    for tier in loaded.tiers.values():
+        assert tier.resolves_foreign_names == ("global" in tier.zones)
+    name = next(iter(data["tiers"]))
+    data["tiers"][name]["resolves_foreign_names"] = True
+    assert scenario.from_dict(data, source="s.yaml").tiers[name].resolves_foreign_names
