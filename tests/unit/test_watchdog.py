@@ -156,7 +156,7 @@ def test_a_dying_delay_line_is_a_fault_naming_its_stderr(baseline_plan):
         live = SimpleNamespace(
             controller=SimpleNamespace(process=controller, log_tail=lambda lines: ""),
             plan=baseline_plan, scenario=SimpleNamespace(sites=[]), site_processes={},
-            emu=SimpleNamespace(delay_line=failing), progress=lines.append)
+            emu=SimpleNamespace(delay_line=failing), progress=lines.append, cluster=None)
         dog = runner._watchdog(live)
         dog.poll(0.5)
     finally:
