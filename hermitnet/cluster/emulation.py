@@ -34,7 +34,7 @@ from hermitnet.cluster import nodes as cluster_nodes
 from hermitnet.cluster.placement import ClusterSpec, Placement, place
 from hermitnet.emulation import delayline, shaping
 from hermitnet.emulation import manifest as manifest_module
-from hermitnet.emulation.network import Emulation, HermitController
+from hermitnet.emulation.network import Emulation, HermitController, flows_per_table
 from hermitnet.emulation.process import run_checked
 from hermitnet.emulation.topology import National3GTopo
 from hermitnet.errors import HermitError
@@ -326,12 +326,7 @@ class ClusterEmulation(Emulation):
         argv = ["ovs-ofctl", "-O", "OpenFlow13", "--timeout=5", "dump-flows", bridge]
         done = subprocess.run(self.cluster.on(self.machine_of(switch), argv),
                               capture_output=True, text=True, timeout=30)
-        counts: dict[int, int] = {}
-        for line in done.stdout.splitlines():
-            if "table=" in line:
-                table = int(line.split("table=", 1)[1].split(",", 1)[0])
-                counts[table] = counts.get(table, 0) + 1
-        return counts
+        return flows_per_table(done.stdout)
 
     def _stop_host_processes(self) -> None:
         manifest_module.stop_strays([h.pid for h in self.net.hosts

@@ -376,8 +376,13 @@ def _tx_checksum_off(intf: str) -> None:
 def installed_flow_counts(bridge: str) -> dict[int, int]:
     done = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "--timeout=5", "dump-flows", bridge],
                           capture_output=True, text=True, timeout=15)
+    return flows_per_table(done.stdout)
+
+
+def flows_per_table(dump_flows: str) -> dict[int, int]:
+    """{table: number of flows} from `ovs-ofctl dump-flows` output."""
     counts: dict[int, int] = {}
-    for line in done.stdout.splitlines():
+    for line in dump_flows.splitlines():
         if "table=" in line:
             table = int(line.split("table=", 1)[1].split(",", 1)[0])
             counts[table] = counts.get(table, 0) + 1
