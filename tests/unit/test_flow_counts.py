@@ -3,7 +3,7 @@
 from hermitnet.emulation.network import flows_per_table
 
 DUMP = """\
- cookie=0x0, duration=3.1s, table=0, n_packets=0, n_bytes=0, priority=300,in_port=1 actions=goto_table:1
+ cookie=0x0, duration=3.1s, table=0, n_packets=0, n_bytes=0, priority=300 actions=goto_table:1
  cookie=0x0, duration=3.1s, table=1, n_packets=4, n_bytes=280, priority=0 actions=drop
  cookie=0x0, duration=3.1s, table=1, n_packets=0, n_bytes=0, priority=10,ip actions=goto_table:2
 """
