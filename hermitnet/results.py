@@ -54,11 +54,7 @@ def leakage(arrived: dict, probes: list[dict], edges: dict, plan, state) -> dict
     records = [{**{k: p.get(k) for k in PROBE_FIELDS}, **arrivals.get(p["id"], _NONE)}
                for p in probes]
     controls = [r for r in records if r["control"]]
-    by_class = {t: 0 for t in state.tier_zones}
-    by_path_found = {p: 0 for p in zones.PATHS}
-    for leak in leaks:
-        by_class[leak["sender_class"]] = by_class.get(leak["sender_class"], 0) + leak["bytes"]
-        by_path_found[leak["path"]] += leak["bytes"]
+    by_class, by_path_found = leaked_bytes(leaks, state)
     by_path, not_measured = {}, {}
     for path in zones.PATHS:
         reason = _not_measured(path, probes, controls)
@@ -103,6 +99,16 @@ def host_leaks(arrived: dict, probes: list[dict], ends: dict, state) -> list[dic
             if leak is not None:
                 leaks.append({**leak, "seen_at": "host", **counter})
     return leaks
+
+
+def leaked_bytes(leaks: list[dict], state) -> tuple[dict[str, int], dict[str, int]]:
+    """Leaked bytes by sender class (every tier listed) and by path (every path listed)."""
+    by_class = {t: 0 for t in state.tier_zones}
+    by_path = {p: 0 for p in zones.PATHS}
+    for leak in leaks:
+        by_class[leak["sender_class"]] = by_class.get(leak["sender_class"], 0) + leak["bytes"]
+        by_path[leak["path"]] += leak["bytes"]
+    return by_class, by_path
 
 
 def judge_counter(host: str, key: str, probes_by_id: dict, ends: dict, state) -> dict | None:

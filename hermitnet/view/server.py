@@ -181,11 +181,10 @@ class Collector:
         self._events.extend(snapshot_module.leak_events(self._arrived, arrived, judge,
                                                         self.live.elapsed_s()))
         self._arrived = arrived
-        by_tier, by_path = {t: 0 for t in state.tier_zones}, {p: 0 for p in zones.PATHS}
-        for leak in results.host_leaks(arrived, self.live.tagged_probes, ends, state):
-            by_tier[leak["sender_class"]] = by_tier.get(leak["sender_class"], 0) + leak["bytes"]
-            by_path[leak["path"]] += leak["bytes"]
+        by_tier, by_path = results.leaked_bytes(
+            results.host_leaks(arrived, self.live.tagged_probes, ends, state), state)
         self._leakage["by_tier"], self._leakage["by_path"] = by_tier, by_path
+
 
 def _observer_counters(host_pid: int) -> dict | None:
     """The leakage observer's counters in the namespace of the host process `host_pid`."""
