@@ -32,7 +32,7 @@ from mininet.log import setLogLevel
 
 from hermitnet.cluster import nodes as cluster_nodes
 from hermitnet.cluster.placement import ClusterSpec, Placement, place
-from hermitnet.emulation import delayline, shaping
+from hermitnet.emulation import delayline
 from hermitnet.emulation import manifest as manifest_module
 from hermitnet.emulation.network import Emulation, HermitController, flows_per_table
 from hermitnet.emulation.process import run_checked
@@ -179,6 +179,11 @@ class ClusterEmulation(Emulation):
         super().__init__(plan, caps, manifest, controller_port)
         self.cluster = cluster
 
+    @property
+    def kernel_datapath(self) -> bool:
+        """The kernel datapath only where every machine has it."""
+        return self.caps.kernel_datapath and self.cluster.kernel_datapath
+
     def machine_of(self, logical_name: str) -> str:
         return self.cluster.placement.machine_of(logical_name)
 
@@ -199,7 +204,7 @@ class ClusterEmulation(Emulation):
         server_of = {nodes[name]: cluster.server(machine)
                      for name, machine in cluster.placement.nodes.items()}
         options = list(cluster.spec.ssh_options)
-        datapath = "kernel" if self.caps.kernel_datapath and cluster.kernel_datapath else "user"
+        datapath = "kernel" if self.kernel_datapath else "user"
         servers = [cluster.server(m) for m in cluster.placement.machines]
         self.net = _Cluster(
             topo=National3GTopo(plan=plan), servers=servers, user="root",
@@ -216,28 +221,7 @@ class ClusterEmulation(Emulation):
         finally:
             self._record_shells()
         self.net.start()
-        if datapath == "user":
-            self._checksum_offload_off()
-        self._static_arp()
-        self._shape_links()
-
-    # The one-machine emulation prepares interfaces in batches in its own root namespace and
-    # stops bridges there; across machines each step goes where its node is, one by one.
-    def _static_arp(self) -> None:
-        """Every host knows every other host's MAC: no ARP crosses the policy pipeline."""
-        for host in self.plan.hosts:
-            lines = [f"neigh replace {other.ip} lladdr {other.mac} dev {host.node}-eth0 "
-                     "nud permanent" for other in self.plan.hosts if other is not host]
-            self.check(host.name, ["ip", "-batch", "-"], "\n".join(lines) + "\n")
-
-    def _shape_links(self) -> None:
-        for link in self.plan.links:
-            planned = shaping.plan_link(link, self.plan, self.caps)
-            self.not_emulated.extend(planned.not_emulated)
-            for end in planned.ends:
-                self._apply(end)
-        if self.caps.delay_line == "userspace":
-            self._start_delay_line()
+        self._prepare_interfaces()
 
     def _stop_network(self, settle_s: float = 10.0) -> None:
         self.net.stop()   # Mininet's own stop: every node on its machine
@@ -274,9 +258,9 @@ class ClusterEmulation(Emulation):
             self.manifest.add_machine_objects(machine, self.cluster.ssh(machine),
                                               processes=processes)
 
-    def _checksum_offload_off(self) -> None:
-        for host in self.plan.hosts:
-            self.check(host.name, ["ethtool", "-K", f"{host.node}-eth0", "tx", "off"])
+    # Hosts are prepared as on one machine (a script through each host's shell); the switch
+    # ends in the root namespace of their own machine, one machine at a time.
+    def _switch_offload_off(self) -> None:
         by_machine: dict[str, list[str]] = {}
         for switch in self.net.switches:
             machine = self.machine_of(self._switch_name(switch))
@@ -285,6 +269,10 @@ class ClusterEmulation(Emulation):
         for machine, intfs in by_machine.items():
             script = " && ".join(f"ethtool -K {i} tx off >/dev/null" for i in intfs)
             run_checked(self.cluster.on(machine, ["sh", "-c", script]), where=f"on {machine}")
+
+    def _shape_switch_ends(self, ends) -> None:
+        for end in ends:
+            self._apply(end)
 
     def _switch_name(self, switch) -> str:
         return next(s.name for s in self.plan.switches if s.node == switch.name)

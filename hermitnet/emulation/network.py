@@ -108,13 +108,17 @@ class Emulation:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    @property
+    def kernel_datapath(self) -> bool:
+        return self.caps.kernel_datapath
+
     def _start(self) -> None:
         setLogLevel("warning")
         plan = self.plan
         self.manifest.add_bridges([s.node for s in plan.switches])
         self.manifest.add_interfaces(self._switch_interfaces())
         topo = National3GTopo(plan=plan)
-        datapath = "kernel" if self.caps.kernel_datapath else "user"
+        datapath = "kernel" if self.kernel_datapath else "user"
         self.net = Mininet(
             topo=topo, switch=partial(HermitSwitch, datapath=datapath),
             host=HermitHost, link=Link, controller=None, build=False, autoSetMacs=False,
@@ -254,13 +258,10 @@ class Emulation:
         - Shaping (shaping.plan_link) of the switch ends: one `tc -batch` for all of them.
         Each host gets its offload, neighbours, shaping and loss in one script (one process).
         """
-        offload_off = not self.caps.kernel_datapath
+        offload_off = not self.kernel_datapath
         if offload_off:
-            for switch in self.net.switches:
-                for intf in switch.intfList():
-                    if intf.name != "lo":
-                        _tx_checksum_off(intf.name)
-        host_ends, root_tc = defaultdict(list), []
+            self._switch_offload_off()
+        host_ends, switch_ends = defaultdict(list), []
         for link in self.plan.links:
             planned = shaping.plan_link(link, self.plan, self.caps)
             self.not_emulated.extend(planned.not_emulated)
@@ -268,10 +269,8 @@ class Emulation:
                 if end.node:
                     host_ends[end.node].append(end)
                 else:
-                    root_tc += end.tc
-        if root_tc:
-            run_checked(["tc", "-batch", "-"], input_text=shaping.tc_batch(root_tc),
-                        where="(switch ends)")
+                    switch_ends.append(end)
+        self._shape_switch_ends(switch_ends)
         for host in self.plan.hosts:
             intf = f"{host.node}-eth0"
             ends = host_ends.get(host.node, [])
@@ -284,6 +283,19 @@ class Emulation:
             self.check(host.name, ["sh", "-e"], script)
         if self.caps.delay_line == "userspace":
             self._start_delay_line()
+
+    def _switch_offload_off(self) -> None:
+        for switch in self.net.switches:
+            for intf in switch.intfList():
+                if intf.name != "lo":
+                    _tx_checksum_off(intf.name)
+
+    def _shape_switch_ends(self, ends) -> None:
+        """The switch ends' shaping (root namespace, no nftables there): one `tc -batch`."""
+        commands = [c for end in ends for c in end.tc]
+        if commands:
+            run_checked(["tc", "-batch", "-"], input_text=shaping.tc_batch(commands),
+                        where="(switch ends)")
 
     def _start_delay_line(self) -> None:
         """One delay process for every link end with delay, jitter or loss (no netem)."""
