@@ -2,7 +2,7 @@
 
 Each line gives the scenario's name (a path with --dir), about how long `hermitnet run` takes
 on a machine like this project's CI and on the lab VM, and the first sentence of its
-description. A file that does not load is listed with its error; the exit code is then 1. A
+description; the shipped ones end with the folder they are read from. A file that does not load is listed with its error; the exit code is then 1. A
 shipped scenario can be named instead of given as a path: `hermitnet validate baseline`,
 `hermitnet run border`.
 """
@@ -76,4 +76,6 @@ def run(args) -> int:
     print(f"{'scenario':<{width}}  {'here':>8}  {'lab VM':>8}  what it models")
     for name, here, lab_vm, first in rows:
         print(f"{name:<{width}}  {here:>8}  {lab_vm:>8}  {first}")
+    if not args.dir and paths:
+        print(f"(shipped with hermitnet, in {paths[0].parent})")
     return 1 if broken else 0

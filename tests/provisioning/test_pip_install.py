@@ -95,10 +95,14 @@ def test_validate_still_says_what_is_wrong(installed, tmp_path):
 def test_scenarios_lists_the_shipped_ones_from_the_package(installed, repo, tmp_path):
     done = _hermitnet(installed, tmp_path, "scenarios")
     assert done.returncode == 0, done.stdout + done.stderr
-    listed = [Path(line) for line in done.stdout.splitlines() if not line.startswith(" ")]
-    assert sorted(p.name for p in listed) == sorted(
+    header, *rows, footer = done.stdout.splitlines()
+    assert header.split()[0] == "scenario", done.stdout
+    assert sorted(row.split()[0] for row in rows) == sorted(
+        p.stem for p in (repo / "scenarios").glob("*.yaml"))
+    folder = Path(footer.removeprefix("(shipped with hermitnet, in ").removesuffix(")"))
+    assert folder.is_relative_to(installed[0].parent), footer
+    assert sorted(p.name for p in folder.glob("*.yaml")) == sorted(
         p.name for p in (repo / "scenarios").glob("*.yaml"))
-    assert all(p.is_relative_to(installed[0].parent) for p in listed), listed
 
 
 def test_map_of_a_scenario_outside_the_checkout(installed, repo, tmp_path):

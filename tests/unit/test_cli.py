@@ -125,8 +125,10 @@ def test_scenarios_lists_a_folder(run_cli, tmp_path):
 def test_scenarios_lists_the_shipped_baseline(run_cli):
     code, out, err = run_cli("scenarios")
     assert code == 0, err
-    assert [line.split()[0] for line in out.splitlines()[1:]] == [
+    *rows, footer = out.splitlines()[1:]
+    assert [row.split()[0] for row in rows] == [
         p.stem for p in sorted(SCENARIO_DIR.glob("*.yaml"), key=lambda p: p.name)]
+    assert footer.startswith("(shipped with hermitnet, in ") and footer.endswith("scenarios)")
 
 
 def test_scenarios_lists_the_good_ones_when_one_is_broken(run_cli, tmp_path):
