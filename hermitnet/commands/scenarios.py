@@ -2,9 +2,9 @@
 
 Each line gives the scenario's name (a path with --dir), about how long `hermitnet run` takes
 on a machine like this project's CI and on the lab VM, and the first sentence of its
-description; the shipped ones end with the folder they are read from. A file that does not load is listed with its error; the exit code is then 1. A
-shipped scenario can be named instead of given as a path: `hermitnet validate baseline`,
-`hermitnet run border`.
+description; the shipped ones end with the folder they are read from. A file that does not
+load is listed with its error; the exit code is then 1. A shipped scenario can be named
+instead of given as a path: `hermitnet validate baseline`, `hermitnet run border`.
 """
 
 from __future__ import annotations
