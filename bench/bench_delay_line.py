@@ -242,6 +242,9 @@ def main() -> int:
     parser.add_argument("--delay-line", choices=DELAY_LINES, default="userspace",
                         help="what delays the link: the userspace delay line or netem")
     args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("bench_delay_line: needs root (network namespaces, tc)", file=sys.stderr)
+        return 2
     if args.delay_line == "netem" and (why := netem_missing()):
         print(f"bench_delay_line: {why}", file=sys.stderr)
         return 2
