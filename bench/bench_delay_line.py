@@ -1,19 +1,25 @@
-"""Benchmark: accuracy and cost of the userspace delay line (not a timed test).
+"""Benchmark: accuracy and cost of the userspace delay line, or of netem (not a timed test).
 
 Two throwaway network namespaces joined by one veth pair (names start with "dlx"; removed at the
-end), the delay line on both ends, like a shaped link of the emulation:
+end), the delay on both ends, like a shaped link of the emulation: the userspace delay line
+(`--delay-line userspace`, the default) or netem (`--delay-line netem`, with the same tc commands
+as a run; refused at once on a kernel without netem):
 
   accuracy   configured vs measured ping RTT for RTT 10/40/100/300 ms x jitter 0/5/20 ms at
              light load (ping every 50 ms), and with a TCP flow filling a 10 Mbit/s HTB link
   cost       one delay process forwarding a UDP flood (1400-byte and 64-byte datagrams, no
              delay limit on the rate): frames/s and Mbit/s carried, and its CPU use, next to
-             the CPU the baseline's link rates would need
+             the CPU the baseline's link rates would need (delay line only: netem has no
+             process to measure)
 
 The configured RTT is split evenly over the two ends (delay_ms = RTT / 2 per end, as netem on
 both ends of a link); jitter_ms is per end, so the RTT's spread is sqrt(2) x jitter_ms. The
 expected mean accounts for the truncation at zero. Hold the emulation lock while it runs:
 
-    sudo flock /tmp/hermitnet-emulation.lock .venv/bin/python bench/bench_delay_line.py [--quick]
+    sudo flock /tmp/hermitnet-emulation.lock .venv/bin/python bench/bench_delay_line.py \
+        [--quick] [--delay-line userspace|netem] [--json FILE]
+
+On the lab VM (netem and the delay line, one after the other): `python3 -m labvm bench`.
 """
 
 from __future__ import annotations
@@ -35,10 +41,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.figure import figure  # noqa: E402
-from hermitnet.emulation import delayline  # noqa: E402
+from hermitnet.emulation import delayline, shaping  # noqa: E402
+from hermitnet.scenario import LinkSpec  # noqa: E402
 
 EMULATION = True
 QUICK_ARGS = ("--quick",)
+DELAY_LINES = ("userspace", "netem")
 
 A, B = "dlxa", "dlxb"
 IP_A, IP_B = "10.250.0.1", "10.250.0.2"
@@ -69,13 +77,49 @@ def namespace_pair(bw_mbps: float | None = None):
             sh("ip", "-n", ns, "link", "set", "lo", "up")
             sh("ip", "netns", "exec", ns, "ethtool", "-K", intf, "tx", "off")
             if bw_mbps:
-                from hermitnet.emulation import shaping
                 for argv in shaping.htb_cmds(intf, bw_mbps):
                     sh("ip", "netns", "exec", ns, *argv)
         yield
     finally:
         for ns in (A, B):
             sh("ip", "netns", "del", ns, check=False)
+
+
+def netem_missing() -> str | None:
+    """Why netem cannot be used here (None: it can): a netem qdisc on lo of a throwaway netns."""
+    done = subprocess.run(["unshare", "--net", "tc", "qdisc", "add", "dev", "lo", "root",
+                           "netem", "delay", "1ms"], capture_output=True, text=True, timeout=30)
+    if done.returncode == 0:
+        return None
+    return ("--delay-line netem: the kernel has no netem qdisc (tc qdisc add ... netem: "
+            f"{done.stderr.strip() or f'exit {done.returncode}'}); this machine can measure "
+            "the userspace delay line only (the lab VM has netem: python3 -m labvm bench)")
+
+
+@contextmanager
+def netem(delay_ms: float, jitter_ms: float = 0.0, under_htb: bool = False):
+    """netem on both ends of the pair, as a run puts it (under HTB when the link has a rate);
+    yields (None, {}): netem has no process and no lateness counters."""
+    spec = LinkSpec(delay_ms=delay_ms, jitter_ms=jitter_ms)
+    ends = (("dlxa0", A), ("dlxb0", B))
+    try:
+        for intf, ns in ends:
+            for argv in shaping.netem_cmds(intf, spec, under_htb=under_htb):
+                sh("ip", "netns", "exec", ns, *argv)
+        yield None, {}
+    finally:
+        parent = ["parent", shaping.HTB_CLASS] if under_htb else ["root"]
+        for intf, ns in ends:
+            sh("ip", "netns", "exec", ns, "tc", "qdisc", "del", "dev", intf, *parent,
+               check=False)
+
+
+def delayed(delay_line: str, delay_ms: float, jitter_ms: float = 0.0, under_htb: bool = False,
+            seed: int = 1):
+    """`delay_ms`/`jitter_ms` on both ends of the pair by the chosen delay line."""
+    if delay_line == "netem":
+        return netem(delay_ms, jitter_ms, under_htb)
+    return delay_process(delay_ms, jitter_ms, seed=seed)
 
 
 @contextmanager
@@ -118,21 +162,22 @@ def expected_mean_rtt(rtt_ms: float, jitter_ms: float) -> float:
     return 2 * (mu * cdf + jitter_ms * phi)
 
 
-def accuracy(rtts_ms, jitters_ms, count: int) -> list[dict]:
+def accuracy(rtts_ms, jitters_ms, count: int, delay_line: str = "userspace") -> list[dict]:
     rows = []
     with namespace_pair():
         base = statistics.mean(ping_rtts(20))
         for seed, (rtt, jitter) in enumerate(itertools.product(rtts_ms, jitters_ms)):
-            with delay_process(rtt / 2, jitter, seed=seed) as (_, counters):
+            with delayed(delay_line, rtt / 2, jitter, seed=seed) as (_, counters):
                 ping_rtts(2)
                 got = ping_rtts(count)
             rows.append({**_row("light", rtt, jitter, got, base), "late_us": _late_us(counters)})
     return rows
 
 
-def full_rate(rtt_ms: float, bw_mbps: float, seconds: int) -> dict:
+def full_rate(rtt_ms: float, bw_mbps: float, seconds: int, delay_line: str = "userspace") -> dict:
     """Ping across the link while one TCP flow fills it (HTB on both ends after the delay)."""
-    with namespace_pair(bw_mbps), delay_process(rtt_ms / 2) as (_, counters):
+    with namespace_pair(bw_mbps), \
+            delayed(delay_line, rtt_ms / 2, under_htb=True) as (_, counters):
         server = subprocess.Popen(["ip", "netns", "exec", B, "iperf3", "-s", "-1"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
@@ -149,7 +194,10 @@ def full_rate(rtt_ms: float, bw_mbps: float, seconds: int) -> dict:
 
 
 def _late_us(counters: dict) -> float:
-    """Mean of (sent - departure time) over every frame the delay line forwarded."""
+    """Mean of (sent - departure time) over every frame the delay line forwarded (NaN with
+    netem, which reports no such thing)."""
+    if not counters:
+        return math.nan
     forwarded = sum(c["forwarded"] for c in counters.values())
     return sum(c["late_us_total"] for c in counters.values()) / max(1, forwarded)
 
@@ -191,11 +239,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer pings, shorter floods")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--delay-line", choices=DELAY_LINES, default="userspace",
+                        help="what delays the link: the userspace delay line or netem")
     args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("bench_delay_line: needs root (network namespaces, tc)", file=sys.stderr)
+        return 2
+    if args.delay_line == "netem" and (why := netem_missing()):
+        print(f"bench_delay_line: {why}", file=sys.stderr)
+        return 2
+    mode = args.delay_line
+    env = {"delay_line": mode, "kernel": os.uname().release, "cpus": os.cpu_count()}
+    print(f"delay: {mode}; kernel {env['kernel']}, {env['cpus']} CPUs")
     count = 40 if args.quick else 100
-    rows = accuracy((10, 40, 100, 300), (0, 5, 20), count)
-    rows.append(full_rate(40, 10, 8 if args.quick else 15))
-    rows.append(full_rate(80, 2, 8 if args.quick else 15))
+    rows = accuracy((10, 40, 100, 300), (0, 5, 20), count, mode)
+    rows.append(full_rate(40, 10, 8 if args.quick else 15, mode))
+    rows.append(full_rate(80, 2, 8 if args.quick else 15, mode))
     print("| load | RTT ms | jitter ms/end | expected mean | measured mean | sd | p99 | replies "
           "| sends late by, us |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -205,10 +264,21 @@ def main() -> int:
               f"{r['expected_ms']:.2f} | {r['mean_ms']:.2f} | {r['sd_ms']:.2f} | "
               f"{r['p99_ms']:.2f} | {r['replies']} | {r['late_us']:.0f} |")
     for r in rows:
-        figure(f"delay line RTT {r['rtt_ms']:g} ms, jitter {r['jitter_ms']:g} ms/end, "
+        figure(f"{mode} RTT {r['rtt_ms']:g} ms, jitter {r['jitter_ms']:g} ms/end, "
                f"{r['load']}: mean RTT", r["mean_ms"], "ms",
                "expected (configured + unshaped ping RTT measured first)", r["expected_ms"])
-    costs = cost(3 if args.quick else 5)
+    costs = [] if mode == "netem" else cost(3 if args.quick else 5)
+    if costs:
+        print_costs(costs)
+    else:
+        print("\ncost: not measured with netem (it runs in the kernel's softirq, no process)")
+    if args.json:
+        args.json.write_text(json.dumps({"environment": env, "accuracy": rows, "cost": costs},
+                                        indent=1))
+    return 0
+
+
+def print_costs(costs: list[dict]) -> None:
     print("\n| datagram B | offered Mbit/s | carried frames/s | carried Mbit/s | lost % | "
           "CPU % of a core | CPU us/frame |")
     print("|---|---|---|---|---|---|---|")
@@ -219,10 +289,6 @@ def main() -> int:
     for c in costs:
         figure(f"delay line carried, {c['datagram_bytes']}-byte UDP", c["received_mbps"],
                "Mbit/s", "offered (iperf3)", c["offered_mbps"])
-    if args.json:
-        args.json.write_text(json.dumps({"accuracy": rows, "cost": costs}, indent=1))
-    return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,6 +2,8 @@
 
   python3 -m labvm run                  all stages: image, boot, network, copy, setup, baseline
   python3 -m labvm run --until setup    stop after a stage (image|boot|network|copy|setup)
+  python3 -m labvm bench [--quick]      image ... setup, then bench/bench_delay_line.py in the VM
+                                        with netem and with the userspace delay line
   python3 -m labvm image [--rebuild]    build or reuse the cached image, print its folder
   python3 -m labvm shell                boot a throwaway VM, print the ssh command, Ctrl-C ends it
   python3 -m labvm deps                 install the host packages the harness needs
@@ -21,7 +23,7 @@ from pathlib import Path
 from labvm import LOG_PREFIX
 from labvm.hostdeps import HostDepsError, ensure_host_packages
 from labvm.image import ImageError, cache_root, clean_cache, ensure_image
-from labvm.prove import STAGES, ProofError, run
+from labvm.prove import BENCH_DELAY_LINES, STAGES, ProofError, Report, run, run_bench
 from labvm.vm import LabVM, VMError
 
 
@@ -38,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--until", choices=STAGES, default="baseline")
     p_run.add_argument("--out", type=Path, help="folder for logs and results.json")
     p_run.add_argument("--rebuild", action="store_true", help="rebuild the image first")
+    p_bench = sub.add_parser("bench", help="the delay-line benchmark in the VM: netem, userspace")
+    p_bench.add_argument("--quick", action="store_true", help="the benchmark's --quick")
+    p_bench.add_argument("--out", type=Path, help="folder for logs and the benchmark's JSON")
+    p_bench.add_argument("--rebuild", action="store_true", help="rebuild the image first")
     p_image = sub.add_parser("image", help="build or reuse the cached image")
     p_image.add_argument("--rebuild", action="store_true")
     sub.add_parser("shell", help="boot a VM for a look around; Ctrl-C powers it off")
@@ -63,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{LOG_PREFIX} VM is up; Ctrl-C powers it off", file=sys.stderr, flush=True)
                 while vm.proc is not None and vm.proc.poll() is None:
                     time.sleep(1)
+        elif args.cmd == "bench":
+            return _print_bench(run_bench(out_dir=args.out, rebuild=args.rebuild,
+                                          quick=args.quick))
         else:
             report = run(until=args.until, out_dir=args.out, rebuild=args.rebuild)
             if report.results is not None:
@@ -81,6 +90,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{LOG_PREFIX} interrupted; VM powered off, run files removed "
               f"(cache: {cache_root()})", file=sys.stderr)
         return 130
+    return 0
+
+
+def _print_bench(report: Report) -> int:
+    """Each delay line's benchmark output (its tables), then the problems, if any."""
+    for delay_line in BENCH_DELAY_LINES:
+        text = report.bench.get(delay_line)
+        print(f"## --delay-line {delay_line} in the lab VM\n")
+        print(text if text is not None else "(not run)\n")
+    if report.problems:
+        print(f"{LOG_PREFIX} FAILED:", *report.problems, sep="\n  ", file=sys.stderr)
+        return 1
+    print(f"{LOG_PREFIX} OK (bench); output in {report.out_dir}", file=sys.stderr)
     return 0
 
 

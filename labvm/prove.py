@@ -1,8 +1,10 @@
 """The lab-VM proof as stages: host packages, image, boot, network, copy, setup, baseline.
 
 Each stage is timed; `run(until=STAGE)` stops after any of them, so the early stages can be
-run and debugged before the later ones work. The VM is powered off and its files removed on
-every way out (see LabVM).
+run and debugged before the later ones work. `run_bench()` runs the same stages up to setup,
+then the stage `bench` in place of baseline: the delay-line accuracy benchmark once with netem
+and once with the userspace delay line (not part of the proof: it takes long under emulation).
+The VM is powered off and its files removed on every way out (see LabVM).
 """
 
 from __future__ import annotations
@@ -22,13 +24,17 @@ from labvm.image import ensure_image
 from labvm.vm import GUEST_REPO, LabVM, VMError
 
 STAGES = ("image", "boot", "network", "copy", "setup", "baseline")
+BENCH_STAGES = (*STAGES[:-1], "bench")
+BENCH_DELAY_LINES = ("netem", "userspace")   # the benchmark's --delay-line, in this order
 GUEST_OUT = "/root/labvm-results"
+GUEST_BENCH_OUT = "/root/labvm-bench"
 SCENARIO = "scenarios/baseline.yaml"
 # A measured minimum RTT must reach this share of the configured delay to count as "visible".
 RTT_TOLERANCE = 0.9
 
 # Per-stage limits (seconds), inside the test's overall timeout.
-TIMEOUTS = {"boot": 600, "network": 420, "copy": 300, "setup": 2400, "baseline": 1200}
+TIMEOUTS = {"boot": 600, "network": 420, "copy": 300, "setup": 2400, "baseline": 1200,
+            "bench": 1800}  # bench: for each delay line
 
 
 class ProofError(RuntimeError):
@@ -41,6 +47,7 @@ class Report:
     timings: dict[str, float] = field(default_factory=dict)
     results: dict | None = None
     problems: list[str] = field(default_factory=list)
+    bench: dict[str, str] = field(default_factory=dict)   # delay line -> the benchmark's output
 
     def summary(self) -> str:
         lines = [f"{stage:>10}: {secs:7.1f} s" for stage, secs in self.timings.items()]
@@ -156,18 +163,41 @@ def run(until: str = "baseline", out_dir: Path | None = None, repo: Path | None 
     """Run the stages up to and including `until`. Raises ProofError/VMError on failure."""
     if until not in STAGES:
         raise ValueError(f"until must be one of {STAGES}, not {until!r}")
+    return _run_stages(STAGES[: STAGES.index(until) + 1], out_dir, repo, rebuild)
+
+
+def run_bench(out_dir: Path | None = None, repo: Path | None = None, rebuild: bool = False,
+              quick: bool = False) -> Report:
+    """image ... setup, then the delay-line benchmark with netem and with the userspace delay
+    line; each one's output is in `report.bench`, its JSON in the output folder."""
+    return _run_stages(BENCH_STAGES, out_dir, repo, rebuild, quick=quick)
+
+
+def bench_command(delay_line: str, quick: bool = False) -> str:
+    """The guest command of the bench stage for one delay line (its JSON goes to
+    GUEST_BENCH_OUT/<delay line>.json)."""
+    if delay_line not in BENCH_DELAY_LINES:
+        raise ValueError(f"delay_line must be one of {BENCH_DELAY_LINES}, not {delay_line!r}")
+    quick_arg = " --quick" if quick else ""
+    return (f"cd {GUEST_REPO} && mkdir -p {GUEST_BENCH_OUT} && "
+            f"rm -f {GUEST_BENCH_OUT}/{delay_line}.json && "
+            f".venv/bin/python bench/bench_delay_line.py --delay-line {delay_line}{quick_arg} "
+            f"--json {GUEST_BENCH_OUT}/{delay_line}.json")
+
+
+def _run_stages(wanted: tuple[str, ...], out_dir: Path | None, repo: Path | None,
+                rebuild: bool, quick: bool = False) -> Report:
     repo = (repo or Path(__file__).resolve().parent.parent).resolve()
     out = (out_dir or repo / "results" / time.strftime("labvm-%Y%m%d-%H%M%S")).resolve()
     out.mkdir(parents=True, exist_ok=True)
     report = Report(out_dir=out)
-    wanted = STAGES[: STAGES.index(until) + 1]
     _log(f"stages: {', '.join(wanted)}; logs and results in {out}")
 
     with _stage(report, "host-deps"):
         ensure_host_packages()
     with _stage(report, "image"):
         image = ensure_image(rebuild=rebuild)
-    if until == "image":
+    if "boot" not in wanted:
         return report
 
     vm = LabVM(image, boot_timeout=TIMEOUTS["boot"], log_dir=out)
@@ -190,11 +220,29 @@ def run(until: str = "baseline", out_dir: Path | None = None, repo: Path | None 
         if "baseline" in wanted:
             with _stage(report, "baseline"):
                 _run_baseline(vm, out, report)
+        if "bench" in wanted:
+            for delay_line in BENCH_DELAY_LINES:
+                with _stage(report, f"bench-{delay_line}"):
+                    _run_bench(vm, out, report, delay_line, quick)
     finally:
         with _stage(report, "poweroff"):
             vm.stop()
     _log("timings:\n" + report.summary())
     return report
+
+
+def _run_bench(vm: LabVM, out: Path, report: Report, delay_line: str, quick: bool) -> None:
+    """One benchmark run in the guest; a failure is a problem of the report, and the other
+    delay line still runs."""
+    code, text = vm.run(bench_command(delay_line, quick), TIMEOUTS["bench"],
+                        log=out / f"bench-{delay_line}.log")
+    report.bench[delay_line] = text
+    if code != 0:
+        report.problems.append(f"bench --delay-line {delay_line} exited {code} "
+                               f"(see {out / f'bench-{delay_line}.log'})")
+        return
+    (out / f"bench-{delay_line}.json").write_bytes(
+        vm.fetch(f"{GUEST_BENCH_OUT}/{delay_line}.json"))
 
 
 def _run_baseline(vm: LabVM, out: Path, report: Report) -> None:
@@ -218,4 +266,5 @@ def _run_baseline(vm: LabVM, out: Path, report: Report) -> None:
     report.problems = check_results(report.results)
 
 
-__all__ = ["STAGES", "ProofError", "Report", "VMError", "check_results", "repo_files", "run"]
+__all__ = ["BENCH_STAGES", "STAGES", "ProofError", "Report", "VMError", "bench_command",
+           "check_results", "repo_files", "run", "run_bench"]
