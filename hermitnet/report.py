@@ -560,10 +560,23 @@ def section_leakage(results: dict, page: Page) -> str:
             ["source", "class", "destination", "zone", "path", "seen at", "packets", "bytes"],
             [[r["source"], r["sender_class"], r["destination"], r["dst_zone"], r["path"],
               r.get("seen_at", ""), r["packets"], r["bytes"]] for r in leaks], numeric={6, 7})]
+    record = results.get("policy_timeline") or {}
+    if record.get("changes"):
+        parts += ["<h3>The policy over the run</h3>",
+                  f"<p>{_e(policy_changes_text(results))}. {_e(record.get('rule', ''))}.</p>",
+                  _html_table(["from s", "to s", "change", "tier zones", "blocklist"],
+                              [[p["t_start_s"], _dash(p["t_end_s"]),
+                                ("changing: " if p["changing"] else "") + p.get("change", ""),
+                                "; ".join(f"{t}: {', '.join(z)}" for t, z in
+                                          p["policy"]["tier_zones"].items()),
+                                ", ".join(b["site"] + (f" ({b['tier']})" if b.get("tier")
+                                                       else "")
+                                          for b in p["policy"]["blocklist"]) or "-"]
+                               for p in record["periods"]])]
     unsure = leak.get("ambiguous") or []
     if unsure:
         parts += ["<h3>Counted while the policy changed (ambiguous, not counted as leaked)"
-                  "</h3>", f"<p>{_e(policy_changes_text(results) or '')}</p>", _html_table(
+                  "</h3>", _html_table(
                       ["source", "class", "destination", "path", "seen at", "from s", "to s",
                        "packets", "bytes"],
                       [[r["source"], r["sender_class"], r["destination"], r["path"],

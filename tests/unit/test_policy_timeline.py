@@ -293,3 +293,27 @@ def test_reachability_rows_and_the_record_count_verdicts_across_a_change(baselin
     assert record["changes"] == 1
     assert record["verdicts_across_changes"] == {"leakage": 1, "throughput": 0,
                                                  "reachability": 1}
+
+
+def test_results_with_a_policy_timeline_validate_and_the_report_says_what_crossed_a_change(
+        tmp_path, results_record, baseline_plan, state):
+    from hermitnet import report
+
+    line = policy_timeline.from_records(baseline_plan, state, [WIDEN])
+    data = results_record()
+    final = {"portal": {"citizen-1": _count(2500)}}
+    readings = _readings_around(WIDEN, {"portal": {"citizen-1": _count(400)}},
+                                {"portal": {"citizen-1": _count(500)}})
+    data["leakage"] = results.leakage(final, [], {}, baseline_plan, line,
+                                      results.counter_slices(readings, final))
+    data["reachability"] = results.judge_reachability(
+        [{**r, "t_s": 9.0, "t_end_s": 11.0} for r in data["reachability"]], baseline_plan,
+        line)
+    data["policy_timeline"] = results.policy_record(line, data)
+    results.write(tmp_path, data)          # the schema accepts every new field
+    assert results.load(tmp_path)["policy_timeline"]["changes"] == 1
+    text = report.summary(data)
+    assert ("policy changed 1 time(s) during the run; verdicts across a change (ambiguous, "
+            "not counted as leaked): 1 leakage counter(s) (100 bytes)") in text
+    page = report.write_html(data, tmp_path).read_text()
+    assert "The policy over the run" in page and "Counted while the policy changed" in page
