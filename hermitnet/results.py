@@ -116,7 +116,8 @@ RULE = ("each measurement is judged by the policies in force during it: a probe 
 
 def judge_reachability(rows: list[dict], plan, policy) -> list[dict]:
     """Each reachability row with `policy`: allowed / forbidden / ambiguous for its subscriber
-    and site under the policies in force during its sweep (t_s to t_end_s). Pure."""
+    and site under the policies in force during its sweep (t_s to t_end_s), and `tier` the
+    subscriber's tier when the sweep began. Pure."""
     timeline = policy_timeline.of(policy)
     ends = zones.endpoints(plan, timeline.initial)
     out = []
@@ -125,9 +126,11 @@ def judge_reachability(rows: list[dict], plan, policy) -> list[dict]:
         if src is None or dst is None:
             out.append(row)
             continue
+        t_s = row.get("t_s", 0.0)
         verdict = timeline.judge(lambda state, src=src, dst=dst: zones.allowed(src, dst, state),
-                                 row.get("t_s", 0.0), row.get("t_end_s"))
-        out.append({**row, "policy": verdict})
+                                 t_s, row.get("t_end_s"))
+        tier = timeline.at(t_s).membership.get(row["host"], row["tier"])   # moved: its tier then
+        out.append({**row, "tier": tier, "policy": verdict})
     return out
 
 

@@ -101,6 +101,10 @@ def test_a_moved_subscriber_is_judged_and_booked_by_its_tier_at_the_time(baselin
     assert zones.sender_class(ends["citizen-1"], line.at(9.0)) == "elite"
     assert line.judge(lambda s: zones.allowed(ends["citizen-1"], ends["video"], s),
                       0.0, 7.0) == "forbidden"
+    row = {"tier": "citizen", "host": "citizen-1", "site": "video", "zone": "global",
+           "ok": True, "blocking": "false", "t_s": 9.0, "t_end_s": 10.0}
+    (judged,) = results.judge_reachability([row], baseline_plan, line)
+    assert (judged["tier"], judged["policy"]) == ("elite", "allowed")
 
 
 def test_a_change_requested_before_the_last_is_confirmed_makes_one_changing_period(
