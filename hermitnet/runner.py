@@ -140,6 +140,10 @@ class LiveRun:
         self.policy_timeline = policy_timeline.planned(self.plan, self.state, planned)
         # one set of tags, sent each round; every pair some policy of the run forbids
         tagged = probes.plan_probes(self.plan, self.policy_timeline)
+        if self.policy_timeline.changed and len(scenario.probes_at_s) < 2:
+            progress("the policy changes during this run and the leakage probes go out once: "
+                     "a crossing forbidden only before or after a change is probed only under "
+                     "the policy of that moment (measure.probes.at_s: a round in each period)")
         self.tagged_probes = tagged
         observer.add_probes(self.emu, self.plan, tagged)
         line = scenario.timeline
