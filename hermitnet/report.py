@@ -405,7 +405,9 @@ def section_reachability(results: dict, page: Page) -> str:
                     "<p>An HTTP fetch from each subscriber to each site. Each column is a site, "
                     "under it the zone it is in; each cell is what was observed (ok, or how the "
                     "fetch failed: dns, tcp_ip, http-failure, http-diff) and, below it, what "
-                    "the policy the run started with expects (with several sweeps on the run's "
+                    "the policy expects (the policy in force during the sweep when it changed "
+                    "during the run, else the policy the run started with; with several sweeps "
+                    "on the run's "
                     "clock, the last of each; all of them in the plot below and in "
                     "results.json).</p>",
                     *_matrix(results["reachability"], results),
