@@ -37,7 +37,7 @@ VERDICTS = {
     ("unknown", False): ("unknown", "not reached (the policy was not recorded)"),
 }
 LINKED_FILES = (
-    ("results.json", "the run's full record (schema hermitnet.results/2)"),
+    ("results.json", "the run's full record (schema hermitnet.results/3)"),
     ("reachability.csv", "reachability, one row per subscriber and site"),
     ("throughput.csv", "throughput per flow"),
     ("rtt.csv", "round-trip times"),
@@ -97,6 +97,9 @@ def summary(results: dict, status: str | None = None, note: str | None = None) -
     lines.append("")
     lines += _table(header, rows)
     lines += leakage_section(results)
+    line = policy_changes_text(results)
+    if line:
+        lines.append(line)
     escaped = _escaped_probes_text(results["leakage"])
     if escaped:
         lines.append(escaped)
@@ -113,6 +116,19 @@ def summary(results: dict, status: str | None = None, note: str | None = None) -
         lines.append("not emulated on this machine:")
         lines += [f"  - {item}" for item in aggregate_not_emulated(env["not_emulated"])]
     return "\n".join(lines)
+
+
+def policy_changes_text(results: dict) -> str | None:
+    """One line: how many policy changes the run made and how many verdicts crossed one."""
+    record = results.get("policy_timeline") or {}
+    if not record.get("changes"):
+        return None
+    across = record.get("verdicts_across_changes") or {}
+    ambiguous = (results.get("leakage") or {}).get("ambiguous_bytes", 0)
+    return (f"policy changed {record['changes']} time(s) during the run; verdicts across a "
+            f"change (ambiguous, not counted as leaked): {across.get('leakage', 0)} leakage "
+            f"counter(s) ({ambiguous} bytes), {across.get('throughput', 0)} flow(s), "
+            f"{across.get('reachability', 0)} reachability row(s)")
 
 
 # "air link phone-1-nb-cell-0: delay_ms=40 ..." (hermitnet.emulation.shaping, uplink)
@@ -355,8 +371,15 @@ def section_environment(results: dict, page: Page) -> str:
 
 
 def expectation(results: dict, row: dict) -> tuple[str, str]:
-    """(allow | deny | window | unknown, words) for one reachability row, from the policy the
-    run started with: the zones of the subscriber's tier, and the blocklist."""
+    """(allow | deny | window | unknown, words) for one reachability row. With a policy that
+    changed during the run, from the row's own judgement under the policies in force during
+    its sweep (`policy`, hermitnet.results.judge_reachability; window: they disagree); else
+    from the policy the run started with: the zones of the subscriber's tier, the blocklist."""
+    changes = (results.get("policy_timeline") or {}).get("changes", 0)
+    if changes and row.get("policy"):
+        return {"allowed": ("allow", "allowed by the policy in force during the sweep"),
+                "forbidden": ("deny", "forbidden by the policy in force during the sweep"),
+                "ambiguous": ("window", "the policy changed during the sweep")}[row["policy"]]
     policy = results.get("policy")
     if not policy:
         return "unknown", "policy not recorded"
@@ -382,7 +405,9 @@ def section_reachability(results: dict, page: Page) -> str:
                     "<p>An HTTP fetch from each subscriber to each site. Each column is a site, "
                     "under it the zone it is in; each cell is what was observed (ok, or how the "
                     "fetch failed: dns, tcp_ip, http-failure, http-diff) and, below it, what "
-                    "the policy the run started with expects (with several sweeps on the run's "
+                    "the policy expects (the policy in force during the sweep when it changed "
+                    "during the run, else the policy the run started with; with several sweeps "
+                    "on the run's "
                     "clock, the last of each; all of them in the plot below and in "
                     "results.json).</p>",
                     *_matrix(results["reachability"], results),
@@ -523,6 +548,9 @@ def section_leakage(results: dict, page: Page) -> str:
         parts.append(f"<p>Positive controls (probes to allowed destinations): {arrived} of "
                      f"{len(controls)} arrived.</p>")
     escaped = [p for p in leak.get("probes") or [] if p.get("arrived_packets")]
+    if (results.get("policy_timeline") or {}).get("changes"):   # arrived while forbidden
+        leaked_ids = {r.get("probe_id") for r in leak.get("leaks") or []}
+        escaped = [p for p in escaped if p["id"] in leaked_ids]
     if escaped:
         parts += ["<h3>Escaped probes</h3>", _html_table(
             ["probe kind", "sender", "destination", "path", "packets arrived", "bytes arrived"],
@@ -534,6 +562,29 @@ def section_leakage(results: dict, page: Page) -> str:
             ["source", "class", "destination", "zone", "path", "seen at", "packets", "bytes"],
             [[r["source"], r["sender_class"], r["destination"], r["dst_zone"], r["path"],
               r.get("seen_at", ""), r["packets"], r["bytes"]] for r in leaks], numeric={6, 7})]
+    record = results.get("policy_timeline") or {}
+    if record.get("changes"):
+        parts += ["<h3>The policy over the run</h3>",
+                  f"<p>{_e(policy_changes_text(results))}. {_e(record.get('rule', ''))}.</p>",
+                  _html_table(["from s", "to s", "change", "tier zones", "blocklist"],
+                              [[p["t_start_s"], _dash(p["t_end_s"]),
+                                ("changing: " if p["changing"] else "") + p.get("change", ""),
+                                "; ".join(f"{t}: {', '.join(z)}" for t, z in
+                                          p["policy"]["tier_zones"].items()),
+                                ", ".join(b["site"] + (f" ({b['tier']})" if b.get("tier")
+                                                       else "")
+                                          for b in p["policy"]["blocklist"]) or "-"]
+                               for p in record["periods"]])]
+    unsure = leak.get("ambiguous") or []
+    if unsure:
+        parts += ["<h3>Counted while the policy changed (ambiguous, not counted as leaked)"
+                  "</h3>", _html_table(
+                      ["source", "class", "destination", "path", "seen at", "from s", "to s",
+                       "packets", "bytes"],
+                      [[r["source"], r["sender_class"], r["destination"], r["path"],
+                        r.get("seen_at", ""), _dash(r.get("t_start_s")),
+                        _dash(r.get("t_end_s")), r["packets"], r["bytes"]] for r in unsure],
+                      numeric={7, 8})]
     table = leak.get("reconciliation")
     if table:
         tol = table["tolerance"]

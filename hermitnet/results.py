@@ -7,6 +7,9 @@ run that was killed while "running" as "interrupted" (`mark_killed`).
 SCHEMA_VERSION changes whenever a field consumers rely on changes meaning or shape. Version 2:
 leakage is judged by where traffic crossed (`by_tier` counts sender classes, `by_path` is null
 where a path was not measured), and every event and measurement is stamped on the one run clock.
+Version 3: every measurement is judged by the policy in force at its moment (`policy_timeline`,
+hermitnet.policy.timeline); leakage a policy change makes uncertain is `leakage.ambiguous`, a
+flow that spans a change has the verdict "ambiguous", and zones.allowed honours the blocklist.
 """
 
 from __future__ import annotations
@@ -20,14 +23,17 @@ from pathlib import Path
 
 from hermitnet import zones
 from hermitnet.errors import HermitError
+from hermitnet.policy import timeline as policy_timeline
+from hermitnet.policy.state import PolicyState
 from hermitnet.schema_check import validate
 from hermitnet.workload.probes import PACKETS_PER_PROBE
 
-SCHEMA_VERSION = "hermitnet.results/2"
+SCHEMA_VERSION = "hermitnet.results/3"
 KILLED_REASON = "killed (SIGKILL or crash); cleaned by hermitnet clean"
 
 
-def leakage(arrived: dict, probes: list[dict], edges: dict, plan, state) -> dict:
+def leakage(arrived: dict, probes: list[dict], edges: dict, plan, policy,
+            slices: list[dict] | None = None) -> dict:
     """Traffic that crossed into a zone its source may not reach, by sender class and path.
 
     Pure. `arrived` is every host observer's counters ({host: {counter: {packets, bytes}}},
@@ -38,23 +44,39 @@ def leakage(arrived: dict, probes: list[dict], edges: dict, plan, state) -> dict
     smuggled foreign handset is judged as the global-zone source it is. Traffic towards an
     address that is no host's counts as seen at an edge.
 
+    `policy` is the policy timeline of the run (hermitnet.policy.timeline; a PolicyState for a
+    policy that never changed). The observers' counters are cumulative: `slices`
+    (`counter_slices`: what arrived between two readings, with the span the readings bound)
+    are judged each by the policies in force during its span; without slices the whole run is
+    one slice. A counter is leakage only if every policy in force during its slice forbids the
+    crossing; one that some allow and some forbid is `ambiguous` (listed with its bytes, never
+    counted as leaked).
+
     A path whose positive controls did not all arrive, or that no probe takes, is reported as
     not measured (`by_path[path]` None, `not_measured[path]` says why) unless leakage was found
     on it; never as 0.
     """
-    leaks = host_leaks(arrived, probes, zones.endpoints(plan, state), state)
+    timeline = policy_timeline.of(policy)
+    if slices is None:
+        slices = [{"t_start_s": 0.0, "t_end_s": None, "arrived": arrived}]
+    ends = zones.endpoints(plan, timeline.initial)
+    leaks, ambiguous = [], []
+    for cut in slices:
+        states = timeline.during(cut["t_start_s"], _end(cut["t_end_s"]))
+        found, unsure = host_leaks(cut["arrived"], probes, ends, states)
+        span = _span(cut) if timeline.changed else {}
+        leaks += [{**leak, **span} for leak in found]
+        ambiguous += [{**leak, **span} for leak in unsure]
     for edge, seen in edges.items():
-        for cell in seen.get("unlisted_forbidden", []):
-            leaks.append({**{k: cell[k] for k in ("source", "sender_class", "destination",
-                                                 "dst_zone", "path", "probe_kind", "packets",
-                                                 "bytes")},
-                          "seen_at": f"edge:{edge}"})
+        for key, into in (("unlisted_forbidden", leaks), ("unlisted_ambiguous", ambiguous)):
+            for cell in seen.get(key, []):
+                into.append({**{k: cell[k] for k in LEAK_FIELDS}, "seen_at": f"edge:{edge}"})
 
     arrivals = _probe_arrivals(arrived, edges)
     records = [{**{k: p.get(k) for k in PROBE_FIELDS}, **arrivals.get(p["id"], _NONE)}
                for p in probes]
     controls = [r for r in records if r["control"]]
-    by_class, by_path_found = leaked_bytes(leaks, state)
+    by_class, by_path_found = leaked_bytes(leaks, timeline.initial)
     by_path, not_measured = {}, {}
     for path in zones.PATHS:
         reason = _not_measured(path, probes, controls)
@@ -63,12 +85,14 @@ def leakage(arrived: dict, probes: list[dict], edges: dict, plan, state) -> dict
             not_measured[path] = reason
         else:
             by_path[path] = by_path_found[path]
-    escaped = [r for r in records if not r["control"] and r["arrived_packets"]]
     kinds: dict[str, int] = {}
-    for record in escaped:
-        kinds[record["kind"]] = kinds.get(record["kind"], 0) + record["arrived_packets"]
+    for leak in leaks:
+        if leak["seen_at"] == "host" and leak["probe_kind"] is not None:
+            kinds[leak["probe_kind"]] = kinds.get(leak["probe_kind"], 0) + leak["packets"]
     return {
         "by_tier": by_class, "by_path": by_path, "not_measured": not_measured, "leaks": leaks,
+        "ambiguous": ambiguous, "ambiguous_bytes": sum(a["bytes"] for a in ambiguous),
+        "slices": [_span(cut) for cut in slices],
         "probes_planned": len(probes) * PACKETS_PER_PROBE,
         "probes_sent": sum(p.get("packets_sent", 0) for p in probes if not p["control"]),
         "probe_send_errors": sum(p.get("send_errors", 0) for p in probes),
@@ -83,22 +107,108 @@ def leakage(arrived: dict, probes: list[dict], edges: dict, plan, state) -> dict
     }
 
 
-def host_leaks(arrived: dict, probes: list[dict], ends: dict, state) -> list[dict]:
-    """Every host counter of `arrived` that is leakage, judged by its crossing. Pure.
+RULE = ("each measurement is judged by the policies in force during it: a probe or counter "
+        "slice by the span between two observer readings (read before and after each policy "
+        "change), an edge packet by its capture time, a flow and a reachability sweep by their "
+        "interval; forbidden or allowed only if every one of those policies says so, else "
+        "ambiguous (never counted as leaked)")
+
+
+def judge_reachability(rows: list[dict], plan, policy) -> list[dict]:
+    """Each reachability row with `policy`: allowed / forbidden / ambiguous for its subscriber
+    and site under the policies in force during its sweep (t_s to t_end_s), and `tier` the
+    subscriber's tier when the sweep began. Pure."""
+    timeline = policy_timeline.of(policy)
+    ends = zones.endpoints(plan, timeline.initial)
+    out = []
+    for row in rows:
+        src, dst = ends.get(row["host"]), ends.get(row["site"])
+        if src is None or dst is None:
+            out.append(row)
+            continue
+        t_s = row.get("t_s", 0.0)
+        verdict = timeline.judge(lambda state, src=src, dst=dst: zones.allowed(src, dst, state),
+                                 t_s, row.get("t_end_s"))
+        tier = timeline.at(t_s).membership.get(row["host"], row["tier"])   # moved: its tier then
+        out.append({**row, "tier": tier, "policy": verdict})
+    return out
+
+
+def policy_record(policy, results: dict) -> dict:
+    """results.json `policy_timeline`: the periods, how many changes, and how many verdicts
+    the policy changed under (leakage counters, flows, reachability rows)."""
+    timeline = policy_timeline.of(policy)
+    leakage = results.get("leakage", {})
+    return {
+        "periods": timeline.to_dict(),
+        "changes": sum(1 for p in timeline.periods if p.changing),
+        "rule": RULE,
+        "verdicts_across_changes": {
+            "leakage": len(leakage.get("ambiguous", [])),
+            "throughput": sum(1 for r in results.get("throughput", [])
+                              if r.get("verdict") == "ambiguous"),
+            "reachability": sum(1 for r in results.get("reachability", [])
+                                if r.get("policy") == "ambiguous"),
+        },
+    }
+
+
+def counter_slices(readings: list[dict], final: dict) -> list[dict]:
+    """What arrived between consecutive readings of the observers. Pure.
+
+    `readings` are [{"t_from_s", "t_to_s", "counters"}] in time order (each reading takes from
+    t_from_s to t_to_s), `final` the reading at the end of the run. A slice spans from the
+    start of the reading before it to the end of the reading after it (a packet counted while
+    a reading ran may fall on either side); the first starts at 0, the last has no end."""
+    slices, before, t_start = [], {}, 0.0
+    for reading in readings:
+        slices.append({"t_start_s": t_start, "t_end_s": reading["t_to_s"],
+                       "arrived": _minus(reading["counters"], before)})
+        before, t_start = reading["counters"], reading["t_from_s"]
+    slices.append({"t_start_s": t_start, "t_end_s": None, "arrived": _minus(final, before)})
+    return slices
+
+
+def _minus(after: dict, before: dict) -> dict:
+    out = {}
+    for host, counters in after.items():
+        earlier = before.get(host, {})
+        out[host] = {key: {n: max(0, c[n] - earlier.get(key, {}).get(n, 0))
+                           for n in ("packets", "bytes")}
+                     for key, c in counters.items()}
+    return out
+
+
+def _span(cut: dict) -> dict:
+    end = cut["t_end_s"]
+    return {"t_start_s": round(cut["t_start_s"], 3),
+            "t_end_s": None if end is None else round(end, 3)}
+
+
+def _end(t_end_s: float | None) -> float:
+    return float("inf") if t_end_s is None else t_end_s
+
+
+def host_leaks(arrived: dict, probes: list[dict], ends: dict, states
+               ) -> tuple[list[dict], list[dict]]:
+    """(leaks, ambiguous): the host counters of `arrived` that every policy of `states`
+    forbids, and those that some forbid and some allow. Pure.
 
     Untagged traffic is judged by the address it came from, a probe by its real sender (its tag),
     so a smuggled foreign handset is judged as the global-zone source it is.
     """
     by_id = {p["id"]: p for p in probes}
-    leaks = []
+    leaks, ambiguous = [], []
     for host, counters in arrived.items():
         for key, counter in counters.items():
             if not counter["packets"] or key == "other":
                 continue
-            leak = judge_counter(host, key, by_id, ends, state)
+            leak = judge_counter(host, key, by_id, ends, states)
             if leak is not None:
-                leaks.append({**leak, "seen_at": "host", **counter})
-    return leaks
+                verdict = leak.pop("verdict")
+                (leaks if verdict == "forbidden" else ambiguous).append(
+                    {**leak, "seen_at": "host", **counter})
+    return leaks, ambiguous
 
 
 def leaked_bytes(leaks: list[dict], state) -> tuple[dict[str, int], dict[str, int]]:
@@ -111,24 +221,34 @@ def leaked_bytes(leaks: list[dict], state) -> tuple[dict[str, int], dict[str, in
     return by_class, by_path
 
 
-def judge_counter(host: str, key: str, probes_by_id: dict, ends: dict, state) -> dict | None:
+def judge_counter(host: str, key: str, probes_by_id: dict, ends: dict, states) -> dict | None:
     """Where the counter `key` of `host`'s observer counts leakage: who crossed into what, by
-    which path; None where the crossing is allowed (or the probe is a positive control)."""
+    which path, and `verdict` "forbidden" (every policy of `states` forbids the crossing) or
+    "ambiguous" (some do); None where every one allows it (or the probe is a positive
+    control). `states`: the policies in force while it counted (a PolicyState: one)."""
+    states = (states,) if isinstance(states, PolicyState) else tuple(states)
     dst = ends[host]
+    probe_id = None
     if key.startswith("probe:"):
-        probe = probes_by_id[int(key.split(":", 1)[1])]
+        probe_id = int(key.split(":", 1)[1])
+        probe = probes_by_id[probe_id]
         src, path, kind = ends[probe["sender"]], probe["path"], probe["kind"]
-        if probe["control"] or zones.allowed(src, dst, state):
+        if probe["control"]:
             return None
     else:
         src = ends.get(key) or _zone_source(key)
-        if zones.allowed(src, dst, state):
-            return None
         path, kind = zones.path(src, dst), None
-    return {"source": src.name, "sender_class": src.sender_class, "destination": host,
-            "dst_zone": dst.zone, "path": path, "probe_kind": kind}
+    forbidden = [not zones.allowed(src, dst, state) for state in states]
+    if not any(forbidden):
+        return None
+    return {"source": src.name, "sender_class": zones.sender_class(src, states[-1]),
+            "destination": host, "dst_zone": dst.zone, "path": path, "probe_kind": kind,
+            **({"probe_id": probe_id} if probe_id is not None else {}),
+            "verdict": "forbidden" if all(forbidden) else "ambiguous"}
 
 
+LEAK_FIELDS = ("source", "sender_class", "destination", "dst_zone", "path", "probe_kind",
+               "packets", "bytes")
 PROBE_FIELDS = ("id", "tag", "kind", "sender", "sender_class", "src_ip", "destination",
                 "dst_zone", "path", "control", "packets_sent", "bytes_sent", "send_errors",
                 "send_error", "no_service")

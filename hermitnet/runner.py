@@ -87,6 +87,9 @@ class LiveRun:
     watchdog: object = None   # hermitnet.emulation.watchdog.Watchdog, from t = 0
     on_timeline_step: object = None  # called with each radio timeline row (the live view)
     tagged_probes: list = field(default_factory=list)     # the probes planned, once per run
+    counter_readings: list = field(default_factory=list)  # observers read around each change
+    policy_timeline: object = None   # hermitnet.policy.timeline.PolicyTimeline, planned then
+    #                                  as played (from the event records)
     cluster_spec: object = None      # hermitnet.cluster.placement.ClusterSpec: several machines
     cluster: object = None           # its checked hermitnet.cluster.emulation.ClusterRun
     teardown_started: float | None = None                 # monotonic: the network going down
@@ -102,16 +105,29 @@ class LiveRun:
         """Write what is measured so far, so that an interrupted run keeps it."""
         results_module.write(self.run_dir, self.results)
 
+    def read_observers(self) -> None:
+        """Read every host observer now (around a policy change), kept with the span the
+        reading took in `counter_readings`, so leakage is judged slice by slice with the
+        policy in force in each (hermitnet.results.counter_slices)."""
+        from hermitnet.workload import observer
+
+        t_from_s = self.clock.now_s()
+        counters = observer.read(self.emu, self.plan)
+        self.counter_readings.append({"t_from_s": t_from_s, "t_to_s": self.clock.now_s(),
+                                      "counters": counters})
+
     def measure_reachability(self) -> list[dict]:
         """One full sweep (every subscriber x every site), each row stamped with its t_s."""
         from hermitnet.workload import reachability
 
         t_s = round(self.clock.now_s(), 3)
         rows = reachability.measure(self.emu, self.scenario, self.run_dir)
-        return [{**row, "t_s": t_s} for row in rows]
+        t_end_s = round(self.clock.now_s(), 3)
+        return [{**row, "t_s": t_s, "t_end_s": t_end_s} for row in rows]
 
     def measure_all(self) -> None:
         """Everything the scenario asks for, into self.results, on the one clock."""
+        from hermitnet.policy import timeline as policy_timeline
         from hermitnet.timeline.actions import LiveActions
         from hermitnet.timeline.events import events, radio_model_on_clock
         from hermitnet.timeline.player import Player
@@ -121,7 +137,13 @@ class LiveRun:
         timings = self.results["timings_s"]
         scenario, clock, progress = self.scenario, self.clock, self.progress
         planned = events(scenario)
-        tagged = probes.plan_probes(self.plan, self.state)   # one set of tags, sent each round
+        self.policy_timeline = policy_timeline.planned(self.plan, self.state, planned)
+        # one set of tags, sent each round; every pair some policy of the run forbids
+        tagged = probes.plan_probes(self.plan, self.policy_timeline)
+        if self.policy_timeline.changed and len(scenario.probes_at_s) < 2:
+            progress("the policy changes during this run and the leakage probes go out once: "
+                     "a crossing forbidden only before or after a change is probed only under "
+                     "the policy of that moment (measure.probes.at_s: a round in each period)")
         self.tagged_probes = tagged
         observer.add_probes(self.emu, self.plan, tagged)
         line = scenario.timeline
@@ -185,12 +207,18 @@ class LiveRun:
             if waiting is not None:   # the rest of the timeline, after the measurements above
                 timings["timeline"] = time.monotonic() - waiting
             self.results["timeline"] = self._timeline_results(player, actions)
+            self.policy_timeline = policy_timeline.from_records(self.plan, self.state,
+                                                                player.records)
         started = time.monotonic()
-        self.results["reachability"] = sorted((row for sweep in sweeps for row in sweep),
-                                              key=lambda row: row["t_s"])
+        self.results["reachability"] = results_module.judge_reachability(
+            sorted((row for sweep in sweeps for row in sweep), key=lambda row: row["t_s"]),
+            self.plan, self.policy_timeline)
         for row, rtt in sorted(timed_flows, key=lambda pair: pair[0]["start_s"]):
             self.results["throughput"].append(row)
             self.results["rtt"].append(rtt)
+        self.results["throughput"] = [
+            throughput.judge_flow(row, self.plan, self.policy_timeline, rtt["rtt_ms_min"])
+            for row, rtt in zip(self.results["throughput"], self.results["rtt"], strict=True)]
         throughput.concurrent_note(self.results["throughput"])
         self.results["uplinks"] = self._uplinks_results(samples, player.records, failover_probe)
         if scenario.radio is not None:
@@ -205,10 +233,17 @@ class LiveRun:
         self.checkpoint()
         sent = probes.merge_rounds(probe_rounds)
         arrived = observer.read(self.emu, self.plan)
-        edges = observer.read_edges(self.plan, self.state, sent,
-                                    observer.capture_files(self.plan, self.run_dir))
+        timeline = self.policy_timeline
+        edges = observer.read_edges(self.plan, timeline, sent,
+                                    observer.capture_files(self.plan, self.run_dir),
+                                    self.clock.t0_wall)
+        slices = (results_module.counter_slices(
+            sorted(self.counter_readings, key=lambda r: r["t_from_s"]), arrived)
+            if timeline.changed else None)
         self.results["leakage"] = results_module.leakage(arrived, sent, edges, self.plan,
-                                                         self.state)
+                                                         timeline, slices)
+        self.results["policy_timeline"] = results_module.policy_record(
+            timeline, self.results)
         holes = PolicyHoles.from_environment()
         if holes:
             self.results["leakage"]["test_holes"] = holes.to_dict()
@@ -568,7 +603,8 @@ def _attach_control_plane(live: LiveRun) -> None:
     pcap = observer.capture_files(live.plan, live.run_dir).get("uplink")
     frames, error = None, None
     try:
-        frames = control_plane.frames(pcap, live.plan, live.state, live.clock.t0_wall)
+        frames = control_plane.frames(pcap, live.plan, live.policy_timeline or live.state,
+                                      live.clock.t0_wall)
     except Exception as exc:     # noqa: BLE001 - a capture scapy cannot read: said, not fatal
         error = f"cannot read {pcap}: {type(exc).__name__}: {exc}"
     live.results["control_plane"] = control_plane.summary(

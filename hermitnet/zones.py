@@ -15,7 +15,8 @@ and an address that is no host's belongs to the zone of the prefix it falls in (
 
 The allowed relation, in both directions (`allowed(src, dst)`):
 
-    subscriber of tier T -> site or unlisted address of zone Z    Z in T's zones
+    subscriber of tier T -> site or unlisted address of zone Z    Z in T's zones, and the site
+                                                                   not on T's blocklist
     subscriber            -> another subscriber                     never
     subscriber of tier T -> foreign handset (global zone)          global in T's zones
     site of zone Z        -> subscriber of tier T                  Z in T's zones (replies, push)
@@ -89,20 +90,36 @@ def unlisted(ip: str) -> Endpoint:
     return Endpoint(f"unlisted:{ip}", "unlisted", zone, None, ip)
 
 
+def tier_of(end: Endpoint, state) -> str | None:
+    """The tier `end` is in under `state` (a subscriber moved between tiers changes it)."""
+    return state.membership.get(end.name, end.tier) if end.tier is not None else None
+
+
 def allowed(src: Endpoint, dst: Endpoint, state) -> bool:
-    """May traffic from `src` arrive at `dst` under the tier policy (see the module doc)?"""
+    """May traffic from `src` arrive at `dst` under the tier policy (see the module doc)?
+
+    Tiers are read from `state` (who is in which tier now), so one pair of endpoints can be
+    judged under every policy of a run (hermitnet.policy.timeline)."""
     if src.kind == "foreign-handset" and dst.zone == "global":
-        return dst.kind == "foreign-handset" or "global" in state.tier_zones[src.tier]
+        return dst.kind == "foreign-handset" or "global" in state.tier_zones[tier_of(src, state)]
     if src.zone == dst.zone and src.zone != "subscriber":
         return True
     if src.kind == "subscriber":
         if dst.zone == "subscriber":
             return False
-        return dst.zone in state.tier_zones[src.tier]
+        tier = tier_of(src, state)
+        return dst.zone in state.tier_zones[tier] and not (
+            dst.kind == "site" and dst.name in state.blocked_for(tier))
     # a zone's source: a site, an unlisted address, or a foreign handset as a global source
     if dst.zone == "subscriber":
-        return dst.tier is not None and src.zone in state.tier_zones[dst.tier]
+        return dst.tier is not None and src.zone in state.tier_zones[tier_of(dst, state)]
     return False
+
+
+def sender_class(end: Endpoint, state) -> str:
+    """The class `end`'s traffic is booked under when `state` is in force."""
+    tier = tier_of(end, state)
+    return tier if tier is not None else f"zone:{end.zone}"
 
 
 def path(src: Endpoint, dst: Endpoint) -> str:

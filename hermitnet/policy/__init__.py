@@ -9,6 +9,8 @@
     requests  validation of live change requests (the REST API's logic), every error naming
               its field
     views     what the REST API returns
+    timeline  which state was in force when on a run's clock (from its policy events and the
+              times they took effect): what every verdict of the results is judged by
 
 The controller app (controllers/tiered_routing.py) only translates these into OpenFlow messages.
 """

@@ -2,7 +2,8 @@
 event's record in results.json.
 
   policy  block, unblock, move_subscriber, set_tier_zones: the controller's REST API, as
-          `hermitnet policy` sends them; returns once every switch confirmed (barrier)
+          `hermitnet policy` sends them; returns once every switch confirmed (barrier); the
+          leakage observers are read just before and just after (requested_s, confirmed_s)
   radio   jammer_on, jammer_off, phone_move: the radio model at the event's time, and every
           air link whose settings changed re-shaped (hermitnet.workload.timeline.LiveRadio)
   uplink  uplink_down, uplink_up, uplink_degrade: hermitnet.emulation.uplink's commands
@@ -76,8 +77,18 @@ class LiveActions:
             (dog.expect_down if down else dog.expect_up)(component)
 
     def _policy(self, event: Event) -> dict:
+        """The change through the REST API, with the leakage observers read just before the
+        request and just after every switch confirmed it (LiveRun.read_observers): what
+        arrived in between is judged under both policies (hermitnet.policy.timeline)."""
         method, path, body = policy_request(event)
+        read = getattr(self.live, "read_observers", None)
+        if read is not None:
+            read()
+        requested_s = self.live.clock.now_s()
         answer = call(self.live.controller_api, method, path, body, self._token())
+        confirmed_s = self.live.clock.now_s()
+        if read is not None:
+            read()
         enforced = answer.get("enforced") or {}
         if not enforced.get("all_confirmed"):
             missing = sorted(set(enforced.get("switches_changed", ()))
@@ -85,7 +96,9 @@ class LiveActions:
             raise HermitError(f"{event.describe()} ({event.field}): not confirmed by "
                               f"{', '.join(missing)} within the controller's barrier timeout")
         return {"request": f"{method} {path}",
-                "switches_changed": len(enforced.get("switches_changed", ()))}
+                "switches_changed": len(enforced.get("switches_changed", ())),
+                # not rounded: the observer readings before and after bound them exactly
+                "requested_s": requested_s, "confirmed_s": confirmed_s}
 
     def _radio(self, event: Event) -> dict:
         if self.radio is None:

@@ -100,6 +100,7 @@ class Collector:
         self.stopping = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="hermitnet-view", daemon=True)
         self._arrived: dict = {}
+        self._arrived_at_s = 0.0
         self._events: deque = deque(maxlen=MAX_EVENTS)
         self._leakage = {"by_tier": {}, "by_path": {}, "events": [],
                          "source": "observer counters at every site (nft), every "
@@ -170,20 +171,30 @@ class Collector:
         if not arrived:
             return
         from hermitnet import zones
+        from hermitnet.policy import timeline as policy_timeline
 
-        state = self.live.state
-        ends = zones.endpoints(self.live.plan, state)
+        # the run's planned policy timeline: each reading's growth is judged by the policies
+        # planned between the two readings (the live view does not wait for the records)
+        timeline = self.live.policy_timeline or policy_timeline.constant(self.live.state)
+        now_s = self.live.elapsed_s()
+        states = timeline.during(self._arrived_at_s, now_s)
+        ends = zones.endpoints(self.live.plan, timeline.initial)
         probes_by_id = {p["id"]: p for p in self.live.tagged_probes}
 
         def judge(site: str, key: str):
-            return results.judge_counter(site, key, probes_by_id, ends, state)
+            leak = results.judge_counter(site, key, probes_by_id, ends, states)
+            return leak if leak is not None and leak["verdict"] == "forbidden" else None
 
-        self._events.extend(snapshot_module.leak_events(self._arrived, arrived, judge,
-                                                        self.live.elapsed_s()))
-        self._arrived = arrived
-        by_tier, by_path = results.leaked_bytes(
-            results.host_leaks(arrived, self.live.tagged_probes, ends, state), state)
-        self._leakage["by_tier"], self._leakage["by_path"] = by_tier, by_path
+        new = snapshot_module.leak_events(self._arrived, arrived, judge, now_s)
+        self._events.extend(new)
+        self._arrived, self._arrived_at_s = arrived, now_s
+        if not self._leakage["by_tier"]:
+            self._leakage["by_tier"], self._leakage["by_path"] = results.leaked_bytes(
+                [], timeline.initial)
+        for event in new:
+            by_tier = self._leakage["by_tier"]
+            by_tier[event["tier"]] = by_tier.get(event["tier"], 0) + event["bytes"]
+            self._leakage["by_path"][event["path"]] += event["bytes"]
 
 
 def _observer_counters(host_pid: int) -> dict | None:

@@ -24,12 +24,17 @@ from hermitnet import zones
 LEASE_GRACE_S = 1.0     # Open vSwitch looks at hard timeouts about once a second
 
 
-def frames(pcap: Path, plan, state, t0_wall: float) -> list[tuple[float, bool]]:
+def frames(pcap: Path, plan, policy, t0_wall: float) -> list[tuple[float, bool]]:
     """(t_s on the run's clock, forbidden) of every frame a national host sent across the
-    uplink (its source MAC is a host's on a controlled switch), in capture order."""
+    uplink (its source MAC is a host's on a controlled switch), in capture order. Forbidden:
+    by every policy in force at the frame's time (`policy`: the run's policy timeline,
+    hermitnet.policy.timeline, or a PolicyState)."""
     from scapy.all import IP, Ether, PcapReader
 
-    ends = zones.endpoints(plan, state)
+    from hermitnet.policy import timeline as policy_timeline
+
+    timeline = policy_timeline.of(policy)
+    ends = zones.endpoints(plan, timeline.initial)
     by_ip = {e.ip: e for e in ends.values()}
     controlled = {s.name for s in plan.switches if s.controlled}
     national_macs = {h.mac for h in plan.hosts if h.switch in controlled}
@@ -39,11 +44,14 @@ def frames(pcap: Path, plan, state, t0_wall: float) -> list[tuple[float, bool]]:
             if Ether not in packet or packet[Ether].src not in national_macs:
                 continue
             forbidden = False
+            t_s = round(float(packet.time) - t0_wall, 6)
             if IP in packet:
                 src = by_ip.get(packet[IP].src) or zones.unlisted(packet[IP].src)
                 dst = by_ip.get(packet[IP].dst) or zones.unlisted(packet[IP].dst)
-                forbidden = not zones.allowed(src, dst, state)
-            found.append((round(float(packet.time) - t0_wall, 6), forbidden))
+                forbidden = timeline.judge(
+                    lambda state, src=src, dst=dst: zones.allowed(src, dst, state),
+                    t_s) == "forbidden"
+            found.append((t_s, forbidden))
     return found
 
 

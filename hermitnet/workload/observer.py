@@ -71,8 +71,14 @@ def add_probes(emu, plan, probes: list[dict]) -> None:
 
 
 def read(emu, plan) -> dict[str, dict[str, dict[str, int]]]:
-    """{host: {counter: {"packets": n, "bytes": n}}} of every host's observer."""
-    return {h.name: read_site(emu, h.name) for h in plan.hosts}
+    """{host: {counter: {"packets": n, "bytes": n}}} of every host's observer, the hosts read
+    at once (a reading around a policy change delays the change by its duration)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = [h.name for h in plan.hosts]
+    with ThreadPoolExecutor(max_workers=min(8, len(names) or 1)) as pool:
+        return dict(zip(names, pool.map(lambda name: read_site(emu, name), names),
+                        strict=True))
 
 
 def read_site(emu, site: str) -> dict[str, dict[str, int]]:
@@ -107,7 +113,8 @@ def capture_files(plan, run_dir: Path) -> dict[str, Path]:
     return files
 
 
-def read_edges(plan, state, probes: list[dict], files: dict[str, Path]) -> dict:
+def read_edges(plan, policy, probes: list[dict], files: dict[str, Path],
+               t0_wall: float | None = None) -> dict:
     """Each edge capture judged packet by packet (see `judge_edge`); an edge without a
     readable capture says so."""
     from scapy.all import PcapReader
@@ -117,7 +124,7 @@ def read_edges(plan, state, probes: list[dict], files: dict[str, Path]) -> dict:
     for edge, path in files.items():
         try:
             with PcapReader(str(path)) as reader:
-                edges[edge] = judge_edge(edge, list(reader), plan, state, probes)
+                edges[edge] = judge_edge(edge, list(reader), plan, policy, probes, t0_wall)
         except (OSError, Scapy_Exception, EOFError) as error:
             edges[edge] = {"capture": str(path), "error": f"cannot read the capture: {error}"}
             continue
@@ -125,7 +132,8 @@ def read_edges(plan, state, probes: list[dict], files: dict[str, Path]) -> dict:
     return edges
 
 
-def judge_edge(edge: str, packets, plan, state, probes: list[dict]) -> dict:
+def judge_edge(edge: str, packets, plan, policy, probes: list[dict],
+               t0_wall: float | None = None) -> dict:
     """One edge's packets: outbound/inbound IPv4 packets by the class and the zone of the source
     address they carry, probes seen (by id),
     and the forbidden crossings towards addresses that are no host's (the catch-all), which
@@ -136,18 +144,25 @@ def judge_edge(edge: str, packets, plan, state, probes: list[dict]) -> dict:
     by the frame's source MAC; by the source address when the MAC is no host's). The foreign
     RAN's link judges only the foreign-cell crossing (towards the global zone): what a foreign
     handset sends towards the national network crosses at the uplink, which the border
-    decides."""
+    decides.
+
+    `policy` is the run's policy timeline (hermitnet.policy.timeline; a PolicyState if it never
+    changed): each packet is judged by the policies in force at its capture time (on the run's
+    clock, t = 0 at the wall time `t0_wall`); a crossing some of them allow is
+    `unlisted_ambiguous`, not leakage."""
     from scapy.all import IP, Ether
 
+    from hermitnet.policy import timeline as policy_timeline
     from hermitnet.workload.probes import match_packet
 
-    ends = zones.endpoints(plan, state)
+    timeline = policy_timeline.of(policy)
+    ends = zones.endpoints(plan, timeline.initial)
     by_ip = {e.ip: e for e in ends.values()}
     by_mac = {h.mac: h for h in plan.hosts}
     controlled = {s.name for s in plan.switches if s.controlled}
     by_tag = {p["tag"]: p for p in probes}
     result = {"outbound": {}, "inbound": {}, "by_source_zone": {"outbound": {}, "inbound": {}},
-              "probes_seen": {}, "unlisted_forbidden": []}
+              "probes_seen": {}, "unlisted_forbidden": [], "unlisted_ambiguous": []}
     unlisted: dict[tuple, dict] = {}
     for packet in packets:
         probe = match_packet(packet, by_tag)
@@ -174,14 +189,22 @@ def judge_edge(edge: str, packets, plan, state, probes: list[dict]) -> dict:
         zone_counts = result["by_source_zone"][direction]
         zone_counts[carried.zone] = zone_counts.get(carried.zone, 0) + 1
         crossed = edge.startswith("uplink") or zones.path(src, dst) == "foreign-cell"
-        if outbound and crossed and dst.kind == "unlisted" and not zones.allowed(src, dst, state):
+        if not (outbound and crossed and dst.kind == "unlisted"):
+            continue
+        t_s = float(packet.time) - t0_wall if t0_wall is not None else 0.0
+        verdict = timeline.judge(lambda state, src=src, dst=dst: zones.allowed(src, dst, state),
+                                 t_s)
+        if verdict != "allowed":
             path = probe["path"] if probe is not None else zones.path(src, dst)
             kind = probe["kind"] if probe is not None else None
-            cell = unlisted.setdefault((src.name, dst.ip, path), {
-                "source": src.name, "sender_class": src.sender_class, "destination": dst.ip,
+            cell = unlisted.setdefault((src.name, dst.ip, path, verdict), {
+                "verdict": verdict, "source": src.name,
+                "sender_class": zones.sender_class(src, timeline.at(t_s)), "destination": dst.ip,
                 "dst_zone": dst.zone, "path": path, "probe_kind": kind, "packets": 0,
                 "bytes": 0})
             cell["packets"] += 1
             cell["bytes"] += int(packet[IP].len)
-    result["unlisted_forbidden"] = list(unlisted.values())
+    for cell in unlisted.values():
+        key = "unlisted_forbidden" if cell.pop("verdict") == "forbidden" else "unlisted_ambiguous"
+        result[key].append(cell)
     return result

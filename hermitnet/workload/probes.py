@@ -84,9 +84,22 @@ def senders(plan) -> list:
     return subscribers + global_sites[:1]
 
 
-def plan_probes(plan, state) -> list[dict]:
-    """Every probe of the run, leakage probes and positive controls, numbered and tagged."""
-    ends = zones.endpoints(plan, state)
+def plan_probes(plan, policy) -> list[dict]:
+    """Every probe of the run, leakage probes and positive controls, numbered and tagged.
+
+    `policy`: the run's planned policy timeline (hermitnet.policy.timeline; a PolicyState if it
+    never changes). A pair some policy of the run forbids gets leakage probes (judged, once
+    they arrive, by the policy in force then: hermitnet.results.leakage); only a pair every
+    policy allows can stand as a positive control."""
+    from hermitnet.policy import timeline as policy_timeline
+
+    timeline = policy_timeline.of(policy)
+    states = timeline.during(0.0, float("inf"))
+    ends = zones.endpoints(plan, timeline.initial)
+
+    def always(src, dst) -> bool:
+        return all(zones.allowed(src, dst, state) for state in states)
+
     controlled = {s.name for s in plan.switches if s.controlled}
     macs = {h.name: h.mac for h in plan.hosts}
     without_service = {name for name, a in plan.radio_t0.items() if a.cell is None}
@@ -108,7 +121,7 @@ def plan_probes(plan, state) -> list[dict]:
         for dst_host in (h for h in plan.hosts if h.name != sender.name):
             dst = ends[dst_host.name]
             for kind in _kinds_for(sender, dst_host):
-                if zones.allowed(src, dst, state):
+                if always(src, dst):
                     ends_ok = not ({sender.name, dst_host.name} & without_service)
                     if ends_ok and _controls(kind, src, dst,
                                              {sender.switch, dst_host.switch} & controlled):
@@ -119,14 +132,14 @@ def plan_probes(plan, state) -> list[dict]:
                 if kind == "spoofed-source":
                     borrowed = [h for h in plan.hosts if h.kind in ("mobile", "fixed")
                                 and h.name != sender.name
-                                and zones.allowed(ends[h.name], dst, state)]
+                                and always(ends[h.name], dst)]
                     if not borrowed:
                         continue
                     src_ip = borrowed[0].ip
                 add(kind, sender, dst_host.name, dst_host.ip, dst_host.mac, src_ip,
                     control=False)
         for ip in UNLISTED.values():
-            if sender.kind != "server" and not zones.allowed(src, zones.unlisted(ip), state):
+            if sender.kind != "server" and not always(src, zones.unlisted(ip)):
                 add("policy-hole", sender, "", ip, UNLISTED_MAC, sender.ip, control=False)
     for path_name in zones.PATHS:
         for kind, sender, dst_host in _spread(controls.get(path_name, [])):

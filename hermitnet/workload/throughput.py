@@ -79,7 +79,8 @@ def expectation(plan, state, src: str, dst: str, rtt_ms: float | None,
 
 def verdict(bps: float, expected: dict, tolerance: float = 0.10) -> str:
     """blocked (forbidden, nothing arrived), leaked (forbidden, yet it ran), ok, slow or fast
-    (outside `tolerance` of the expected goodput), or unknown (no expectation)."""
+    (outside `tolerance` of the expected goodput), or unknown (no expectation). A flow that
+    spans a policy change is "ambiguous" (`judge_flow`)."""
     if expected["blocked"]:
         return "leaked" if bps > 0 else "blocked"
     goodput = expected["expected_goodput_bps"]
@@ -90,6 +91,53 @@ def verdict(bps: float, expected: dict, tolerance: float = 0.10) -> str:
     if bps < goodput * (1 - tolerance):
         return "slow"
     return "fast" if bps > goodput * (1 + tolerance) else "ok"
+
+
+def judge_flow(row: dict, plan, policy, rtt_ms: float | None = None) -> dict:
+    """`row` (a flow's throughput row) judged by the policy in force while it ran, from
+    start_s to start_s + seconds on the run's clock (`policy`: the run's policy timeline,
+    hermitnet.policy.timeline, or a PolicyState). Pure; returns the new row.
+
+    The rule: the flow's expectation (`expectation`) is computed under every policy in force
+    during its interval. If they agree (the policy did not change, or not for this flow), that
+    is its expectation and verdict, from the policy of its own time, not the run's start. If
+    they differ (a flow spanning a change that opens, closes or re-rates it), the verdict is
+    "ambiguous": `policy_changes` names the changes, and each 1 s sample of the series says
+    `policy` allowed / forbidden / ambiguous for its own interval, so a reader sees which part
+    ran under which policy (a TCP flow refused at its start does not come back when the policy
+    opens; a narrowing cuts it)."""
+    from hermitnet import zones
+    from hermitnet.policy import timeline as policy_timeline
+
+    timeline = policy_timeline.of(policy)
+    t0, t1 = row["start_s"], row["start_s"] + row["seconds"]
+    states = timeline.during(t0, t1)
+    tried = [expectation(plan, state, row["src"], row["dst"], rtt_ms, row.get("direction",
+                                                                            "upload"))
+             for state in states]
+    out = {**row, "tier": timeline.at(t0).membership.get(row["src"], row["tier"])}
+    keys = ("blocked", "expected_goodput_bps")
+    if all(tuple(e[k] for k in keys) == tuple(tried[0][k] for k in keys) for e in tried):
+        out.update(tried[0])
+        out["expected_bps"] = tried[0]["expected_goodput_bps"]
+        out["verdict"] = verdict(row["bps"], tried[0])
+        return out
+    ends = zones.endpoints(plan, timeline.initial)
+    src, dst = ends[row["src"]], ends[row["dst"]]
+    if row.get("direction") == "download":
+        src, dst = dst, src
+
+    def sample_policy(t_end_s: float) -> str:
+        return timeline.judge(lambda state: zones.allowed(src, dst, state), t_end_s - 1.0,
+                              t_end_s)
+
+    out.update({**tried[0], "blocked": all(e["blocked"] for e in tried),
+                "expected_goodput_bps": None, "expected_bps": None, "verdict": "ambiguous",
+                "basis": f"the policy changed during the flow ({len(states)} policies in force)",
+                "policy_changes": timeline.changes_within(t0, t1),
+                "series": [{**point, "policy": sample_policy(point["t_s"])}
+                           for point in row.get("series", [])]})
+    return out
 
 
 def configured_one_way_delay_ms(plan, src: str, dst: str) -> float:
