@@ -353,6 +353,28 @@ def test_extends_chain_merges_mappings_and_replaces_lists(tmp_path):
     assert [b.site for b in loaded.blocklist] == ["video"]
 
 
+def test_an_extending_file_names_uplinks_instead_of_the_one_uplink(tmp_path):
+    _write(tmp_path, "base.yaml", BASE_TEXT)
+    two = _write(tmp_path, "two.yaml", "schema: 1\nextends: base.yaml\nname: two\n"
+                                      "uplinks: [{name: a, bw_mbps: 4}, {name: b}]\n")
+    document = scenario.read_document(two)
+    assert "uplink" not in document                        # the other form is replaced
+    loaded = scenario.load(two)
+    assert [u.name for u in loaded.uplinks] == ["a", "b"]
+    assert loaded.uplink_spec("a").bw_mbps == 4
+    assert loaded.uplink_spec("b").bw_mbps != 8             # nothing of base.yaml's uplink
+    # and back: one uplink again over a file with named ones
+    one = _write(tmp_path, "one.yaml", "schema: 1\nextends: two.yaml\nname: one\n"
+                                      "uplink: {bw_mbps: 6}\n")
+    assert "uplinks" not in scenario.read_document(one)
+    assert [u.name for u in scenario.load(one).uplinks] == ["uplink"]
+    # in one file, both forms are still refused
+    both = _write(tmp_path, "both.yaml", BASE_TEXT.replace(
+        "name: base", "name: both\nuplinks: [{name: a}]"))
+    with pytest.raises(HermitError, match="not both"):
+        scenario.load(both)
+
+
 def test_extends_loop_is_refused_naming_the_files(tmp_path):
     first = _write(tmp_path, "a.yaml", "schema: 1\nextends: b.yaml\nname: a\n")
     second = _write(tmp_path, "b.yaml", "schema: 1\nextends: a.yaml\nname: b\n")
