@@ -250,12 +250,11 @@ def test_uplink_ddos_2022_the_elite_collapses_the_intranet_does_not_notice(ddos)
                                 if FLOODED_2022[0] < p["t_s"] <= FLOODED_2022[1])
     after = _mean_mbps(_flow(ddos, "elite-1", "shop"), *AFTER_2022)   # a new connection
     print(f"elite: {calm:.2f} Mbit/s calm, {flooded:.2f} flooded (median), {after:.2f} after")
-    assert calm > 2.0, elite["series"]               # the elite's 5 Mbit/s air link, less framing
-    # collapses: below half its calm rate (0.2-36 % of it in five runs here, most of them
-    # under a tenth). A ratio, not an absolute, and a loose one: the flood's bite depends on
-    # what else this shared machine runs (the switches' userspace datapath forwards every
-    # flood packet on two shared cores)
-    assert flooded < 0.5 * calm, elite["series"]
+    assert calm > 2.0, elite["series"]               # the 4 Mbit/s uplink, less framing
+    # collapses: below a third of its calm rate (under 1 % of it in runs here). A ratio, not
+    # an absolute: the flood's bite depends on what else this shared machine runs (the
+    # switches' userspace datapath forwards every flood packet on two shared cores)
+    assert flooded < calm / 3, elite["series"]
     # a new connection after the flood gets at least half the calm rate again: the uplink was
     # full, never down
     assert after > 0.5 * calm, (calm, after)
@@ -269,9 +268,9 @@ def test_uplink_ddos_2022_the_elite_collapses_the_intranet_does_not_notice(ddos)
 def test_uplink_ddos_2022_the_flood_filled_the_uplink_and_died_at_the_border(ddos):
     uplink_mbps = scenario.load(SCENARIOS / "uplink-ddos-2022.yaml").uplink.bw_mbps
     (flood,) = ddos["timeline"]["floods"]
-    assert flood["from"] == "game" and flood["rate_mbps_asked"] == 60
+    assert flood["from"] == "game" and flood["rate_mbps_asked"] == 40
     assert flood["destinations"] == ["203.0.113.10"]           # portal, the national block
-    # the generator sent at least twice the uplink's 10 Mbit/s (60 in runs here)
+    # the generator sent at least twice the uplink's 4 Mbit/s (40 in runs here)
     assert flood["rate_mbps_achieved"] > 2 * uplink_mbps, flood
     assert flood["sender_started_s"] >= FLOOD_2022[0]
     events = ddos["timeline"]["events"]
@@ -280,7 +279,7 @@ def test_uplink_ddos_2022_the_flood_filled_the_uplink_and_died_at_the_border(ddo
     assert not [e for e in events if e["late"]]
     # what crossed the uplink died at the border (the global zone may not reach the national
     # block), and it was about the uplink's capacity over the flood's seconds: the uplink was
-    # full of flood (9.3 of 10 Mbit/s in runs here; at least half, at most the capacity plus
+    # full of flood (3.9 of 4 Mbit/s in runs here; at least half, at most the capacity plus
     # framing counted by the switch)
     denied = ddos["counters"]["flows"]["zone:global"]["denied"]
     assert denied["packets"] <= flood["packets"]
@@ -290,8 +289,8 @@ def test_uplink_ddos_2022_the_flood_filled_the_uplink_and_died_at_the_border(ddo
 
 def test_uplink_ddos_2022_what_stays_reachable_and_nothing_leaks(ddos):
     calm, flooded, after = _reach(ddos, 2), _reach(ddos, 13), _reach(ddos, 24)
-    # visitor-1 runs no flow of its own: its fetches show the uplink (elite-1's download fills
-    # elite-1's own air link, where its fetches then queue: not asserted)
+    # visitor-1 runs no flow of its own: its fetches show the uplink (elite-1's own download
+    # shares its path, where its fetches then queue and may time out: not asserted)
     assert all(calm[("visitor-1", site)] for site in GLOBAL_2013)
     assert all(after[("visitor-1", site)] for site in GLOBAL_2013)
     assert flooded[("visitor-1", "portal")]   # at home: the flood is dropped before it
