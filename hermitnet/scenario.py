@@ -5,7 +5,8 @@ Everything downstream (plan, policy, radio, emulation) takes a `Scenario`, never
 A scenario may build on another: `extends: baseline.yaml` (a path relative to the extending
 file; chains allowed, loops refused). The documents are deep-merged: mappings key by key with
 the extending file winning, lists and plain values replaced whole (a `sites:` list given in
-the extending file is the whole site list). Every file of a chain is checked against the
+the extending file is the whole site list; `uplinks:` given there replaces `uplink:`, and the
+other way round). Every file of a chain is checked against the
 scenario schema on its own (what an editor shows), then the merged document is validated and
 resolved like any single file; an error names the file its field came from. An extending file
 may give part of a section (`radio: {jammers: [...]}`): what it leaves out below the top level
@@ -294,11 +295,19 @@ def _read_chain(path: Path) -> list[tuple[str, dict]]:
     return [(source, {k: v for k, v in data.items() if k != "extends"}) for source, data in layers]
 
 
+# `uplink:` (one uplink) and `uplinks:` (named ones) are two forms of one section: an extending
+# file that gives one form replaces the other form of the file it extends.
+UPLINK_FORMS = (("uplink", "uplinks"), ("uplinks", "uplink"))
+
+
 def _merge(layers: list[tuple[str, dict]]) -> dict:
     """Deep-merge the chain, the first (extending) file winning: mappings key by key, the rest
     (lists, plain values) replaced whole."""
     merged: dict = {}
     for _, data in reversed(layers):
+        for form, other in UPLINK_FORMS:     # one uplink or named uplinks: the later form wins
+            if form in data:
+                merged.pop(other, None)
         merged = _merged(merged, data)
     return merged
 

@@ -9,6 +9,7 @@ time, the change in throughput, leakage by path.
 from __future__ import annotations
 
 import csv
+import statistics
 import subprocess
 import sys
 
@@ -103,25 +104,46 @@ def blocklist(tmp_path_factory):
 
 
 LISTED_2016 = ["video", "social", "microblog", "world-news", "south-news", "adult", "gambling"]
+UNLISTED_2016 = ["photos", "search", "shop"]
+BEFORE_2016, DURING_2016, AFTER_2016 = 2, 14, 26   # run seconds: the window is 8-20 s
 
 
-def test_blocklist_2016_elite_and_visitors_lose_the_listed_sites_only(blocklist):
-    matrix = _reach(blocklist, None)
+def test_blocklist_2016_the_list_is_applied_mid_run_then_lifted(blocklist):
+    before, during, after = (_reach(blocklist, t) for t in (BEFORE_2016, DURING_2016,
+                                                            AFTER_2016))
     for phone in ("elite-1", "visitor-1"):
-        assert all(matrix[(phone, site)] for site in ("photos", "search", "shop")), phone
-        assert not any(matrix[(phone, site)] for site in LISTED_2016), phone
-    for phone in ("citizen-1", "library-1"):
-        assert not any(matrix[(phone, s)] for s in [*LISTED_2016, "photos", "search", "shop"])
-    blocked = {row["tier"] for row in blocklist["reachability"]
-               if row["site"] in LISTED_2016 and not row["ok"] and row["tier"] in
-               ("elite", "visitor")}
-    assert blocked == {"elite", "visitor"}
-    leakage = blocklist["leakage"]
-    assert leakage["by_path"]["internal"] == 0 and leakage["by_path"]["tunnel"] == 0
-    # the uplink path's positive controls go to `video`, which the list blocks: the path is
-    # then not measured (null, with the reason), never counted as 0
-    uplink = leakage["by_path"]["uplink"]
-    assert uplink == 0 or (uplink is None and "video" in leakage["not_measured"]["uplink"])
+        for matrix in (before, after):            # every global site, listed or not
+            assert all(matrix[(phone, site)] for site in [*LISTED_2016, *UNLISTED_2016]), phone
+        assert not any(during[(phone, site)] for site in LISTED_2016), phone
+        assert all(during[(phone, site)] for site in UNLISTED_2016), phone
+        assert during[(phone, "portal")], phone    # the national block: never on the list
+    # citizens and public terminals never reach the global zone, list or not (citizen-1's own
+    # download fills its air link all along: its fetches are not asserted)
+    for phone in ("citizen-2", "library-1", "cafe-1"):
+        for matrix in (before, during, after):
+            assert not any(matrix[(phone, s)] for s in [*LISTED_2016, *UNLISTED_2016]), phone
+            assert all(matrix[(phone, s)] for s in INTRANET_2013), phone
+    events = blocklist["timeline"]["events"]
+    assert sorted((e["kind"], e["planned_s"]) for e in events if e["target"] == "video") == [
+        ("block", 8), ("unblock", 20)]
+    assert len(events) == 2 * len(LISTED_2016) and not [e for e in events if e["late"]]
+
+
+def test_blocklist_2016_unlisted_traffic_carries_on_and_nothing_leaks(blocklist):
+    # elite-1's download from photos runs across the block (3-13 s), visitor-1's from shop
+    # across the unblock (15-24 s): neither site is on the list, and each keeps at least half
+    # its rate on the other side (a loose margin: three to five 1 s intervals each side, and
+    # iperf3's intervals are bursty here, a 0 now and then)
+    for phone, site, edge_s, end_s in (("elite-1", "photos", 8, 13), ("visitor-1", "shop", 20, 24)):
+        flow = _flow(blocklist, phone, site)
+        assert flow["path"] == "uplink", flow
+        before, after = _mean_mbps(flow, edge_s - 4, edge_s), _mean_mbps(flow, edge_s, end_s)
+        assert after > 0.5 * before, (phone, before, after, flow["series"])
+    # the sweep in the window: the switches dropped the elite's fetches of listed sites
+    assert blocklist["counters"]["flows"]["elite"]["blocked"]["packets"] > 0
+    # the leakage probes are sent at 21 s, after the window: the uplink path's positive
+    # controls (to `video`) arrive then, so the path is measured, and is 0
+    _measured_paths_leak_nothing(blocklist)
     assert blocklist["status"] == "ok" and leftovers(blocklist["run_id"]) == []
 
 
@@ -203,6 +225,134 @@ def test_uplink_outage_2014_nine_hours_31_minutes_on_the_history_clock(outage):
     assert not [e for e in events if e["late"]]
     _measured_paths_leak_nothing(outage)
     assert outage["status"] == "ok" and leftovers(outage["run_id"]) == []
+
+
+# --- uplink-ddos-2022 ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def ddos(tmp_path_factory):
+    return _run("uplink-ddos-2022", tmp_path_factory)
+
+
+FLOOD_2022 = (8, 20)                       # run seconds: flood_start, flood_stop
+CALM_2022, FLOODED_2022, AFTER_2022 = (1, 7), (10, 19), (24, 29)
+
+
+def test_uplink_ddos_2022_the_elite_collapses_the_intranet_does_not_notice(ddos):
+    elite, citizen = _flow(ddos, "elite-1", "search"), _flow(ddos, "citizen-1", "university")
+    assert elite["path"] == "uplink" and citizen["path"] == "national"
+    assert elite["direction"] == citizen["direction"] == "download"   # the flooded direction
+    calm = _mean_mbps(elite, *CALM_2022)
+    # flooded: the median second, not the mean: iperf3's 1 s intervals are bursty here (the
+    # userspace datapath and delay line share two cores with the flood), and a second or two
+    # of near-full rate inside the flood would move a mean of nine seconds a lot
+    flooded = statistics.median(p["mbps"] for p in elite["series"]
+                                if FLOODED_2022[0] < p["t_s"] <= FLOODED_2022[1])
+    after = _mean_mbps(_flow(ddos, "elite-1", "shop"), *AFTER_2022)   # a new connection
+    print(f"elite: {calm:.2f} Mbit/s calm, {flooded:.2f} flooded (median), {after:.2f} after")
+    assert calm > 2.0, elite["series"]               # the 4 Mbit/s uplink, less framing
+    # collapses: below a third of its calm rate (under 1 % of it in runs here). A ratio, not
+    # an absolute: the flood's bite depends on what else this shared machine runs (the
+    # switches' userspace datapath forwards every flood packet on two shared cores)
+    assert flooded < calm / 3, elite["series"]
+    # a new connection after the flood gets at least half the calm rate again: the uplink was
+    # full, never down
+    assert after > 0.5 * calm, (calm, after)
+    # the intranet keeps at least 80 % of its rate (98 % in runs here): its path never crosses
+    # the uplink; the margin is for the CPU the flood takes from the userspace datapath
+    intranet_calm, intranet_flooded = (_mean_mbps(citizen, *CALM_2022),
+                                       _mean_mbps(citizen, *FLOODED_2022))
+    assert intranet_flooded > 0.8 * intranet_calm, citizen["series"]
+
+
+def test_uplink_ddos_2022_the_flood_filled_the_uplink_and_died_at_the_border(ddos):
+    uplink_mbps = scenario.load(SCENARIOS / "uplink-ddos-2022.yaml").uplink.bw_mbps
+    (flood,) = ddos["timeline"]["floods"]
+    assert flood["from"] == "game" and flood["rate_mbps_asked"] == 40
+    assert flood["destinations"] == ["203.0.113.10"]           # portal, the national block
+    # the generator sent at least twice the uplink's 4 Mbit/s (40 in runs here)
+    assert flood["rate_mbps_achieved"] > 2 * uplink_mbps, flood
+    assert flood["sender_started_s"] >= FLOOD_2022[0]
+    events = ddos["timeline"]["events"]
+    assert [e["kind"] for e in events] == ["flood_start", "flood_stop"]
+    assert events[1]["scenario_s"] - events[0]["scenario_s"] == 6 * 3600   # six hours
+    assert not [e for e in events if e["late"]]
+    # what crossed the uplink died at the border (the global zone may not reach the national
+    # block), and it was about the uplink's capacity over the flood's seconds: the uplink was
+    # full of flood (3.9 of 4 Mbit/s in runs here; at least half, at most the capacity plus
+    # framing counted by the switch)
+    denied = ddos["counters"]["flows"]["zone:global"]["denied"]
+    assert denied["packets"] <= flood["packets"]
+    denied_mbps = denied["bytes"] * 8 / flood["seconds"] / 1e6
+    assert 0.5 * uplink_mbps < denied_mbps < 1.2 * uplink_mbps, (denied, flood)
+
+
+def test_uplink_ddos_2022_what_stays_reachable_and_nothing_leaks(ddos):
+    calm, flooded, after = _reach(ddos, 2), _reach(ddos, 13), _reach(ddos, 24)
+    # visitor-1 runs no flow of its own: its fetches show the uplink (elite-1's own download
+    # shares its path, where its fetches then queue and may time out: not asserted)
+    assert all(calm[("visitor-1", site)] for site in GLOBAL_2013)
+    assert all(after[("visitor-1", site)] for site in GLOBAL_2013)
+    assert flooded[("visitor-1", "portal")]   # at home: the flood is dropped before it
+    for phone in ("citizen-2", "library-1", "cafe-1"):   # no flows of their own either
+        assert all(flooded[(phone, site)] for site in INTRANET_2013), phone
+    _measured_paths_leak_nothing(ddos)
+    assert ddos["status"] == "ok" and leftovers(ddos["run_id"]) == []
+
+
+# --- second-upstream-2017 --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def upstreams(tmp_path_factory):
+    return _run("second-upstream-2017", tmp_path_factory)
+
+
+DOWN_2017, UP_2017, RUN_2017 = 10, 20, 30    # run seconds: unicom down, up; the run's length
+
+
+def test_second_upstream_2017_traffic_fails_over_and_comes_back(upstreams):
+    results = upstreams
+    assert results["uplinks"]["names"] == ["unicom", "transtelecom"]
+    elite = _flow(results, "elite-1", "search")
+    assert elite["uplinks_used"] == ["unicom", "transtelecom"], elite["uplinks"]
+    # one flow per phase: each on the uplink up then
+    phases = {"shop": ["unicom"], "video": ["transtelecom"], "world-news": ["unicom"]}
+    for site, used in phases.items():
+        flow = _flow(results, "visitor-1", site)
+        assert flow["uplinks_used"] == used, (site, flow["uplinks"])
+    # the elite's download kept going over the fallback: at least half its rate before
+    before = _mean_mbps(elite, 1, DOWN_2017 - 1)
+    during = _mean_mbps(elite, DOWN_2017 + 2, UP_2017)
+    assert during > 0.5 * before, elite["series"]
+    changes = results["uplinks"]["controller"]["changes"]
+    assert [(c["uplink"], c["down"], c["active"]) for c in changes] == [
+        ("unicom", True, "transtelecom"), ("unicom", False, "unicom")]
+
+
+def test_second_upstream_2017_the_failover_gap(upstreams):
+    failover = upstreams["uplinks"]["failover"]
+    (event,) = failover["events"]
+    assert (event["uplink"], event["to"]) == ("unicom", "transtelecom")
+    print(f"failover: {event['failover_s']} s, {event['lost_probes']} probes lost")
+    # the goal is under 1 s (target_s); 3 s leaves room for a loaded shared machine (runs
+    # here: see the README)
+    assert event["failover_s"] is not None and 0 <= event["failover_s"] < 3, event
+    assert failover["failover_s_p95"] == event["failover_s"]
+
+
+def test_second_upstream_2017_reachability_by_tier_never_changes(upstreams):
+    # visitor-1 and the phones without a flow at the sweeps' times (elite-1's and citizen-1's
+    # own downloads fill their air links all along, where their fetches would queue)
+    for t_s in (2, 13, 23):                       # before, during, after the outage
+        matrix = _reach(upstreams, t_s)
+        assert all(matrix[("visitor-1", site)] for site in [*GLOBAL_2013, "portal"]), t_s
+        for phone in ("citizen-2", "library-1", "cafe-1"):
+            assert not any(matrix[(phone, site)] for site in GLOBAL_2013), (t_s, phone)
+            assert all(matrix[(phone, site)] for site in INTRANET_2013), (t_s, phone)
+    intranet = _flow(upstreams, "citizen-1", "university")
+    assert intranet["path"] == "national" and "uplinks_used" not in intranet
+    _measured_paths_leak_nothing(upstreams)
+    assert upstreams["status"] == "ok" and leftovers(upstreams["run_id"]) == []
 
 
 # --- border-jamming --------------------------------------------------------------------------

@@ -227,14 +227,15 @@ def test_validate_run_map_and_sweep_get_the_same_model(run_cli, monkeypatch):
 
 BLOCKLIST_2016 = REPO_ROOT / "scenarios" / "blocklist-2016.yaml"
 
-# scenarios/blocklist-2016.yaml as it was written out in full before it extended the baseline.
+# scenarios/blocklist-2016.yaml written out in full (as it was before it extended the baseline;
+# its list since in force in a window on the clock, 8-20 s).
 BLOCKLIST_2016_EXPANDED = """
 schema: 1
 name: blocklist-2016
 description: >
-  The baseline network after the April 2016 announcement: video, social networks, Voice of
-  America, South Korean media, adult and gambling sites blocked for everyone; the photo-sharing
-  site (Instagram in the reports) still reachable at first.
+  The baseline network through the April 2016 announcement: video, social networks, Voice of
+  America, South Korean media, adult and gambling sites blocked for everyone for a while, then
+  lifted; the photo-sharing site (Instagram in the reports) still reachable throughout.
 seed: 1
 defaults:
   mobile_link: {bw_mbps: 2.0, delay_ms: 40, loss_pct: 0}
@@ -275,22 +276,24 @@ sites:
   - {name: search, zone: global, hostname: search.example, title: "Search engine"}
   - {name: shop, zone: global, hostname: shop.example, title: "Online shop"}
 blocklist:
-  - {site: video, reason: "2016 list: video"}
-  - {site: social, reason: "2016 list: social network"}
-  - {site: microblog, reason: "2016 list: social network"}
-  - {site: world-news, reason: "2016 list: Voice of America"}
-  - {site: south-news, reason: "2016 list: South Korean media"}
-  - {site: adult, reason: "2016 list: adult"}
-  - {site: gambling, reason: "2016 list: gambling"}
+  - {site: video, from_s: 8, until_s: 20, reason: "2016 list: video"}
+  - {site: social, from_s: 8, until_s: 20, reason: "2016 list: social network"}
+  - {site: microblog, from_s: 8, until_s: 20, reason: "2016 list: social network"}
+  - {site: world-news, from_s: 8, until_s: 20, reason: "2016 list: Voice of America"}
+  - {site: south-news, from_s: 8, until_s: 20, reason: "2016 list: South Korean media"}
+  - {site: adult, from_s: 8, until_s: 20, reason: "2016 list: adult"}
+  - {site: gambling, from_s: 8, until_s: 20, reason: "2016 list: gambling"}
+timeline:
+  duration_s: 30
 measure:
-  reachability: {connect_timeout_s: 2}
+  reachability: {connect_timeout_s: 1, at_s: [2, 14, 26]}
+  probes: {at_s: [21]}
   throughput:
     seconds: 5
     flows:
-      - {from: citizen-1, to: university}
-      - {from: elite-1, to: photos}
-      - {from: visitor-1, to: shop}
-      - {from: library-1, to: news}
+      - {from: elite-1, to: photos, start_s: 3, seconds: 10, direction: download}
+      - {from: visitor-1, to: shop, start_s: 15, seconds: 9, direction: download}
+      - {from: citizen-1, to: university, start_s: 0, seconds: 29, direction: download}
 """
 
 
@@ -351,6 +354,28 @@ def test_extends_chain_merges_mappings_and_replaces_lists(tmp_path):
     assert (loaded.name, loaded.seed, loaded.source) == ("top", 4, str(top))
     assert loaded.uplink.delay_ms == 50 and loaded.uplink.bw_mbps == 8
     assert [b.site for b in loaded.blocklist] == ["video"]
+
+
+def test_an_extending_file_names_uplinks_instead_of_the_one_uplink(tmp_path):
+    _write(tmp_path, "base.yaml", BASE_TEXT)
+    two = _write(tmp_path, "two.yaml", "schema: 1\nextends: base.yaml\nname: two\n"
+                                      "uplinks: [{name: a, bw_mbps: 4}, {name: b}]\n")
+    document = scenario.read_document(two)
+    assert "uplink" not in document                        # the other form is replaced
+    loaded = scenario.load(two)
+    assert [u.name for u in loaded.uplinks] == ["a", "b"]
+    assert loaded.uplink_spec("a").bw_mbps == 4
+    assert loaded.uplink_spec("b").bw_mbps != 8             # nothing of base.yaml's uplink
+    # and back: one uplink again over a file with named ones
+    one = _write(tmp_path, "one.yaml", "schema: 1\nextends: two.yaml\nname: one\n"
+                                      "uplink: {bw_mbps: 6}\n")
+    assert "uplinks" not in scenario.read_document(one)
+    assert [u.name for u in scenario.load(one).uplinks] == ["uplink"]
+    # in one file, both forms are still refused
+    both = _write(tmp_path, "both.yaml", BASE_TEXT.replace(
+        "name: base", "name: both\nuplinks: [{name: a}]"))
+    with pytest.raises(HermitError, match="not both"):
+        scenario.load(both)
 
 
 def test_extends_loop_is_refused_naming_the_files(tmp_path):
