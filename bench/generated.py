@@ -2,9 +2,10 @@
 
     national(phones=1000, cells=50, sites=20)
 
-Phones spread round-robin over the cells and the mobile tiers; the plan gives each tier and
-access at most 240 addresses (100.64.T.10-249), so above 720 phones more citizen-like tiers
-are added (citizen-2, citizen-3, ...), one per 240 phones. Sites cycle over the three zones
+Phones spread round-robin over the cells and the mobile tiers; above 720 phones more
+citizen-like tiers are added (citizen-2, citizen-3, ...), one per 240 phones (the plan once gave
+each tier and access at most 240 addresses; it now continues in the next block, but the tiers
+stay so that the figures compare with the earlier runs). Sites cycle over the three zones
 (mostly intranet).
 Links keep the scenario defaults (air links 2 Mbit/s, 40 ms).
 """

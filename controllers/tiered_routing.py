@@ -1,9 +1,10 @@
 """Tier policy controller: the OpenFlow 1.3 layer over hermitnet.policy, with a REST API.
 
-Every decision is made in the pure package hermitnet.policy; this app turns its rules, meters
-and diffs into messages: a joining switch is cleared and gets its whole compiled policy (no
-packet-in at all); a change (a REST request: the run's timeline plays its scheduled changes
-through the same API) sends each switch only its part of the diff, then a barrier; leased rules
+Every decision is made in the pure package hermitnet.policy (its messages module builds the
+OpenFlow messages for rules, meters and diffs); this app sends them: a joining switch is cleared
+and gets its whole compiled policy (no packet-in at all); a change (a REST request: the run's
+timeline plays its scheduled changes through the same API) is compiled reusing what it does not
+touch, and each switch gets only its part of the diff, then a barrier; leased rules
 (across the uplink) are renewed every lease_s / 3, so the border closes within lease_s of this
 process dying; a port status from the border saying an uplink's link went down or up recompiles
 with that uplink down or up (hermitnet.policy.compile: allowed traffic over the first uplink up)
@@ -45,9 +46,15 @@ from ryu.ofproto import ofproto_v1_3
 from hermitnet.counters import CounterTotals
 from hermitnet.plan import Plan
 from hermitnet.policy import requests, views
-from hermitnet.policy.compile import Compiled, active_uplink, class_names, compile_policy
-from hermitnet.policy.diff import SwitchDiff, diff
-from hermitnet.policy.pipeline import METADATA_MASK
+from hermitnet.policy.compile import active_uplink, class_names, compile_policy
+from hermitnet.policy.diff import diff
+from hermitnet.policy.messages import (
+    DEFAULT_LEASE_S,
+    diff_messages,
+    flow_mods,
+    install_messages,
+    stats_requests,
+)
 from hermitnet.policy.state import LIVE_STATE_NAME, PolicyState, load_live, save_live
 
 # Flow stats the controller parses per second of polling interval at most: at 20,000 flows
@@ -56,98 +63,8 @@ from hermitnet.policy.state import LIVE_STATE_NAME, PolicyState, load_live, save
 COUNTER_FLOWS_PER_S = 2000
 
 LOG = logging.getLogger("hermitnet.controller")
-DEFAULT_LEASE_S = 5.0
 BARRIER_TIMEOUT_S = 10.0
 MAX_RECORDED_EXCEPTIONS = 100     # in errors_path; a task failing every 0.25 s is counted on
-
-
-# -- messages: pure functions of (datapath, rules) ---------------------------------------------
-
-def flow_mods(datapath, rules, lease_s: float = DEFAULT_LEASE_S, reset_counts: bool = False):
-    """Rules -> OFPFlowMod (add), instructions in the order OpenFlow 1.3 requires."""
-    ofp, parser = datapath.ofproto, datapath.ofproto_parser
-    mods = []
-    for rule in rules:
-        instructions = []
-        if rule.meter is not None:
-            instructions.append(parser.OFPInstructionMeter(rule.meter))
-        if rule.output is not None:
-            instructions.append(parser.OFPInstructionActions(
-                ofp.OFPIT_APPLY_ACTIONS, [parser.OFPActionOutput(rule.output)]))
-        if rule.metadata is not None:
-            instructions.append(parser.OFPInstructionWriteMetadata(rule.metadata, METADATA_MASK))
-        if rule.goto is not None:
-            instructions.append(parser.OFPInstructionGotoTable(rule.goto))
-        mods.append(parser.OFPFlowMod(
-            datapath, cookie=rule.cookie, table_id=rule.table, command=ofp.OFPFC_ADD,
-            priority=rule.priority, match=parser.OFPMatch(**dict(rule.match)),
-            hard_timeout=int(lease_s) if rule.lease else 0,
-            flags=ofp.OFPFF_RESET_COUNTS if reset_counts else 0,
-            instructions=instructions))
-    return mods
-
-
-def delete_mods(datapath, rules) -> list:
-    """Remove exactly these flows (table, priority and match), whatever their instructions."""
-    ofp, parser = datapath.ofproto, datapath.ofproto_parser
-    return [parser.OFPFlowMod(datapath, table_id=rule.table, command=ofp.OFPFC_DELETE_STRICT,
-                              priority=rule.priority, match=parser.OFPMatch(**dict(rule.match)),
-                              out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY)
-            for rule in rules]
-
-
-def meter_mods(datapath, meters, command=None) -> list:
-    ofp, parser = datapath.ofproto, datapath.ofproto_parser
-    return [
-        parser.OFPMeterMod(
-            datapath, command=ofp.OFPMC_ADD if command is None else command,
-            flags=ofp.OFPMF_KBPS | ofp.OFPMF_BURST | ofp.OFPMF_STATS, meter_id=meter.meter_id,
-            bands=[parser.OFPMeterBandDrop(rate=meter.rate_kbps, burst_size=meter.burst_kbit)])
-        for meter in meters
-    ]
-
-
-def install_messages(datapath, compiled: Compiled, switch: str,
-                     lease_s: float = DEFAULT_LEASE_S) -> list:
-    """Everything a freshly connected switch gets: clear flows and meters, meters, flows,
-    barrier: a switch is always brought to exactly the compiled state."""
-    ofp, parser = datapath.ofproto, datapath.ofproto_parser
-    rules, meters = compiled.for_switch(switch)
-    clear = [parser.OFPFlowMod(datapath, table_id=ofp.OFPTT_ALL, command=ofp.OFPFC_DELETE,
-                               out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY,
-                               match=parser.OFPMatch()),
-             parser.OFPMeterMod(datapath, command=ofp.OFPMC_DELETE, meter_id=ofp.OFPM_ALL)]
-    return [*clear, parser.OFPBarrierRequest(datapath), *meter_mods(datapath, meters),
-            *flow_mods(datapath, rules, lease_s), parser.OFPBarrierRequest(datapath)]
-
-
-def diff_messages(datapath, changes: SwitchDiff, lease_s: float = DEFAULT_LEASE_S) -> list:
-    """A switch's part of a policy diff, ending in a barrier (empty if it has no change).
-
-    Order: new and changed meters; added and changed flows (an add replaces the flow with the
-    same table, priority and match; a changed one restarts its counters); removed flows;
-    removed meters. Each flow mod is atomic in the switch: a packet sees the old or the new rule.
-    """
-    if not changes:
-        return []
-    ofp, parser = datapath.ofproto, datapath.ofproto_parser
-    return [*meter_mods(datapath, changes.meter_adds),
-            *meter_mods(datapath, changes.meter_modifies, ofp.OFPMC_MODIFY),
-            *flow_mods(datapath, changes.flow_adds, lease_s),
-            *flow_mods(datapath, changes.flow_modifies, lease_s, reset_counts=True),
-            *delete_mods(datapath, changes.flow_deletes),
-            *[parser.OFPMeterMod(datapath, command=ofp.OFPMC_DELETE, meter_id=m.meter_id)
-              for m in changes.meter_deletes],
-            parser.OFPBarrierRequest(datapath)]
-
-
-def stats_requests(datapath, uplink_port: int | None) -> list:
-    ofp, parser = datapath.ofproto, datapath.ofproto_parser
-    messages = [parser.OFPFlowStatsRequest(datapath, table_id=ofp.OFPTT_ALL),
-                parser.OFPMeterStatsRequest(datapath, meter_id=ofp.OFPM_ALL)]
-    if uplink_port is not None:
-        messages.append(parser.OFPPortStatsRequest(datapath, port_no=uplink_port))
-    return messages
 
 
 def guarded(method):
@@ -207,8 +124,9 @@ class TieredRouting(app_manager.RyuApp):
     def start(self):
         thread = super().start()
         self.threads.append(hub.spawn(self._every, lambda: self.lease_s / 3, self.renew_leases))
-        if self.counters_path:
-            self.threads.append(hub.spawn(self._every, self.poll_interval_s, self.poll_counters))
+        if self.counters_path:   # the requests spread over half the interval, then a pause
+            self.threads.append(hub.spawn(self._every, lambda: self.poll_interval_s() / 2,
+                                          lambda: self.poll_counters(self.poll_interval_s() / 2)))
         return thread
 
     def _every(self, interval_s, step) -> None:
@@ -239,9 +157,12 @@ class TieredRouting(app_manager.RyuApp):
         sent if it is invalid), then send every connected switch its part of the diff.
         Returns {switch: barrier event}."""
         down = self.uplinks_down if uplinks_down is None else uplinks_down
-        compiled = compile_policy(self.plan, state, down)
+        started = time.monotonic()
+        compiled = compile_policy(self.plan, state, down, previous=self.compiled)
         with self.lock:
+            compiled_at = time.monotonic()
             changes = diff(self.compiled, compiled)
+            diffed_at = time.monotonic()
             self.state, self.compiled, self.uplinks_down = state, compiled, down
             try:
                 save_live(self.live_state_path, state, self.started_at)
@@ -253,6 +174,9 @@ class TieredRouting(app_manager.RyuApp):
                 messages = diff_messages(datapath, changes.for_switch(switch), self.lease_s)
                 if messages:
                     waits[switch] = self._send(datapath, messages)
+            LOG.info("change: compiled in %.1f ms, diff %.1f ms, %d switches' messages queued in "
+                     "%.1f ms", 1000 * (compiled_at - started), 1000 * (diffed_at - compiled_at),
+                     len(waits), 1000 * (time.monotonic() - diffed_at))
             return waits
 
     def _send(self, datapath, messages) -> object:
@@ -283,8 +207,8 @@ class TieredRouting(app_manager.RyuApp):
         its counters."""
         with self.lock:
             for dpid, datapath in list(self.datapaths.items()):
-                rules, _ = self.compiled.for_switch(self.switch_by_dpid[dpid])
-                for message in flow_mods(datapath, [r for r in rules if r.lease], self.lease_s):
+                leased = self.compiled.leased(self.switch_by_dpid[dpid])
+                for message in flow_mods(datapath, leased, self.lease_s):
                     datapath.send_msg(message)
 
     # -- counters --------------------------------------------------------------------------------
@@ -294,14 +218,20 @@ class TieredRouting(app_manager.RyuApp):
         return max(self.counters_interval_s, len(self.compiled.rules) / COUNTER_FLOWS_PER_S)
 
     @guarded
-    def poll_counters(self) -> None:
+    def poll_counters(self, spread_s: float = 0.0) -> None:
+        """Append the totals, then ask each switch for its stats, one after the other over
+        spread_s: parsing the replies holds the one thread, ~1 ms per 10 flows here, and 55
+        switches answering together held it for seconds (OVS then dropped the connections)."""
         if self.datapaths:
             try:
                 with open(self.counters_path, "a") as handle:
                     handle.write(json.dumps(self.counters_line(), separators=(",", ":")) + "\n")
             except OSError as error:
                 LOG.warning("cannot write counters to %s: %s", self.counters_path, error)
-        for dpid, datapath in list(self.datapaths.items()):
+        connected = list(self.datapaths.items())
+        for index, (dpid, datapath) in enumerate(connected):
+            if index and spread_s:
+                hub.sleep(spread_s / len(connected))
             on_switch = self.uplink and self.uplink[0] == self.switch_by_dpid[dpid]
             for request in stats_requests(datapath, self.uplink[1] if on_switch else None):
                 datapath.send_msg(request)

@@ -3,10 +3,12 @@
 Pure and deterministic: the same scenario and run tag always give the same plan, so the run,
 the controller and the tests all agree on names, addresses and port numbers.
 
-Addresses come from reserved ranges only: subscribers 100.64.0.0/10 (mobile 100.64.T.N, fixed-line
-100.100.T.N, T = tier index), intranet sites 10.1.0.N, national sites 203.0.113.N, global sites
-198.18.0.N, and smuggled foreign handsets 198.19.0.N: on a foreign cell they hold a foreign
-operator's address in the global zone (ZONE_PREFIXES).
+Addresses come from reserved ranges only, in blocks of 240 (N = 10-249, the k-th block of a
+kind after 240 k hosts): subscribers 100.64.0.0/10 (mobile 100.(64 + k).T.N, k < 36, fixed-line
+100.(100 + k).T.N, k < 28, T = tier index), intranet sites 10.1.k.N, national sites 203.0.113.N
+(one block), global sites 198.18.k.N, and smuggled foreign handsets 198.19.k.N (k < 255): on a
+foreign cell they hold a foreign operator's address in the global zone (ZONE_PREFIXES). A
+scenario with more is refused (HermitError naming the first host that does not fit).
 
 With a radio section, phones on the map start on the cell the radio model gives them at t = 0:
 a national handset behind that NodeB, a foreign handset on the `foreign` switch (the foreign
@@ -20,10 +22,10 @@ CENSOR_ADDRESSES, where it serves its block page.
 
 from __future__ import annotations
 
-import ipaddress
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 
+from hermitnet.errors import HermitError
 from hermitnet.scenario import LinkSpec, Scenario
 
 ZONE_PREFIXES = {
@@ -32,9 +34,12 @@ ZONE_PREFIXES = {
     "global": "198.18.0.0/15",
 }
 SUBSCRIBER_POOL = "100.64.0.0/10"
-_SITE_BASE = {"intranet": "10.1.0.0", "national": "203.0.113.0", "global": "198.18.0.0"}
 _FIRST_HOST = 10
-_MAX_PER_BLOCK = 240
+_PER_BLOCK = 240
+# (first three octets of block 0, which octet the block number k adds to, how many blocks)
+_BLOCKS = {"mobile": ((100, 64, 0), 1, 36), "fixed": ((100, 100, 0), 1, 28),
+           "intranet": ((10, 1, 0), 2, 256), "national": ((203, 0, 113), 2, 1),
+           "global": ((198, 18, 0), 2, 255), "foreign": ((198, 19, 0), 2, 255)}
 # The censor's own address on each path (in the zone it sits in) and its prefix length.
 CENSOR_ADDRESSES = {"foreign-cell": ("198.19.255.254", 15)}
 
@@ -216,6 +221,9 @@ def build(scenario: Scenario, run_tag: int = 0, prefix: str = "hn") -> Plan:
         raise ValueError("run_tag must fit in 16 bits")
     builder = _Builder(run_tag, prefix)
     tier_index = {name: i for i, name in enumerate(scenario.tiers)}
+    if len(tier_index) > 256:
+        raise HermitError(f"{len(tier_index)} tiers; the plan's addresses have room for 256",
+                          source=scenario.source, field="tiers")
 
     for role, name in (("core", "core"), ("rnc", "rnc"), ("servers", "intranet"),
                        ("fixed", "fixed"), ("border", "border")):
@@ -245,22 +253,19 @@ def build(scenario: Scenario, run_tag: int = 0, prefix: str = "hn") -> Plan:
             builder.link(censor.name, "global", "censor", unshaped, a_port=1)
 
     counters: dict[tuple[str, int], int] = {}
-    foreign_count = 0
-    for sub in scenario.subscribers:
+    for i, sub in enumerate(scenario.subscribers):
         spec = air_link_spec(sub.link, initial[sub.name]) if sub.radio else sub.link
+        where = (scenario.source, f"subscribers[{i}]")
         if sub.handset == "foreign":
-            _check_block(foreign_count, "foreign handsets")
-            ip = f"198.19.0.{_FIRST_HOST + foreign_count}"
-            foreign_count += 1
+            n = counters[("foreign", 0)] = counters.get(("foreign", 0), -1) + 1
+            ip = _address("foreign", n, "foreign handsets", where)
             builder.host(sub.name, "foreign-handset", "foreign", ip, 15, tier=sub.tier,
                          link_kind="air", spec=spec)
             continue
         t = tier_index[sub.tier]
-        n = counters.get((sub.access, t), 0)
-        counters[(sub.access, t)] = n + 1
-        _check_block(n, f"subscribers of tier {sub.tier!r} with {sub.access} access")
-        second = 64 if sub.access == "mobile" else 100
-        ip = f"100.{second}.{t}.{_FIRST_HOST + n}"
+        n = counters[(sub.access, t)] = counters.get((sub.access, t), -1) + 1
+        ip = _address(sub.access, n, f"subscribers of tier {sub.tier!r} with {sub.access} "
+                      "access", where, tier=t)
         cell = sub.cell
         if sub.radio:
             cell = initial[sub.name].cell or scenario.radio.cells_of_kind("national")[0].name
@@ -269,12 +274,10 @@ def build(scenario: Scenario, run_tag: int = 0, prefix: str = "hn") -> Plan:
                      link_kind="air" if sub.access == "mobile" else "fixed", spec=spec)
 
     zone_counts: dict[str, int] = {}
-    for site in scenario.sites:
-        n = zone_counts.get(site.zone, 0)
-        zone_counts[site.zone] = n + 1
-        _check_block(n, f"sites in zone {site.zone!r}")
-        base = ipaddress.ip_address(_SITE_BASE[site.zone])
-        ip = str(base + _FIRST_HOST + n)
+    for i, site in enumerate(scenario.sites):
+        n = zone_counts[site.zone] = zone_counts.get(site.zone, -1) + 1
+        ip = _address(site.zone, n, f"sites in zone {site.zone!r}", (scenario.source,
+                                                                      f"sites[{i}]"))
         switch = "global" if site.zone == "global" else "intranet"
         prefix_len = 15 if site.zone == "global" else 32
         builder.host(site.name, "server", switch, ip, prefix_len, zone=site.zone,
@@ -308,9 +311,20 @@ def _initial_attachments(scenario: Scenario) -> dict:
     return radio.evaluate(scenario.radio, 0.0)
 
 
-def _check_block(n: int, what: str) -> None:
-    if n >= _MAX_PER_BLOCK:
-        raise ValueError(f"too many {what}: at most {_MAX_PER_BLOCK}")
+def _address(kind: str, n: int, what: str, where: tuple[str, str], tier: int = 0) -> str:
+    """The n-th (from 0) address of a kind (_BLOCKS; subscribers: of tier index `tier`)."""
+    base, octet, blocks = _BLOCKS[kind]
+    k, host = divmod(n, _PER_BLOCK)
+    if k >= blocks:
+        plural = "s" if blocks > 1 else ""
+        raise HermitError(f"too many {what}: the plan has addresses for {blocks * _PER_BLOCK} "
+                          f"({blocks} block{plural} of {_PER_BLOCK}); this is number {n + 1}",
+                          source=where[0], field=where[1])
+    octets = list(base)
+    octets[octet] += k
+    if kind in ("mobile", "fixed"):
+        octets[2] = tier
+    return ".".join(map(str, (*octets, _FIRST_HOST + host)))
 
 
 class _Builder:

@@ -26,10 +26,13 @@ and only one copy may pass. When the active uplink goes down the next one up tak
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import chain
 
 from hermitnet.plan import ZONE_PREFIXES, Plan
 from hermitnet.policy.pipeline import CLASSIFY, FORWARD, METADATA_MASK, POLICY, verify
@@ -94,13 +97,51 @@ class Meter:
 
 
 @dataclass(frozen=True)
+class Section:
+    """Rules of one switch that depend on one part of the state (`key`): the classify table;
+    the policy table's rules for one tier, for one zone, its miss rule; the forward table.
+    No flow (table, priority, match) can move from one section to another: the table and the
+    class in the match say which section holds it."""
+    name: tuple
+    key: tuple
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class SwitchPolicy:
+    sections: tuple[Section, ...]
+    meters_key: tuple
+    meters: tuple[Meter, ...]
+
+    @cached_property
+    def rules(self) -> tuple[Rule, ...]:
+        return tuple(chain.from_iterable(s.rules for s in self.sections))
+
+    @cached_property
+    def leased(self) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if r.lease)
+
+
+@dataclass(frozen=True)
 class Compiled:
     rules: tuple[Rule, ...]
     meters: tuple[Meter, ...]
+    # Per switch, what compile_policy built (empty for a Compiled made by hand), and the plan
+    # it was built for: what the next compile reuses, and diff's shortcut.
+    switches: dict[str, SwitchPolicy] = field(default_factory=dict, compare=False, repr=False)
+    plan: Plan | None = field(default=None, compare=False, repr=False)
 
     def for_switch(self, switch: str) -> tuple[list[Rule], list[Meter]]:
+        if self.switches:
+            part = self.switches.get(switch)
+            return (list(part.rules), list(part.meters)) if part else ([], [])
         return ([r for r in self.rules if r.switch == switch],
                 [m for m in self.meters if m.switch == switch])
+
+    def leased(self, switch: str) -> list[Rule]:
+        """The switch's rules that cross the uplink (renewed while the controller runs)."""
+        part = self.switches.get(switch)
+        return list(part.leased) if part else [r for r in self.for_switch(switch)[0] if r.lease]
 
 
 def tier_class(plan: Plan, tier: str) -> int:
@@ -187,26 +228,88 @@ def active_uplink(plan: Plan, uplinks_down: frozenset[str] = frozenset()) -> str
     return next((n for n in names if n not in uplinks_down), names[0] if names else None)
 
 
-def compile_policy(plan: Plan, state: PolicyState,
-                   uplinks_down: frozenset[str] = frozenset()) -> Compiled:
+def compile_policy(plan: Plan, state: PolicyState, uplinks_down: frozenset[str] = frozenset(),
+                   previous: Compiled | None = None) -> Compiled:
+    """The rules and meters of every controlled switch. `previous`, a policy compiled before
+    for the same plan object, only makes it faster: its sections whose part of the state has
+    not changed are taken over as they are (the result is the same without it)."""
     holes = PolicyHoles.from_environment()
     holes.check(plan)
-    rules: list[Rule] = []
-    meters: list[Meter] = []
-    hosts = {h.name: h for h in plan.hosts}
     ports = plan.uplink_ports()
     active = active_uplink(plan, uplinks_down)
     uplink = ports[active] if active else None
     standby = {ports[name]: name for name in ports if name != active}
-    for switch in (s for s in plan.switches if s.controlled):
-        switch_meters = _meters(plan, state, switch.name)
-        meters.extend(switch_meters.values())
-        rules.extend(_classify(plan, state, switch.name, switch_meters, uplink, standby, holes))
-        rules.extend(_policy(plan, state, switch.name, hosts, holes))
-        rules.extend(_forward(plan, switch.name, uplink, set(ports.values())))
-    for rule in rules:
-        verify(rule)
-    return Compiled(tuple(rules), tuple(meters))
+    context = _Context(plan, state, holes, uplink, standby, set(ports.values()))
+    reuse = previous.switches if previous is not None and previous.plan is plan else {}
+    switches = {}
+    for switch in (s.name for s in plan.switches if s.controlled):
+        old = reuse.get(switch)
+        meters_key = context.meters_key(switch)
+        if old is not None and old.meters_key == meters_key:
+            meters = old.meters
+        else:
+            meters = tuple(_meters(plan, state, switch).values())
+        old_sections = {s.name: s for s in old.sections} if old is not None else {}
+        sections = []
+        for name, key in context.section_keys(switch, meters_key):
+            section = old_sections.get(name)
+            if section is None or section.key != key:
+                section = Section(name, key, tuple(context.rules(switch, name, meters)))
+                for rule in section.rules:
+                    verify(rule)
+            sections.append(section)
+        switches[switch] = SwitchPolicy(tuple(sections), meters_key, meters)
+    rules = tuple(chain.from_iterable(part.rules for part in switches.values()))
+    meters = tuple(chain.from_iterable(part.meters for part in switches.values()))
+    return Compiled(rules, meters, switches, plan)
+
+
+class _Context:
+    """One compile's inputs, and what each section's rules depend on (its key)."""
+
+    def __init__(self, plan, state, holes, uplink, standby, uplink_ports):
+        self.plan, self.state, self.holes = plan, state, holes
+        self.uplink, self.standby, self.uplink_ports = uplink, standby, uplink_ports
+        self.hosts = {h.name: h for h in plan.hosts}
+        self.on_switch: dict[str, list] = {}
+        for host in plan.hosts:
+            self.on_switch.setdefault(host.switch, []).append(host)
+        self.border = {switch for switch, _ in uplink_ports}
+        self.site_index = {h.name: i for i, h in
+                           enumerate(h for h in plan.hosts if h.kind == "server")}
+        members = state.membership
+        self.policy_keys = [(("tier", t), (state.tier_zones[t], tuple(sorted(
+            state.blocked_for(t))), holes.allow)) for t in plan.tier_index]
+        self.policy_keys += [(("zone", z), (tuple(
+            (h.name, members[h.name]) for h in plan.hosts if h.kind != "server"
+            and z in state.tier_zones[members[h.name]]),
+            holes.uplink_to if z == "global" else ())) for z in ZONE_ORDER]
+        self.spoofing_key = (tuple(members.items()) if holes.no_antispoofing else (),
+                             holes.no_antispoofing)
+
+    def meters_key(self, switch: str) -> tuple:
+        tiers = ((h.name, self.state.membership[h.name]) for h in self.on_switch.get(switch, ())
+                 if h.kind != "server")
+        return tuple((name, tier, self.state.tier_rate_mbps.get(tier)) for name, tier in tiers)
+
+    def section_keys(self, switch: str, meters_key: tuple) -> list[tuple[tuple, tuple]]:
+        here = (self.uplink, tuple(self.standby.items())) if switch in self.border else ()
+        return [(("classify",), (meters_key, here, self.spoofing_key)), *self.policy_keys,
+                (("miss",), ()), (("forward",), here)]
+
+    def rules(self, switch: str, name: tuple, meters: tuple[Meter, ...]):
+        if name[0] == "classify":
+            by_subscriber = {m.subscriber: m for m in meters}
+            return _classify(self.plan, self.state, switch, by_subscriber, self.uplink,
+                             self.standby, self.holes)
+        if name[0] == "tier":
+            return _tier_policy(self.plan, self.state, switch, name[1], self.hosts, self.holes,
+                                self.site_index)
+        if name[0] == "zone":
+            return _zone_policy(self.plan, self.state, switch, name[1], self.holes)
+        if name[0] == "miss":
+            return [Rule(switch, POLICY, 0, (), cookie("miss"), note="unclassified")]
+        return _forward(self.plan, switch, self.uplink, self.uplink_ports, self.hosts)
 
 
 def _meters(plan: Plan, state: PolicyState, switch: str) -> dict[str, Meter]:
@@ -270,47 +373,50 @@ def _classify(plan: Plan, state: PolicyState, switch: str, meters: dict[str, Met
     yield rule(0, [], "miss", note="unknown port or not IPv4")
 
 
-def _policy(plan: Plan, state: PolicyState, switch: str, hosts: dict, holes: PolicyHoles):
-    def rule(priority, match, decision, class_id, **kw):
-        the_cookie = cookie(decision, class_id, kw.pop("detail", 0))
-        return Rule(switch, POLICY, priority, tuple(match), the_cookie, **kw)
+def _policy_rule(switch: str, priority: int, match, decision: str, class_id: int, **kw):
+    the_cookie = cookie(decision, class_id, kw.pop("detail", 0))
+    return Rule(switch, POLICY, priority, tuple(match), the_cookie, **kw)
 
-    site_index = {h.name: i for i, h in enumerate(h for h in plan.hosts if h.kind == "server")}
-    for tier in plan.tier_index:
-        class_id = tier_class(plan, tier)
-        meta = ("metadata", (class_id, METADATA_MASK))
-        for site in sorted(state.blocked_for(tier)):
-            yield rule(300, [meta, ("eth_type", IPV4), ("ipv4_dst", hosts[site].ip)], "blocked",
-                       class_id, detail=site_index[site], note=f"{tier} -> {site}: blocklist")
-        for hole_tier, target in holes.allow:
-            if hole_tier == tier:
-                yield rule(250, [meta, ("eth_type", IPV4), ("ipv4_dst", hosts[target].ip)],
-                           "allow", class_id, goto=FORWARD, note=f"{tier} -> {target}: TEST HOLE")
-        for zone in state.tier_zones[tier]:
-            yield rule(200, [meta, ("eth_type", IPV4), ("ipv4_dst", _prefix(ZONE_PREFIXES[zone]))],
-                       "allow", class_id, goto=FORWARD, note=f"{tier} -> zone {zone}")
-        yield rule(10, [meta], "denied", class_id, note=f"{tier}: anything else")
-    for zone in ZONE_ORDER:
-        class_id = zone_class(zone)
-        meta = ("metadata", (class_id, METADATA_MASK))
-        for host in plan.hosts:
-            if host.kind != "server" and zone in state.tier_zones[state.membership[host.name]]:
-                yield rule(200, [meta, ("eth_type", IPV4), ("ipv4_dst", host.ip)], "allow",
-                           class_id, goto=FORWARD,
-                           note=f"zone {zone} -> {host.name} ({state.membership[host.name]})")
-        for target in (holes.uplink_to if zone == "global" else ()):
-            dst = ("ipv4_dst", _prefix(ZONE_PREFIXES[target]))
-            yield rule(200, [meta, ("eth_type", IPV4), dst], "allow", class_id, goto=FORWARD,
-                       note=f"zone global -> {target}: TEST HOLE")
-        yield rule(10, [meta], "denied", class_id, note=f"zone {zone}: anything else")
-    yield rule(0, [], "miss", 0, note="unclassified")
+
+def _tier_policy(plan: Plan, state: PolicyState, switch: str, tier: str, hosts: dict,
+                 holes: PolicyHoles, site_index: dict[str, int]):
+    rule = functools.partial(_policy_rule, switch)
+    class_id = tier_class(plan, tier)
+    meta = ("metadata", (class_id, METADATA_MASK))
+    for site in sorted(state.blocked_for(tier)):
+        yield rule(300, [meta, ("eth_type", IPV4), ("ipv4_dst", hosts[site].ip)], "blocked",
+                   class_id, detail=site_index[site], note=f"{tier} -> {site}: blocklist")
+    for hole_tier, target in holes.allow:
+        if hole_tier == tier:
+            yield rule(250, [meta, ("eth_type", IPV4), ("ipv4_dst", hosts[target].ip)],
+                       "allow", class_id, goto=FORWARD, note=f"{tier} -> {target}: TEST HOLE")
+    for zone in state.tier_zones[tier]:
+        yield rule(200, [meta, ("eth_type", IPV4), ("ipv4_dst", _prefix(ZONE_PREFIXES[zone]))],
+                   "allow", class_id, goto=FORWARD, note=f"{tier} -> zone {zone}")
+    yield rule(10, [meta], "denied", class_id, note=f"{tier}: anything else")
+
+
+def _zone_policy(plan: Plan, state: PolicyState, switch: str, zone: str, holes: PolicyHoles):
+    rule = functools.partial(_policy_rule, switch)
+    class_id = zone_class(zone)
+    meta = ("metadata", (class_id, METADATA_MASK))
+    for host in plan.hosts:
+        if host.kind != "server" and zone in state.tier_zones[state.membership[host.name]]:
+            yield rule(200, [meta, ("eth_type", IPV4), ("ipv4_dst", host.ip)], "allow",
+                       class_id, goto=FORWARD,
+                       note=f"zone {zone} -> {host.name} ({state.membership[host.name]})")
+    for target in (holes.uplink_to if zone == "global" else ()):
+        dst = ("ipv4_dst", _prefix(ZONE_PREFIXES[target]))
+        yield rule(200, [meta, ("eth_type", IPV4), dst], "allow", class_id, goto=FORWARD,
+                   note=f"zone global -> {target}: TEST HOLE")
+    yield rule(10, [meta], "denied", class_id, note=f"zone {zone}: anything else")
 
 
 def _forward(plan: Plan, switch: str, uplink: tuple[str, int] | None,
-             uplink_ports: set[tuple[str, int]]):
+             uplink_ports: set[tuple[str, int]], hosts: dict):
     """Towards each host; beyond the border, over the active uplink."""
     for host_name, port in sorted(plan.next_hop_ports(switch).items()):
-        host = plan.host(host_name)
+        host = hosts[host_name]
         if (switch, port) in uplink_ports:
             port = uplink[1]
         yield Rule(switch, FORWARD, 100, (("eth_type", IPV4), ("ipv4_dst", host.ip)),

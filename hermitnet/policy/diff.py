@@ -10,6 +10,7 @@ meters are not in the diff, so their switch counters keep running.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain
 
 from hermitnet.policy.compile import Compiled, Meter, Rule
 
@@ -38,25 +39,35 @@ class PolicyDiff:
 
 def diff(old: Compiled, new: Compiled) -> PolicyDiff:
     """What takes every switch holding its part of `old` to its part of `new`."""
-    names = dict.fromkeys(r.switch for c in (old, new) for r in c.rules)
-    names.update(dict.fromkeys(m.switch for c in (old, new) for m in c.meters))
+    if old.switches and new.switches:
+        names = dict.fromkeys([*old.switches, *new.switches])
+    else:
+        names = dict.fromkeys(r.switch for c in (old, new) for r in c.rules)
+        names.update(dict.fromkeys(m.switch for c in (old, new) for m in c.meters))
     changes = {name: switch_diff(old, new, name) for name in names}
     return PolicyDiff({name: change for name, change in changes.items() if change})
 
 
 def switch_diff(old: Compiled, new: Compiled, switch: str) -> SwitchDiff:
-    old_rules, old_meters = old.for_switch(switch)
-    new_rules, new_meters = new.for_switch(switch)
-    old_flows = {r.key: r for r in old_rules}
-    new_flows = {r.key: r for r in new_rules}
-    old_m = {m.meter_id: m for m in old_meters}
-    new_m = {m.meter_id: m for m in new_meters}
-    return SwitchDiff(
-        flow_adds=tuple(r for k, r in new_flows.items() if k not in old_flows),
-        flow_modifies=tuple(r for k, r in new_flows.items()
-                            if k in old_flows and old_flows[k] != r),
-        flow_deletes=tuple(r for k, r in old_flows.items() if k not in new_flows),
-        meter_adds=tuple(m for i, m in new_m.items() if i not in old_m),
-        meter_modifies=tuple(m for i, m in new_m.items() if i in old_m and old_m[i] != m),
-        meter_deletes=tuple(m for i, m in old_m.items() if i not in new_m),
-    )
+    """Compiled by compile_policy for the same plan, only the sections that differ are
+    compared (a flow never moves from one section to another): the same diff, sooner."""
+    before, after = old.switches.get(switch), new.switches.get(switch)
+    if before is not None and after is not None and \
+            [s.name for s in before.sections] == [s.name for s in after.sections]:
+        pairs = [(a.rules, b.rules) for a, b in zip(before.sections, after.sections, strict=True)
+                 if a is not b and a.rules != b.rules]
+        meters = [(before.meters, after.meters)] if before.meters != after.meters else []
+    else:
+        pairs = [(old.for_switch(switch)[0], new.for_switch(switch)[0])]
+        meters = [(old.for_switch(switch)[1], new.for_switch(switch)[1])]
+    flows = [_changes({r.key: r for r in a}, {r.key: r for r in b}) for a, b in pairs]
+    meter = [_changes({m.meter_id: m for m in a}, {m.meter_id: m for m in b}) for a, b in meters]
+    return SwitchDiff(*(tuple(chain.from_iterable(c[i] for c in flows)) for i in range(3)),
+                      *(tuple(chain.from_iterable(c[i] for c in meter)) for i in range(3)))
+
+
+def _changes(old: dict, new: dict) -> tuple[list, list, list]:
+    """(only in new, in both but different, only in old), each in its policy's order."""
+    return ([item for key, item in new.items() if key not in old],
+            [item for key, item in new.items() if key in old and old[key] != item],
+            [item for key, item in old.items() if key not in new])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import json
 from collections import Counter
@@ -11,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from hermitnet import plan, scenario
+from hermitnet.errors import HermitError
+from hermitnet.zones import zone_of_address
 
 RESERVED = [ipaddress.ip_network(n) for n in
             ("10.0.0.0/8", "100.64.0.0/10", "198.18.0.0/15", "203.0.113.0/24")]
@@ -107,13 +108,44 @@ def test_interface_names_fit_at_the_largest_scenario(scenario_dict):
     assert len(set(ips)) == len(ips)
 
 
-def test_too_many_hosts_in_one_address_block(scenario_dict):
-    """The plan guards its own address blocks even if the scenario's limit (200) is raised."""
-    loaded = scenario.from_dict(scenario_dict())
-    sites = tuple(scenario.Site(f"s-{i}", "global", f"s{i}.example", "") for i in range(241))
-    with pytest.raises(ValueError, match="too many sites in zone 'global'"):
-        plan.build(dataclasses.replace(loaded, sites=sites))
-    plan.build(dataclasses.replace(loaded, sites=sites[:240]))
+def test_a_full_address_block_continues_in_the_next(scenario_dict):
+    """240 hosts of a kind per block; the 241st starts the next block, the first 240 keep the
+    addresses they always had."""
+    data = scenario_dict()
+    data["subscribers"] = [{"name": f"p-{i}", "tier": "elite", "cell": "cell-1"}
+                           for i in range(500)]
+    data["subscribers"] += [{"name": f"d-{i}", "tier": "citizen", "access": "fixed"}
+                            for i in range(241)]
+    data["sites"] = [{"name": f"s-{i}", "zone": "global"} for i in range(241)]
+    data["sites"] += [{"name": f"i-{i}", "zone": "intranet"} for i in range(481)]
+    built = plan.build(scenario.from_dict(data))
+    ips = {h.name: h.ip for h in built.hosts}
+    assert [ips[f"p-{i}"] for i in (0, 239, 240, 479, 480, 499)] == [
+        "100.64.1.10", "100.64.1.249", "100.65.1.10", "100.65.1.249", "100.66.1.10",
+        "100.66.1.29"]
+    assert [ips["d-0"], ips["d-240"]] == ["100.100.0.10", "100.101.0.10"]
+    assert [ips["s-239"], ips["s-240"]] == ["198.18.0.249", "198.18.1.10"]
+    assert [ips["i-0"], ips["i-240"], ips["i-480"]] == ["10.1.0.10", "10.1.1.10", "10.1.2.10"]
+    assert len(set(ips.values())) == len(ips)
+    for host in built.hosts:    # every address stays in its zone's block
+        if host.kind != "server":
+            assert zone_of_address(host.ip) == "subscriber", host
+        else:
+            assert ipaddress.ip_address(host.ip) in ipaddress.ip_network(
+                plan.ZONE_PREFIXES[host.zone]), host
+
+
+def test_more_hosts_than_the_plan_has_addresses_for_is_a_scenario_error(scenario_dict):
+    """The national zone is one block (203.0.113.0/24): the 241st site there is refused, naming
+    the scenario and the site."""
+    data = scenario_dict()
+    data["sites"] = [{"name": f"s-{i}", "zone": "national"} for i in range(241)]
+    with pytest.raises(HermitError, match=r"gen\.yaml: sites\[240\]: too many sites in zone "
+                                          r"'national': the plan has addresses for 240 \(1 "
+                                          r"block of 240\); this is number 241"):
+        plan.build(scenario.from_dict(data, source="gen.yaml"))
+    data["sites"] = data["sites"][:240]
+    plan.build(scenario.from_dict(data, source="gen.yaml"))
 
 
 def test_deterministic_for_the_same_run_tag(baseline):
