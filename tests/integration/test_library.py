@@ -65,25 +65,35 @@ GLOBAL_2013 = ["social", "search", "video", "shop", "game", "world-news"]
 INTRANET_2013 = ["news", "recipes", "university", "mail", "airline", "ministry"]
 
 
+def test_visitors_2013_foreigners_have_no_data_before_the_day(visitors):
+    before = _reach(visitors, 0.5)
+    for phone in ("visitor-1", "resident-1"):
+        assert not any(before[(phone, site)] for site in [*GLOBAL_2013, "portal"]), phone
+    assert all(before[("elite-1", site)] for site in GLOBAL_2013)
+
+
 def test_visitors_2013_foreigners_have_data_citizens_never(visitors):
-    first = _reach(visitors, 1)
+    first = _reach(visitors, 8)
     for phone in ("visitor-1", "resident-1"):
         assert all(first[(phone, site)] for site in [*GLOBAL_2013, "portal"]), phone
         assert not any(first[(phone, site)] for site in INTRANET_2013), phone
     for phone in ("citizen-1", "citizen-2", "library-1"):
         assert not any(first[(phone, site)] for site in GLOBAL_2013), phone
         assert all(first[(phone, site)] for site in INTRANET_2013), phone
+    widened = [e for e in visitors["timeline"]["events"] if e["planned_s"] == 4]
+    assert sorted(e["target"] for e in widened) == ["resident", "visitor"]
+    assert all(e["kind"] == "set_tier_zones" and not e["late"] for e in widened), widened
 
 
 def test_visitors_2013_tourists_lose_data_residents_keep_it(visitors):
-    after = _reach(visitors, 30)
+    after = _reach(visitors, 34)
     assert not any(after[("visitor-1", site)] for site in [*GLOBAL_2013, "portal"])
     assert all(after[("resident-1", site)] for site in [*GLOBAL_2013, "portal"])
     assert not any(after[("citizen-1", site)] for site in GLOBAL_2013)
     assert all(after[("elite-1", site)] for site in GLOBAL_2013)
-    (cut,) = visitors["timeline"]["events"]
+    (cut,) = [e for e in visitors["timeline"]["events"] if e["planned_s"] == 32]
     assert cut["kind"] == "set_tier_zones" and cut["target"] == "visitor"
-    assert cut["scenario_s"] == 28 * 86400          # a month of history after t = 0
+    assert cut["scenario_s"] == 32 * 86400      # 25 March: four days before the day, then 28
     assert not cut["late"]
 
 
