@@ -236,27 +236,35 @@ class ClusterEmulation(Emulation):
         return ends
 
     def _record_shells(self) -> None:
-        remote: dict[str, list[int]] = {}
+        """The node shells by PID and start time, and the hosts' network namespaces, on each
+        machine (manifest.cleanup finds what runs in a host through its namespace)."""
+        remote: dict[str, list] = {}
+        hosts = set(self.net.hosts)
         for node in (*self.net.hosts, *self.net.switches):
             if node.shell is None or not node.pid:
                 continue
             if node.isRemote:
                 self.manifest.add_process(node.shell.pid, f"ssh for the shell of {node.name}")
-                remote.setdefault(node.server, []).append(node.pid)
+                remote.setdefault(node.server, []).append((node.pid, node.name, node in hosts))
             else:
                 self.manifest.add_process(node.pid, f"shell of {node.name}")
+        self.manifest.add_namespaces((h.name, h.pid) for h in self.net.hosts
+                                     if h.shell is not None and h.pid and not h.isRemote)
         by_address = {a: m for m, a in self.cluster.addresses.items()}
-        for address, pids in remote.items():
+        for address, shells in remote.items():
             machine = by_address[address]
-            script = "".join(f"echo {p} $(sed 's/.*) //' /proc/{p}/stat | cut -d' ' -f20)\n"
-                             for p in pids)
+            script = "".join(f"echo {p} $(sed 's/.*) //' /proc/{p}/stat | cut -d' ' -f20) "
+                             f"$(readlink /proc/{p}/ns/net)\n" for p, _, _ in shells)
             done = subprocess.run([*self.cluster.ssh(machine), "sh", "-s"], input=script,
                                   capture_output=True, text=True, timeout=60)
-            processes = [{"pid": int(pid), "start": int(start), "what": "node shell"}
-                         for pid, start in (line.split() for line in done.stdout.splitlines()
-                                            if len(line.split()) == 2)]
+            found = {int(w[0]): w for w in (line.split() for line in done.stdout.splitlines())
+                     if len(w) == 3}
+            processes = [{"pid": pid, "start": int(found[pid][1]), "what": "node shell"}
+                         for pid, _, _ in shells if pid in found]
+            namespaces = [{"inode": found[pid][2], "node": name}
+                          for pid, name, is_host in shells if is_host and pid in found]
             self.manifest.add_machine_objects(machine, self.cluster.ssh(machine),
-                                              processes=processes)
+                                              processes=processes, namespaces=namespaces)
 
     # Hosts are prepared as on one machine (a script through each host's shell); the switch
     # ends in the root namespace of their own machine, one machine at a time.
