@@ -10,6 +10,7 @@ leave nothing on either machine.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -234,3 +235,68 @@ def test_a_killed_cluster_run_is_cleaned_on_every_machine(tmp_path, second_machi
     others = [_cmdline(pid) for pid in second_machine.processes() if pid not in daemons]
     assert [c for c in others if c] == []
 
+
+def _link_names(second_machine) -> set[str]:
+    inside = second_machine.ssh(["ip", "-o", "link"]).stdout
+    return {line.split(":")[1].strip().split("@")[0] for line in inside.splitlines()
+            if ": " in line}
+
+
+def _taps() -> set[str]:
+    return {path.name for path in Path("/sys/class/net").iterdir()
+            if re.fullmatch(r"tap\d+", path.name)}
+
+
+@pytest.fixture(scope="module")
+def ssh_run(tmp_path_factory, second_machine):
+    """The baseline split over the two with the SSH-tunnel fallback asked for."""
+    taps_before = _taps()
+    inside_before = _link_names(second_machine)
+    cluster_file = tmp_path_factory.mktemp("cluster-ssh") / "cluster.yaml"
+    cluster_file.write_text(yaml.safe_dump({"machines": ["first", REMOTE_IP], "tunnel": "ssh",
+                                            "ssh_options": second_machine.ssh_options()}))
+    said: list[str] = []
+    tunnels: list[dict] = []
+    out = tmp_path_factory.mktemp("split-ssh")
+    _, results = runner.run(scenario.load(REPO / "scenarios" / "baseline.yaml"), out,
+                            progress=said.append, cluster=parse_cluster(str(cluster_file)),
+                            after=lambda live: tunnels.append(live.emu.tunnel_counters()))
+    return {"results": results, "said": said, "tunnels": tunnels[0], "out": out,
+            "taps_before": taps_before, "inside_before": inside_before}
+
+
+def test_the_ssh_tunnel_is_used_when_asked_for_and_said(ssh_run):
+    results = ssh_run["results"]
+    assert results["status"] == "ok", results["error"]
+    cluster = results["environment"]["cluster"]
+    assert cluster["tunnel"] == "ssh"
+    assert cluster["tunnel_choice"] == "asked for by the cluster file"
+    assert all("ssh" in machine["tunnels"] for machine in cluster["machines"])
+    assert "links between machines: ssh tunnels (asked for by the cluster file)" in ssh_run["said"]
+
+
+def test_the_ssh_tunnel_gives_the_same_reachability_and_zero_leakage(ssh_run, single):
+    results = ssh_run["results"]
+    assert results["status"] == "ok", results["error"]
+    assert _matrix(results) == _matrix(single)
+    assert results["leakage"]["by_tier"] == single["leakage"]["by_tier"]
+    assert all(v == 0 for v in results["leakage"]["by_tier"].values())
+    assert results["leakage"]["probes_escaped"] == 0
+    assert results["leakage"]["arrived"]["news"]["citizen-2"]["bytes"] > 0
+    assert len(ssh_run["tunnels"]) == 2
+    for end, counters in ssh_run["tunnels"].items():    # the tap ends of the ssh tunnel
+        assert counters["tx_packets"] > 100 and counters["rx_packets"] > 100, (end, counters)
+
+
+def test_the_ssh_tunnel_leaves_nothing_on_either_machine(ssh_run, second_machine):
+    results = ssh_run["results"]
+    assert leftovers(results["run_id"], ssh_run["out"]) == []
+    assert _taps() == ssh_run["taps_before"]
+    assert _link_names(second_machine) == ssh_run["inside_before"]
+    tunnels = [line for line in subprocess.run(["ps", "-eo", "pid,args"], capture_output=True,
+                                               text=True).stdout.splitlines()
+               if "Tunnel=ethernet" in line and REMOTE_IP in line]
+    assert tunnels == []
+    daemons = second_machine.daemons()
+    others = [_cmdline(pid) for pid in second_machine.processes() if pid not in daemons]
+    assert [c for c in others if c] == []

@@ -104,15 +104,34 @@ def test_commands_for_another_machine_go_over_ssh_quoted():
     assert argv[-1] == "sh -c 'echo one two'"
 
 
-def test_tunnel_kind_prefers_gretap_then_vxlan():
+def test_tunnel_kind_prefers_gretap_then_vxlan_then_ssh():
     assert nodes.tunnel_kind(lambda kind: []) == "gretap"
     assert nodes.tunnel_kind(lambda kind: ["b"] if kind == "gretap" else []) == "vxlan"
-    with pytest.raises(HermitError, match="gretap is missing on b, vxlan on b"):
+    assert nodes.tunnel_kind(lambda kind: [] if kind == "ssh" else ["b"]) == "ssh"
+    with pytest.raises(HermitError, match="gretap is missing on b; vxlan is missing on b; "
+                                          "ssh is missing on b"):
         nodes.tunnel_kind(lambda kind: ["b"])
 
 
-def test_the_tunnel_mtu_leaves_room_for_vxlan():
-    assert nodes.TUNNEL_MTU + 14 + 8 + 8 + 20 <= 1500
+def test_a_tunnel_kind_asked_for_is_used_or_refused():
+    asked = []
+
+    def can_make(kind):
+        asked.append(kind)
+        return [] if kind in ("gretap", "ssh") else ["b"]
+
+    assert nodes.tunnel_kind(can_make, "ssh") == "ssh"
+    assert asked == ["ssh"]                      # the others are not even probed
+    with pytest.raises(HermitError, match="asks for vxlan tunnels, which b cannot make"):
+        nodes.tunnel_kind(can_make, "vxlan")
+
+
+def test_the_ssh_probe_opens_an_ethernet_tunnel_to_the_same_machine():
+    argv = nodes.ssh_probe_argv(["ssh", "-q", "-o", "IdentityFile=/k", "root@100.64.250.2"])
+    assert argv[-2:] == ["root@100.64.250.2", "echo @"]
+    assert "Tunnel=ethernet" in argv and "ExitOnForwardFailure=yes" in argv
+    assert argv[argv.index("-w") + 1] == "any:any"
+    assert "IdentityFile=/k" in argv
 
 
 def _in_own_namespace(interface: str) -> subprocess.Popen:
