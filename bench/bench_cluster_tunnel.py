@@ -7,9 +7,10 @@ one link; measured twice in the same run:
   tunnel   the second bridge and host on the second machine of the cluster tests (a network and
            mount namespace with its own sshd and OVS, tests/integration/second_machine.py),
            joined by the Cluster Edition's link with the tunnel kind this kernel offers
+  ssh      the same, joined by the SSH-tunnel fallback (ClusterSSHLink: tap devices and ssh -w)
 
 For each: ping RTT (200 pings, 10 ms apart, 56 and 1400 bytes) and one iperf3 TCP flow (5 s),
-and the tunnel's ratio to local. Names start with "hnbt"; everything is removed at the end. Hold
+and each tunnel's ratio to local. Names start with "hnbt"; everything is removed at the end. Hold
 the emulation lock while it runs:
 
     sudo flock /tmp/hermitnet-emulation.lock .venv/bin/python bench/bench_cluster_tunnel.py
@@ -49,6 +50,9 @@ class TwoBridges(Topo):
 
 def measure(machine: SecondMachine, far: str, kind: str) -> dict:
     options = machine.ssh_options()
+    link = nodes.LINKS[kind]
+    if kind == "ssh":
+        link = partial(link, ssh_options=options)
 
     class Cluster(MininetCluster):
         sshcmd = [*MininetCluster.sshcmd, *options]
@@ -57,7 +61,7 @@ def measure(machine: SecondMachine, far: str, kind: str) -> dict:
                   serverIP={"localhost": "100.64.250.1", REMOTE_IP: REMOTE_IP},
                   host=partial(nodes.ClusterHost, ssh_options=options),
                   switch=partial(nodes.ClusterSwitch, ssh_options=options),
-                  link=nodes.LINKS[kind], controller=None, autoSetMacs=True)
+                  link=link, controller=None, autoSetMacs=True)
     try:
         net.start()
         for switch in net.switches:
@@ -103,10 +107,14 @@ def main() -> int:
         kind = nodes.tunnel_kind(missing)
         local = measure(machine, "localhost", kind)
         tunnel = measure(machine, REMOTE_IP, kind)
-    ratios = {key: round(tunnel[key] / local[key], 2) for key in local
-              if local[key] and tunnel[key]}
-    print(json.dumps({"tunnel_kind": kind, "local": local, "tunnel": tunnel,
-                      "tunnel_over_local": ratios}, indent=1))
+        ssh = measure(machine, REMOTE_IP, "ssh")
+
+    def over_local(far):
+        return {key: round(far[key] / local[key], 2) for key in local if local[key] and far[key]}
+
+    print(json.dumps({"tunnel_kind": kind, "local": local, "tunnel": tunnel, "ssh": ssh,
+                      "tunnel_over_local": over_local(tunnel), "ssh_over_local": over_local(ssh)},
+                     indent=1))
     return 0
 
 

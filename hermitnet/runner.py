@@ -503,7 +503,8 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
             progress(line)
         live.cluster = cluster_emulation.prepare(live.cluster_spec, plan, live.run_dir)
         live.results["environment"]["cluster"] = live.cluster.environment()
-        progress(f"links between machines: {live.cluster.tunnel} tunnels")
+        progress(f"links between machines: {live.cluster.tunnel} tunnels "
+                 f"({live.cluster.tunnel_choice})")
         of_host = live.cluster.local_address
         build = partial(cluster_emulation.ClusterEmulation, cluster=live.cluster)
     live.controller_started_at = time.time()

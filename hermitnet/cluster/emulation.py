@@ -22,6 +22,7 @@ hosts there write into it, and hermitnet must be importable there by the same Py
 from __future__ import annotations
 
 import secrets
+import select
 import shlex
 import subprocess
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ class ClusterRun:
     placement: Placement
     addresses: dict[str, str]      # other machine -> its IPv4 address
     local_address: str             # the first machine's address towards the others
-    tunnel: str                    # gretap | vxlan
+    tunnel: str                    # gretap | vxlan | ssh
     facts: dict = field(default_factory=dict)   # machine -> {kernel, ovs, kernel_datapath, ...}
 
     def ssh(self, machine: str) -> list[str]:
@@ -81,7 +82,16 @@ class ClusterRun:
                               "nodes": len(self.placement.on(m)), "datapath": datapath,
                               **self.facts.get(m, {})}
                              for m in self.placement.machines],
-                "tunnel": self.tunnel, "placement": dict(self.placement.nodes)}
+                "tunnel": self.tunnel, "tunnel_choice": self.tunnel_choice,
+                "placement": dict(self.placement.nodes)}
+
+    @property
+    def tunnel_choice(self) -> str:
+        """Why this tunnel kind, in words (for the output and results.json)."""
+        if self.spec.tunnel:
+            return "asked for by the cluster file"
+        slow = " (the slow fallback: neither gretap nor vxlan works on every machine)"
+        return "the first kind every machine offers" + (slow if self.tunnel == "ssh" else "")
 
 
 def prepare(spec: ClusterSpec, layout, run_dir) -> ClusterRun:
@@ -112,10 +122,33 @@ def prepare(spec: ClusterSpec, layout, run_dir) -> ClusterRun:
     facts = {m: _facts(partial_run, m) for m in spec.machines}
 
     def missing(kind: str) -> list[str]:
+        if kind == "ssh":     # probed only when wanted: it opens a tunnel to every machine
+            failed = [f"{m} ({why})" for m in spec.machines[1:]
+                      if (why := _ssh_tunnel_fails(partial_run, m))]
+            for machine in ([] if failed else spec.machines):
+                facts[machine]["tunnels"].append("ssh")
+            return failed
         return [m for m in spec.machines if kind not in facts[m]["tunnels"]]
 
     return ClusterRun(spec, placement, addresses, local_address,
-                      cluster_nodes.tunnel_kind(missing), facts)
+                      cluster_nodes.tunnel_kind(missing, spec.tunnel), facts)
+
+
+def _ssh_tunnel_fails(run: ClusterRun, machine: str) -> str:
+    """Why `ssh -w` cannot open an Ethernet tunnel to `machine`, or "" if it can. ssh stays up
+    while its tunnel does, so the probe waits for the remote `echo @`, then ends it."""
+    probe = subprocess.Popen(cluster_nodes.ssh_probe_argv(run.ssh(machine)),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([probe.stdout], [], [], 30)
+        said = probe.stdout.read(1) if ready else ""
+    finally:
+        probe.kill()
+        _, err = probe.communicate()
+    if said == "@":
+        return ""
+    return (err.strip() or "ssh -w did not answer within 30 s")[-200:]
 
 
 _FACTS = """uname -r
@@ -206,13 +239,16 @@ class ClusterEmulation(Emulation):
         options = list(cluster.spec.ssh_options)
         datapath = "kernel" if self.kernel_datapath else "user"
         servers = [cluster.server(m) for m in cluster.placement.machines]
+        link = cluster_nodes.LINKS[cluster.tunnel]
+        if cluster.tunnel == "ssh":
+            link = partial(link, ssh_options=options, record=self._record_tunnel)
         self.net = _Cluster(
             topo=National3GTopo(plan=plan), servers=servers, user="root",
             serverIP={LOCAL: cluster.local_address, **{a: a for a in cluster.addresses.values()}},
             placement=partial(PlanPlacer, server_of=server_of), ssh_options=options,
             switch=partial(cluster_nodes.ClusterSwitch, datapath=datapath, ssh_options=options),
             host=partial(cluster_nodes.ClusterHost, ssh_options=options),
-            link=cluster_nodes.LINKS[cluster.tunnel], controller=None, build=False,
+            link=link, controller=None, build=False,
             autoSetMacs=False, waitConnected=False, inNamespace=False)
         self.net.addController(f"{plan.prefix}c", controller=HermitController,
                                ip=cluster.local_address, port=self.controller_port)
@@ -235,28 +271,47 @@ class ClusterEmulation(Emulation):
                     ends[self.machine_of(name)].append(f"{nodes[name]}-eth{port}")
         return ends
 
+    def _record_tunnel(self, server: str, *, interfaces=(), pid=None, what="") -> None:
+        """An SSH tunnel's tap devices (before they exist) and its ssh process (here)."""
+        if server == LOCAL:
+            self.manifest.add_interfaces(interfaces)
+            if pid is not None:
+                self.manifest.add_process(pid, what)
+            return
+        machine = {a: m for m, a in self.cluster.addresses.items()}[server]
+        self.manifest.add_machine_objects(machine, self.cluster.ssh(machine),
+                                          interfaces=interfaces)
+
     def _record_shells(self) -> None:
-        remote: dict[str, list[int]] = {}
+        """The node shells by PID and start time, and the hosts' network namespaces, on each
+        machine (manifest.cleanup finds what runs in a host through its namespace)."""
+        remote: dict[str, list] = {}
+        hosts = set(self.net.hosts)
         for node in (*self.net.hosts, *self.net.switches):
             if node.shell is None or not node.pid:
                 continue
             if node.isRemote:
                 self.manifest.add_process(node.shell.pid, f"ssh for the shell of {node.name}")
-                remote.setdefault(node.server, []).append(node.pid)
+                remote.setdefault(node.server, []).append((node.pid, node.name, node in hosts))
             else:
                 self.manifest.add_process(node.pid, f"shell of {node.name}")
+        self.manifest.add_namespaces((h.name, h.pid) for h in self.net.hosts
+                                     if h.shell is not None and h.pid and not h.isRemote)
         by_address = {a: m for m, a in self.cluster.addresses.items()}
-        for address, pids in remote.items():
+        for address, shells in remote.items():
             machine = by_address[address]
-            script = "".join(f"echo {p} $(sed 's/.*) //' /proc/{p}/stat | cut -d' ' -f20)\n"
-                             for p in pids)
+            script = "".join(f"echo {p} $(sed 's/.*) //' /proc/{p}/stat | cut -d' ' -f20) "
+                             f"$(readlink /proc/{p}/ns/net)\n" for p, _, _ in shells)
             done = subprocess.run([*self.cluster.ssh(machine), "sh", "-s"], input=script,
                                   capture_output=True, text=True, timeout=60)
-            processes = [{"pid": int(pid), "start": int(start), "what": "node shell"}
-                         for pid, start in (line.split() for line in done.stdout.splitlines()
-                                            if len(line.split()) == 2)]
+            found = {int(w[0]): w for w in (line.split() for line in done.stdout.splitlines())
+                     if len(w) == 3}
+            processes = [{"pid": pid, "start": int(found[pid][1]), "what": "node shell"}
+                         for pid, _, _ in shells if pid in found]
+            namespaces = [{"inode": found[pid][2], "node": name}
+                          for pid, name, is_host in shells if is_host and pid in found]
             self.manifest.add_machine_objects(machine, self.cluster.ssh(machine),
-                                              processes=processes)
+                                              processes=processes, namespaces=namespaces)
 
     # Hosts are prepared as on one machine (a script through each host's shell); the switch
     # ends in the root namespace of their own machine, one machine at a time.

@@ -14,6 +14,8 @@ The rule follows the network's shape, so that only backhaul links cross between 
   the first machine unless the cluster file says `global: MACHINE`.
 
 A cluster file may also pin cells: `cells: {CELL: MACHINE}`; pinned cells are left out of the bins.
+It may also ask for one tunnel kind (`tunnel: gretap | vxlan | ssh`) instead of the first one
+that every machine offers.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from mininet.examples.cluster import SwitchBinPlacer
 from hermitnet.errors import HermitError
 
 _FIRST_MACHINE_SWITCHES = ("core", "rnc", "intranet", "fixed", "border")
+TUNNEL_KINDS = ("gretap", "vxlan", "ssh")      # in the order they are preferred
 _GLOBAL_SWITCHES = ("global", "foreign")
 _MACHINE_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
@@ -40,6 +43,7 @@ class ClusterSpec:
     global_on: str | None = None
     cells: dict[str, str] = field(default_factory=dict)
     ssh_options: tuple[str, ...] = ()     # added to every ssh command (e.g. -o IdentityFile=...)
+    tunnel: str | None = None             # gretap | vxlan | ssh; None: the first that works
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,8 @@ def parse_cluster(text: str) -> ClusterSpec:
     """`--cluster` value: machine names separated by commas, or the path of a cluster file.
 
     A cluster file is YAML: `machines: [lab1, lab2]`, optional `global: lab2`, optional
-    `cells: {pyongyang-2: lab2}`, optional `ssh_options: [-o, IdentityFile=/root/.ssh/lab]`.
+    `cells: {pyongyang-2: lab2}`, optional `ssh_options: [-o, IdentityFile=/root/.ssh/lab]`,
+    optional `tunnel: ssh` (gretap, vxlan or ssh).
     Machine names are host names or IPv4 addresses.
     """
     path = Path(text)
@@ -88,10 +93,14 @@ def _load_cluster_file(path: Path) -> ClusterSpec:
         raise HermitError(f"not valid YAML: {error}", source=source) from None
     if not isinstance(data, dict) or "machines" not in data:
         raise HermitError("expected a mapping with a `machines` list", source=source)
-    unknown = sorted(set(data) - {"machines", "global", "cells", "ssh_options"})
+    unknown = sorted(set(data) - {"machines", "global", "cells", "ssh_options", "tunnel"})
     if unknown:
         raise HermitError(f"unknown key(s) {', '.join(unknown)}; expected machines, global, "
-                          "cells, ssh_options", source=source)
+                          "cells, ssh_options, tunnel", source=source)
+    tunnel = data.get("tunnel")
+    if tunnel is not None and tunnel not in TUNNEL_KINDS:
+        raise HermitError(f"{tunnel!r} is not a tunnel kind; expected {', '.join(TUNNEL_KINDS)}",
+                          source=source, field="tunnel")
     ssh_options = data.get("ssh_options") or []
     if not isinstance(ssh_options, list) or not all(isinstance(o, str) for o in ssh_options):
         raise HermitError("expected a list of ssh arguments", source=source, field="ssh_options")
@@ -108,7 +117,7 @@ def _load_cluster_file(path: Path) -> ClusterSpec:
             raise HermitError(f"{machine!r} is not one of the machines "
                               f"({', '.join(spec.machines)})", source=source, field=name)
     return ClusterSpec(spec.machines, data.get("global"), {str(c): m for c, m in cells.items()},
-                       tuple(ssh_options))
+                       tuple(ssh_options), tunnel)
 
 
 def _spec(machines: list[str], source: str | None) -> ClusterSpec:

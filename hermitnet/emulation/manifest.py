@@ -3,15 +3,22 @@
 A manifest is a JSON file in the state directory (/run/hermitnet by default; gone at reboot like
 the objects it names). `cleanup()` removes exactly what a manifest names, never anything else:
 processes (checked by PID *and* start time, so a recycled PID is never killed), the netfilter
-tables loaded inside a host (a censor's) while its shell holds the namespace, any other process
-inside the network namespace of a recorded process that is still alive (one started in a host in
-the instant before it could be recorded), OVS bridges and root-namespace interfaces. It is safe to
+tables loaded inside a host (a censor's) while its shell holds the namespace, every process inside
+a network namespace of the run's hosts, OVS bridges and root-namespace interfaces. It is safe to
 run twice.
+
+Each host's network namespace is recorded when the host is built, by its inode
+(/proc/PID/ns/net) and the host's node name: what runs in a host is found through that even when
+the host's shell is gone (a run killed with SIGKILL takes its host shells with it, while servers
+started in the hosts live on in their namespaces). A process counts as in a recorded namespace
+only while that namespace still holds the host's own interface (`NODE-eth...`, read from
+/proc/PID/net/dev), so a namespace of someone else that reused a freed inode is never touched.
 
 A run spread over several machines also records, per other machine, how to reach it (the ssh
 command) and what it made there: bridges, root-namespace interfaces (tunnel ends included) and
-the PIDs, with start times, of its node shells there. `cleanup()` removes those over SSH with one
-shell script per machine (`remote_cleanup_script`) that applies the same rules on that machine.
+the PIDs, with start times, of its node shells there, and its hosts' network namespaces.
+`cleanup()` removes those over SSH with one shell script per machine (`remote_cleanup_script`)
+that applies the same rules on that machine.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import signal
 import subprocess
 import threading
@@ -54,9 +62,11 @@ class Manifest:
     interfaces: list[str] = field(default_factory=list)
     processes: list[dict] = field(default_factory=list)   # {pid, start, what}
     tables: list[dict] = field(default_factory=list)      # {pid, start, family, table, what}
+    namespaces: list[dict] = field(default_factory=list)  # {inode: "net:[...]", node}: hosts'
     controller_api: str | None = None                      # http://127.0.0.1:PORT
     api_token_path: str | None = None                      # when the API needs a token
-    # other machines of a cluster run: {machine: {ssh: [argv], bridges, interfaces, processes}}
+    # other machines of a cluster run: {machine: {ssh: [argv], bridges, interfaces, processes,
+    # namespaces}}
     machines: dict[str, dict] = field(default_factory=dict)
 
     @property
@@ -92,14 +102,25 @@ class Manifest:
         self.processes.append({"pid": pid, "start": process_start_time(pid), "what": what})
         self.save()
 
+    def add_namespaces(self, hosts) -> None:
+        """The network namespaces of hosts on this machine: `hosts` is (node name, shell PID)."""
+        root = _netns(os.getpid())
+        for node, pid in hosts:
+            inode = _netns(pid)
+            if inode is not None and inode != root:
+                self.namespaces.append({"inode": inode, "node": node})
+        self.save()
+
     def add_machine_objects(self, machine: str, ssh: list[str], *, bridges=(), interfaces=(),
-                            processes=()) -> None:
-        """Record objects made on another machine (processes: {pid, start, what} there)."""
+                            processes=(), namespaces=()) -> None:
+        """Record objects made on another machine (processes: {pid, start, what} there;
+        namespaces: {inode, node} of its hosts there)."""
         entry = self.machines.setdefault(machine, {"ssh": list(ssh), "bridges": [],
                                                    "interfaces": [], "processes": []})
         entry["bridges"].extend(b for b in bridges if b not in entry["bridges"])
         entry["interfaces"].extend(i for i in interfaces if i not in entry["interfaces"])
         entry["processes"].extend(processes)
+        entry.setdefault("namespaces", []).extend(namespaces)
         self.save()
 
     def add_table(self, holder_pid: int, family: str, table: str, what: str) -> None:
@@ -137,6 +158,7 @@ def cleanup(manifest: Manifest) -> list[str]:
     live = [p for p in manifest.processes
             if p["start"] is not None and process_start_time(p["pid"]) == p["start"]]
     live += _strays(live)
+    live += _in_namespaces(manifest.namespaces, {p["pid"] for p in live})
     _terminate(live)
     removed += [f"process {proc['pid']} ({proc['what']})" for proc in live]
     existing = set(_ovs_bridges())
@@ -158,9 +180,10 @@ def remote_cleanup_script(entry: dict, *, strays_only: bool = False) -> str:
     """A POSIX shell script that removes, on its own machine, what `entry` names.
 
     Processes only when their start time still matches, together with every process in their
-    (non-root) network namespaces; then bridges and interfaces. Prints one line per removal.
-    `strays_only`: only the other processes in the recorded processes' namespaces (what runs in
-    a host goes before the host does)."""
+    (non-root) network namespaces and in the recorded host namespaces (while a namespace still
+    holds its host's interface, as in `cleanup`); then bridges and interfaces. Prints one line
+    per removal. `strays_only`: only the other processes in those namespaces (what runs in a
+    host goes before the host does)."""
     lines = ["root_ns=$(readlink /proc/$$/ns/net)", "spaces=''"]   # this shell: the root
     for proc in entry.get("processes", []):
         pid, start = int(proc["pid"]), int(proc["start"])
@@ -172,13 +195,22 @@ def remote_cleanup_script(entry: dict, *, strays_only: bool = False) -> str:
             *([] if strays_only else [f"  kill -9 {pid} && echo 'process {pid}'"]),
             "fi",
         ]
+    hosts = [f"    {shlex.quote(n['inode'])}) node={shlex.quote(n['node'])};;"
+             for n in entry.get("namespaces", [])]
     lines += [
         "for p in /proc/[0-9]*; do",
         "  ns=$(readlink $p/ns/net 2>/dev/null) || continue",
+        "  [ \"$ns\" = \"$root_ns\" ] && continue",
         f"  case ' {' '.join(str(int(p['pid'])) for p in entry.get('processes', []))} ' in "
         "*\" ${p#/proc/} \"*) continue;; esac",
-        "  case \" $spaces \" in *\" $ns \"*) kill -9 ${p#/proc/} "
-        "2>/dev/null && echo \"process ${p#/proc/} (in a host's namespace)\";; esac",
+        "  node=''",
+        *(["  case \"$ns\" in", *hosts, "  esac"] if hosts else []),
+        "  case \" $spaces \" in *\" $ns \"*) node=.;; esac",
+        "  [ -n \"$node\" ] || continue",
+        "  if [ \"$node\" = . ] || grep -q \"^ *$node-eth[0-9]*:\" $p/net/dev 2>/dev/null; then",
+        "    kill -9 ${p#/proc/} 2>/dev/null && "
+        "echo \"process ${p#/proc/} (in a host's namespace)\"",
+        "  fi",
         "done",
     ]
     if strays_only:
@@ -212,6 +244,33 @@ def stop_strays(pids: list[int]) -> list[str]:
     strays = _strays([{"pid": pid, "start": process_start_time(pid)} for pid in pids])
     _terminate(strays)
     return [f"process {p['pid']} ({p['what']})" for p in strays]
+
+
+def _in_namespaces(namespaces: list[dict], known: set[int]) -> list[dict]:
+    """Processes, other than `known`, in the recorded host namespaces ({inode, node}) that
+    still hold their host's interface. The root namespace is never searched."""
+    nodes = {n["inode"]: n["node"] for n in namespaces}
+    nodes.pop(_netns(os.getpid()), None)
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in known:
+            continue
+        pid = int(entry)
+        node = nodes.get(_netns(pid))
+        if node is not None and node in _host_interfaces(pid):
+            found.append({"pid": pid, "start": process_start_time(pid),
+                          "what": f"process in the namespace of host {node}"})
+    return found
+
+
+def _host_interfaces(pid: int) -> set[str]:
+    """Node names of the `NODE-ethN` interfaces in the network namespace of `pid`."""
+    try:
+        lines = Path(f"/proc/{pid}/net/dev").read_text().splitlines()[2:]
+    except OSError:
+        return set()
+    names = (line.split(":", 1)[0].strip() for line in lines)
+    return {name.rsplit("-eth", 1)[0] for name in names if "-eth" in name}
 
 
 def _strays(procs: list[dict]) -> list[dict]:

@@ -131,6 +131,8 @@ class Emulation:
             for node in (*self.net.hosts, *self.net.switches):
                 if node.shell is not None and node.pid:
                     self.manifest.add_process(node.pid, f"shell of {node.name}")
+            self.manifest.add_namespaces((h.name, h.pid) for h in self.net.hosts
+                                         if h.shell is not None and h.pid)
         self.net.start()
         self._prepare_interfaces()
 

@@ -193,7 +193,7 @@ def _sshd_config(folder: Path) -> str:
         "UsePAM no",
         "UseDNS no",
         "StrictModes no",
-        "PermitTunnel no",
+        "PermitTunnel yes",             # the SSH-tunnel fallback (ssh -w) needs it
         "AllowTcpForwarding no",
         "X11Forwarding no",
         "MaxSessions 200",

@@ -10,7 +10,10 @@ leave nothing on either machine.
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -18,7 +21,7 @@ import yaml
 from hermitnet import runner, scenario
 from hermitnet.cluster import nodes
 from hermitnet.cluster.placement import parse_cluster
-from tests.integration.conftest import REPO, leftovers
+from tests.integration.conftest import REPO, leftovers, netns_inode
 from tests.integration.second_machine import REMOTE_IP, SecondMachine
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -46,10 +49,17 @@ def _matrix(results) -> dict:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, second_machine):
+def single(tmp_path_factory):
+    """The baseline on this machine alone."""
+    loaded = scenario.load(REPO / "scenarios" / "baseline.yaml")
+    _, results = runner.run(loaded, tmp_path_factory.mktemp("single"), progress=lambda m: None)
+    return results
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, second_machine, single):
     """The baseline on this machine alone, then split over the two."""
     loaded = scenario.load(REPO / "scenarios" / "baseline.yaml")
-    _, single = runner.run(loaded, tmp_path_factory.mktemp("single"), progress=lambda m: None)
     cluster_file = tmp_path_factory.mktemp("cluster") / "cluster.yaml"
     cluster_file.write_text(yaml.safe_dump({"machines": ["first", REMOTE_IP],
                                             "ssh_options": second_machine.ssh_options()}))
@@ -80,8 +90,6 @@ def test_tunnel_kind_follows_the_kernel(second_machine):
 
 
 def _makes(kind: str) -> bool:
-    import subprocess
-
     return subprocess.run(nodes.probe_argv(kind, "hnctprobe"), capture_output=True).returncode == 0
 
 
@@ -140,19 +148,43 @@ def test_nothing_is_left_on_either_machine(runs, second_machine):
 
 
 def _cmdline(pid: int) -> str:
-    from pathlib import Path
-
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
     except OSError:
         return ""
 
 
+def _host_namespaces(run_id: str, second_machine) -> dict[str, set[str]]:
+    """The network namespaces of the run's host shells (`bash ... mininet:NODE`) now, by
+    machine, as seen through /proc: found here, not from the run's manifest."""
+    import os
+
+    roots = {netns_inode(os.getpid()), netns_inode(second_machine.holder.pid)}
+    found: dict[str, set[str]] = {"first": set(), "second": set()}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and f"mininet:{run_id}" in _cmdline(int(entry)):
+            inode = netns_inode(int(entry))
+            if inode not in roots and inode is not None:
+                there = second_machine.holder.pid in _ancestors(int(entry))   # under its sshd
+                found["second" if there else "first"].add(inode)
+    return found
+
+
+def _ancestors(pid: int) -> list[int]:
+    chain = []
+    while pid > 1:
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            break
+        chain.append(pid)
+    return chain
+
+
 def test_a_killed_cluster_run_is_cleaned_on_every_machine(tmp_path, second_machine):
     """SIGKILL leaves objects on both machines; `hermitnet clean` here removes all of them."""
     import os
     import signal
-    import subprocess
     import sys
     import time
 
@@ -174,6 +206,8 @@ def test_a_killed_cluster_run_is_cleaned_on_every_machine(tmp_path, second_machi
                 break
             seen.append(line)
             if "network up (t = 0)" in line:
+                spaces = _host_namespaces(json.loads((out / "results.json").read_text())["run_id"],
+                                          second_machine)
                 process.kill()
                 break
         process.wait(timeout=60)
@@ -183,16 +217,86 @@ def test_a_killed_cluster_run_is_cleaned_on_every_machine(tmp_path, second_machi
             process.wait()
     assert process.returncode == -signal.SIGKILL, "".join(seen)
     run_id = json.loads((out / "results.json").read_text())["run_id"]
+    assert len(spaces["first"]) > 10 and spaces["second"], spaces   # hosts on both machines
     remote_bridges = second_machine.ssh(["ovs-vsctl", "--timeout=5", "list-br"]).stdout.split()
     assert any(b.startswith(run_id) for b in remote_bridges), "the kill left nothing there?"
     done = subprocess.run([sys.executable, "-m", "hermitnet.cli", "clean"], capture_output=True,
                           text=True, cwd=REPO, env=env, timeout=180)
     assert done.returncode == 0, done.stderr
     assert f"on {REMOTE_IP}" in done.stdout
-    assert leftovers(run_id) == []
+    # Both machines share this kernel, so this machine's /proc sees the second one's processes
+    # too: nothing in any host namespace of the run on either machine, and nothing naming the
+    # run's results folder (site servers, iperf3 servers, curl, the controller).
+    assert leftovers(run_id, out, spaces["first"] | spaces["second"]) == []
     inside = second_machine.ssh(["sh", "-c", "ovs-vsctl --timeout=5 list-br; ip -o link"]).stdout
     assert run_id not in inside
     daemons = second_machine.daemons()
     time.sleep(1)        # the node shells there end once their ssh sessions are gone
+    others = [_cmdline(pid) for pid in second_machine.processes() if pid not in daemons]
+    assert [c for c in others if c] == []
+
+
+def _link_names(second_machine) -> set[str]:
+    inside = second_machine.ssh(["ip", "-o", "link"]).stdout
+    return {line.split(":")[1].strip().split("@")[0] for line in inside.splitlines()
+            if ": " in line}
+
+
+def _taps() -> set[str]:
+    return {path.name for path in Path("/sys/class/net").iterdir()
+            if re.fullmatch(r"tap\d+", path.name)}
+
+
+@pytest.fixture(scope="module")
+def ssh_run(tmp_path_factory, second_machine):
+    """The baseline split over the two with the SSH-tunnel fallback asked for."""
+    taps_before = _taps()
+    inside_before = _link_names(second_machine)
+    cluster_file = tmp_path_factory.mktemp("cluster-ssh") / "cluster.yaml"
+    cluster_file.write_text(yaml.safe_dump({"machines": ["first", REMOTE_IP], "tunnel": "ssh",
+                                            "ssh_options": second_machine.ssh_options()}))
+    said: list[str] = []
+    tunnels: list[dict] = []
+    out = tmp_path_factory.mktemp("split-ssh")
+    _, results = runner.run(scenario.load(REPO / "scenarios" / "baseline.yaml"), out,
+                            progress=said.append, cluster=parse_cluster(str(cluster_file)),
+                            after=lambda live: tunnels.append(live.emu.tunnel_counters()))
+    return {"results": results, "said": said, "tunnels": tunnels[0], "out": out,
+            "taps_before": taps_before, "inside_before": inside_before}
+
+
+def test_the_ssh_tunnel_is_used_when_asked_for_and_said(ssh_run):
+    results = ssh_run["results"]
+    assert results["status"] == "ok", results["error"]
+    cluster = results["environment"]["cluster"]
+    assert cluster["tunnel"] == "ssh"
+    assert cluster["tunnel_choice"] == "asked for by the cluster file"
+    assert all("ssh" in machine["tunnels"] for machine in cluster["machines"])
+    assert "links between machines: ssh tunnels (asked for by the cluster file)" in ssh_run["said"]
+
+
+def test_the_ssh_tunnel_gives_the_same_reachability_and_zero_leakage(ssh_run, single):
+    results = ssh_run["results"]
+    assert results["status"] == "ok", results["error"]
+    assert _matrix(results) == _matrix(single)
+    assert results["leakage"]["by_tier"] == single["leakage"]["by_tier"]
+    assert all(v == 0 for v in results["leakage"]["by_tier"].values())
+    assert results["leakage"]["probes_escaped"] == 0
+    assert results["leakage"]["arrived"]["news"]["citizen-2"]["bytes"] > 0
+    assert len(ssh_run["tunnels"]) == 2
+    for end, counters in ssh_run["tunnels"].items():    # the tap ends of the ssh tunnel
+        assert counters["tx_packets"] > 100 and counters["rx_packets"] > 100, (end, counters)
+
+
+def test_the_ssh_tunnel_leaves_nothing_on_either_machine(ssh_run, second_machine):
+    results = ssh_run["results"]
+    assert leftovers(results["run_id"], ssh_run["out"]) == []
+    assert _taps() == ssh_run["taps_before"]
+    assert _link_names(second_machine) == ssh_run["inside_before"]
+    tunnels = [line for line in subprocess.run(["ps", "-eo", "pid,args"], capture_output=True,
+                                               text=True).stdout.splitlines()
+               if "Tunnel=ethernet" in line and REMOTE_IP in line]
+    assert tunnels == []
+    daemons = second_machine.daemons()
     others = [_cmdline(pid) for pid in second_machine.processes() if pid not in daemons]
     assert [c for c in others if c] == []

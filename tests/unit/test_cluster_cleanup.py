@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -103,12 +104,78 @@ def test_commands_for_another_machine_go_over_ssh_quoted():
     assert argv[-1] == "sh -c 'echo one two'"
 
 
-def test_tunnel_kind_prefers_gretap_then_vxlan():
+def test_tunnel_kind_prefers_gretap_then_vxlan_then_ssh():
     assert nodes.tunnel_kind(lambda kind: []) == "gretap"
     assert nodes.tunnel_kind(lambda kind: ["b"] if kind == "gretap" else []) == "vxlan"
-    with pytest.raises(HermitError, match="gretap is missing on b, vxlan on b"):
+    assert nodes.tunnel_kind(lambda kind: [] if kind == "ssh" else ["b"]) == "ssh"
+    with pytest.raises(HermitError, match="gretap is missing on b; vxlan is missing on b; "
+                                          "ssh is missing on b"):
         nodes.tunnel_kind(lambda kind: ["b"])
 
 
-def test_the_tunnel_mtu_leaves_room_for_vxlan():
-    assert nodes.TUNNEL_MTU + 14 + 8 + 8 + 20 <= 1500
+def test_a_tunnel_kind_asked_for_is_used_or_refused():
+    asked = []
+
+    def can_make(kind):
+        asked.append(kind)
+        return [] if kind in ("gretap", "ssh") else ["b"]
+
+    assert nodes.tunnel_kind(can_make, "ssh") == "ssh"
+    assert asked == ["ssh"]                      # the others are not even probed
+    with pytest.raises(HermitError, match="asks for vxlan tunnels, which b cannot make"):
+        nodes.tunnel_kind(can_make, "vxlan")
+
+
+def test_the_ssh_probe_opens_an_ethernet_tunnel_to_the_same_machine():
+    argv = nodes.ssh_probe_argv(["ssh", "-q", "-o", "IdentityFile=/k", "root@100.64.250.2"])
+    assert argv[-2:] == ["root@100.64.250.2", "echo @"]
+    assert "Tunnel=ethernet" in argv and "ExitOnForwardFailure=yes" in argv
+    assert argv[argv.index("-w") + 1] == "any:any"
+    assert "IdentityFile=/k" in argv
+
+
+def _in_own_namespace(interface: str) -> subprocess.Popen:
+    """A sleeper in a network namespace of its own (a user namespace makes it without root),
+    holding a veth interface named `interface`."""
+    process = subprocess.Popen(["unshare", "-rn", "sh", "-c",
+                                f"ip link add {interface} type veth peer name peer && "
+                                "exec sleep 60"])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        net = manifest_module._netns(process.pid)
+        if process.poll() is not None:
+            pytest.skip("unshare -rn cannot make a network namespace here")
+        if (net != manifest_module._netns(os.getpid())
+                and interface.rsplit("-eth", 1)[0] in manifest_module._host_interfaces(
+                    process.pid)):
+            return process
+        time.sleep(0.05)
+    process.kill()
+    pytest.skip("the namespace did not come up")
+
+
+def _namespace_of(process, node) -> dict:
+    return {"inode": manifest_module._netns(process.pid), "node": node}
+
+
+@pytest.mark.parametrize("where", ["here", "by the script"])
+def test_processes_in_a_recorded_host_namespace_go_without_its_shell(state_dir, where):
+    """A killed run's servers outlive their host's shell: found by the namespace alone."""
+    server = _in_own_namespace("hnzzh7-eth0")
+    other = _in_own_namespace("hnyyh7-eth0")      # as a freed inode reused by someone else
+    try:
+        manifest = manifest_module.Manifest.create("hnzz", "/nonexistent")
+        recorded = [_namespace_of(server, "hnzzh7"), _namespace_of(other, "hnzzh9")]
+        if where == "here":
+            manifest.namespaces.extend(recorded)
+            manifest.save()
+        else:
+            manifest.add_machine_objects("lab2", [], namespaces=recorded)
+        removed = manifest_module.cleanup(manifest_module.Manifest.load(manifest.path))
+        assert _gone(server)
+        assert any(f"process {server.pid}" in line for line in removed), removed
+        assert other.poll() is None       # its namespace does not hold hnzzh9's interface
+    finally:
+        for process in (server, other):
+            process.kill()
+            process.wait()

@@ -119,3 +119,14 @@ def test_run_takes_a_cluster_and_refuses_a_bad_one(run_cli):
     code, _, err = run_cli("run", "baseline", "--cluster", "lab1,lab1")
     assert code == 2
     assert "--cluster: a machine is named twice" in err
+
+
+def test_the_cluster_file_may_ask_for_a_tunnel_kind(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("machines: [a, b]\ntunnel: ssh\n")
+    assert placement.parse_cluster(str(path)).tunnel == "ssh"
+    path.write_text("machines: [a, b]\n")
+    assert placement.parse_cluster(str(path)).tunnel is None
+    path.write_text("machines: [a, b]\ntunnel: ipip\n")
+    with pytest.raises(HermitError, match="'ipip' is not a tunnel kind; expected gretap, vxlan"):
+        placement.parse_cluster(str(path))
