@@ -160,7 +160,7 @@ class LiveRun:
                     self.on_timeline_step)))
         actions = LiveActions(self, live_radio, self.site_processes)
         for event in planned:
-            player.event(event, actions.apply)
+            player.event(event, actions.apply, actions.bracket)
         sweeps: list[list[dict]] = []
         for t_s in scenario.reachability_at_s:
             player.job(t_s, f"reachability at {t_s:g} s",

@@ -3,7 +3,8 @@ event's record in results.json.
 
   policy  block, unblock, move_subscriber, set_tier_zones: the controller's REST API, as
           `hermitnet policy` sends them; returns once every switch confirmed (barrier); the
-          leakage observers are read just before and just after (requested_s, confirmed_s)
+          leakage observers are read just before and just after each group of policy events
+          planned for the same time (`bracket`; each event records requested_s, confirmed_s)
   radio   jammer_on, jammer_off, phone_move: the radio model at the event's time, and every
           air link whose settings changed re-shaped (hermitnet.workload.timeline.LiveRadio)
   uplink  uplink_down, uplink_up, uplink_degrade: hermitnet.emulation.uplink's commands
@@ -76,19 +77,26 @@ class LiveActions:
         if dog is not None:
             (dog.expect_down if down else dog.expect_up)(component)
 
-    def _policy(self, event: Event) -> dict:
-        """The change through the REST API, with the leakage observers read just before the
-        request and just after every switch confirmed it (LiveRun.read_observers): what
-        arrived in between is judged under both policies (hermitnet.policy.timeline)."""
-        method, path, body = policy_request(event)
-        read = getattr(self.live, "read_observers", None)
+    @contextlib.contextmanager
+    def bracket(self, domain: str):
+        """Around policy events planned for the same time: the leakage observers read just
+        before the first request and just after the last confirmation (LiveRun.read_observers),
+        so what arrived in between is judged under every policy in force meanwhile
+        (hermitnet.policy.timeline). One reading pair for the group, not one per event: seven
+        blocks at once are not held up by fourteen readings."""
+        read = getattr(self.live, "read_observers", None) if domain == "policy" else None
         if read is not None:
             read()
+        yield
+        if read is not None:
+            read()
+
+    def _policy(self, event: Event) -> dict:
+        """The change through the REST API (inside `bracket`)."""
+        method, path, body = policy_request(event)
         requested_s = self.live.clock.now_s()
         answer = call(self.live.controller_api, method, path, body, self._token())
         confirmed_s = self.live.clock.now_s()
-        if read is not None:
-            read()
         enforced = answer.get("enforced") or {}
         if not enforced.get("all_confirmed"):
             missing = sorted(set(enforced.get("switches_changed", ()))

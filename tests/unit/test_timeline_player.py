@@ -28,7 +28,7 @@ def test_events_play_in_order_at_their_time_and_jobs_run_concurrently():
     for name, at_s in (("one", 0.05), ("two", 0.1)):
         player.job(at_s, name, lambda name=name: (started.setdefault(name, clock.now_s()),
                                                   both_running.wait()))
-    player.events.sort(key=lambda pair: pair[0].at_s)      # events() hands them sorted
+    player.events.sort(key=lambda item: item[0].at_s)      # events() hands them sorted
     player.start()
     player.wait(0.3)
     assert [site for site, _ in applied] == ["a", "b"]
@@ -49,6 +49,28 @@ def test_an_event_that_takes_longer_than_a_step_is_recorded_late():
     (record,) = player.records
     assert record["late"] and record["late_s"] >= 0.1
     assert "LATE" in lines[0] and "more than one step" in lines[0]
+
+
+def test_events_planned_for_the_same_time_share_one_bracket():
+    """Seven blocks at once: the observers are read once before and once after the group
+    (LiveActions.bracket), not around each of them; a later event gets a bracket of its own."""
+    from hermitnet.timeline.actions import LiveActions
+
+    clock = Clock()
+    trace = []
+    live = SimpleNamespace(clock=clock, read_observers=lambda: trace.append("read"))
+    actions = LiveActions(live)
+    player = Player(clock, step_s=1.0, time_scale=1, progress=lambda line: None)
+    for at_s, site in [*((0.05, f"s{i}") for i in range(7)), (0.1, "late")]:
+        player.event(Event(at_s, "block", site),
+                     lambda e: trace.append(e.target) or {}, actions.bracket)
+    player.event(Event(0.05, "site_down", "news"),
+                 lambda e: trace.append("site") or {}, actions.bracket)
+    player.start()
+    player.wait(0.2)
+    policy = [t for t in trace if t != "site"]
+    assert policy == ["read", *(f"s{i}" for i in range(7)), "read", "read", "late", "read"]
+    assert trace.count("site") == 1 and len(player.records) == 9
 
 
 def test_a_failing_event_stops_the_run_naming_it():
