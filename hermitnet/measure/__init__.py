@@ -1,0 +1,1 @@
+"""Measurement analysis: pure functions from recorded observations to verdicts."""
