@@ -27,8 +27,12 @@ from hermitnet.schema_check import validate
 DEFAULT_SEED = 1
 """The seed of a scenario that gives none: the run, the radio model, map and sweep all use it."""
 
-# Logical switch names of the plan; hosts may not take them (nor names starting "nb-").
-RESERVED_NAMES = frozenset({"core", "rnc", "intranet", "fixed", "border", "global"})
+# Logical names of the plan's switches and service hosts (resolvers, control vantages);
+# subscribers and sites may not take them (nor names starting "nb-").
+SERVICE_NAMES = frozenset({"dns-national", "dns-walled", "dns-foreign", "dns-operator",
+                           "control-national", "control-global"})
+RESERVED_NAMES = frozenset({"core", "rnc", "intranet", "fixed", "border", "global",
+                            "foreign"}) | SERVICE_NAMES
 
 DEFAULT_LINKS = {
     "mobile_link": {"bw_mbps": 2.0, "delay_ms": 40.0, "jitter_ms": 0.0, "loss_pct": 0.0},
@@ -69,6 +73,9 @@ class Tier:
     zones: tuple[str, ...]
     description: str = ""
     rate_mbps: float | None = None
+    # Does the national resolver this tier is handed answer names outside the national
+    # zones (forwarded to the foreign resolver)? Default: the tier reaches the global zone.
+    resolves_foreign_names: bool = False
 
 
 @dataclass(frozen=True)
@@ -363,7 +370,8 @@ def from_dict(data, *, source: str = "<scenario>") -> Scenario:
     uplinks = _uplinks(data, defaults["uplink"], source)
 
     tiers = {
-        name: Tier(name, tuple(t["zones"]), t.get("description", ""), t.get("rate_mbps"))
+        name: Tier(name, tuple(t["zones"]), t.get("description", ""), t.get("rate_mbps"),
+                    t.get("resolves_foreign_names", "global" in t["zones"]))
         for name, t in data["tiers"].items()
     }
     cells = tuple(
@@ -478,10 +486,12 @@ def _check_references(scenario: Scenario) -> None:
     _unique([s.name for s in scenario.sites], "sites", fail)
     for i, sub in enumerate(scenario.subscribers):
         if sub.name in RESERVED_NAMES or sub.name.startswith("nb-"):
-            fail(f"{paths[i]}.name", f"{sub.name!r} is reserved for a switch; choose another")
+            fail(f"{paths[i]}.name", f"{sub.name!r} is reserved for a switch or a service "
+                 "host; choose another")
     for i, site in enumerate(scenario.sites):
         if site.name in RESERVED_NAMES or site.name.startswith("nb-"):
-            fail(f"sites[{i}].name", f"{site.name!r} is reserved for a switch; choose another")
+            fail(f"sites[{i}].name", f"{site.name!r} is reserved for a switch or a service "
+                 "host; choose another")
     hostnames: dict[str, str] = {}
     for i, site in enumerate(scenario.sites):
         if site.hostname in hostnames:

@@ -424,3 +424,13 @@ def test_a_field_no_file_of_the_chain_gives_is_an_error(tmp_path):
     with pytest.raises(HermitError) as caught:
         scenario.load(child)
     assert caught.value.field == "radio" and "required" in str(caught.value)
+
+
+def test_resolves_foreign_names_defaults_to_reaching_the_global_zone(scenario_dict):
+    data = scenario_dict()
+    loaded = scenario.from_dict(data, source="s.yaml")
+    for tier in loaded.tiers.values():
+        assert tier.resolves_foreign_names == ("global" in tier.zones)
+    name = next(iter(data["tiers"]))
+    data["tiers"][name]["resolves_foreign_names"] = True
+    assert scenario.from_dict(data, source="s.yaml").tiers[name].resolves_foreign_names
