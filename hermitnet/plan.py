@@ -38,6 +38,22 @@ _MAX_PER_BLOCK = 240
 # The censor's own address on each path (in the zone it sits in) and its prefix length.
 CENSOR_ADDRESSES = {"foreign-cell": ("198.19.255.254", 15)}
 
+SUBSCRIBER_KINDS = ("mobile", "fixed", "foreign-handset")
+SERVICE_KINDS = ("resolver", "control")
+# The service hosts: (name, kind, switch, address, zone). The national resolvers and the
+# national control vantage sit on the intranet switch (10.53.0.0/16 and 10.99.0.0/16, inside
+# the intranet prefix but outside its sites' 10.1.0.0/16); the foreign resolver and the global
+# control vantage in the global zone; the foreign operator's resolver on its RAN (only when
+# there are foreign handsets).
+SERVICES = (
+    ("dns-national", "resolver", "intranet", "10.53.0.10", "intranet"),  # forwards foreign names
+    ("dns-walled", "resolver", "intranet", "10.53.0.11", "intranet"),    # national names only
+    ("control-national", "control", "intranet", "10.99.0.10", "intranet"),
+    ("dns-foreign", "resolver", "global", "198.18.53.10", "global"),
+    ("control-global", "control", "global", "198.18.99.10", "global"),
+    ("dns-operator", "resolver", "foreign", "198.19.53.10", "global"),
+)
+
 
 @dataclass(frozen=True)
 class SwitchPlan:
@@ -52,9 +68,9 @@ class SwitchPlan:
 class HostPlan:
     name: str          # logical (scenario) name
     node: str          # emulated host name (run-prefixed, short)
-    kind: str          # mobile | fixed | server
+    kind: str          # mobile | fixed | foreign-handset | server | resolver | control
     tier: str | None   # subscribers
-    zone: str | None   # sites
+    zone: str | None   # sites and service hosts
     ip: str
     prefix_len: int
     mac: str
@@ -111,6 +127,14 @@ class Plan:
         """Logical name -> emulated node name, for every switch, host and censor."""
         return {**{s.name: s.node for s in self.switches}, **{h.name: h.node for h in self.hosts},
                 **{c.name: c.node for c in self.censors}}
+
+    def subscribers(self) -> list[HostPlan]:
+        """Hosts of subscribers: national handsets, fixed lines and foreign handsets."""
+        return [h for h in self.hosts if h.kind in SUBSCRIBER_KINDS]
+
+    def services(self) -> list[HostPlan]:
+        """The resolvers and control vantages (SERVICES) this plan has."""
+        return [h for h in self.hosts if h.kind in SERVICE_KINDS]
 
     def hosts_on(self, switch: str) -> list[HostPlan]:
         return [h for h in self.hosts if h.switch == switch]
@@ -279,6 +303,12 @@ def build(scenario: Scenario, run_tag: int = 0, prefix: str = "hn") -> Plan:
         prefix_len = 15 if site.zone == "global" else 32
         builder.host(site.name, "server", switch, ip, prefix_len, zone=site.zone,
                      link_kind="server", spec=unshaped)
+
+    for name, kind, switch, ip, zone in SERVICES:
+        if switch in {sw.name for sw in builder.switches}:
+            prefix_len = 32 if zone == "intranet" else 15
+            builder.host(name, kind, switch, ip, prefix_len, zone=zone, link_kind="server",
+                         spec=unshaped)
 
     return Plan(run_tag, prefix, tuple(builder.switches), tuple(builder.hosts),
                 tuple(builder.links), tier_index, tuple(builder.censors), initial)

@@ -25,6 +25,8 @@ the decision (a queue, an air link's loss), the last poll interval of the contro
 
 from __future__ import annotations
 
+from hermitnet.plan import SERVICE_KINDS
+
 TOLERANCE = {"packets": 10, "fraction": 0.02}
 DROPPED = ("denied", "blocked", "spoofed")
 
@@ -37,6 +39,8 @@ def controller_class(host, state) -> str:
     """The class the national switches give a host's packets."""
     if host.kind == "server":
         return f"zone:{host.zone}"
+    if host.kind in SERVICE_KINDS:
+        return f"service:{host.name}"
     if host.switch == "foreign":
         return "zone:global"
     return state.membership[host.name]
@@ -96,8 +100,10 @@ def reconcile(results: dict, plan, state) -> dict:
             row(cls, "allow across the uplink", None, arrived_global.get(cls, 0), out,
                 (out, arrived_global.get(cls, 0)))
     if "inbound" in uplink:
-        decisions = (flows or {}).get("zone:global", {})
-        classified = (sum(decisions.get(d, {}).get("packets", 0) for d in ("classify", "spoofed"))
+        # the uplink classifies the global zone, and the foreign resolver on its own
+        classified = (sum((flows or {}).get(cls, {}).get(d, {}).get("packets", 0)
+                          for cls in ("zone:global", "service:dns-foreign")
+                          for d in ("classify", "spoofed"))
                       if flows is not None else None)
         inbound = sum(uplink["inbound"].values())
         row("zone:global", "classified at the uplink", classified, None, inbound,

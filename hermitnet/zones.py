@@ -26,6 +26,14 @@ The allowed relation, in both directions (`allowed(src, dst)`):
                                                                    crossed onto a foreign cell
     foreign handset       -> national host (across the uplink)     as any global-zone source
 
+Service hosts (hermitnet.plan.SERVICES) on the global side are global-zone hosts like its sites.
+The national ones are reached only as the policy lets them be (both directions):
+
+    subscriber of tier T <-> the national resolver T is handed (dns-national or dns-walled)
+    dns-national         <-> dns-foreign (its upstream, across the uplink)
+    control-national     <-> the national resolvers, and sites or addresses of the intranet
+                             and national zones (it measures them unfiltered)
+
 `path(src, dst)` names the crossing: "foreign-cell" between a foreign handset and the global
 zone (over its foreign cell), "uplink" for anything between the global zone and the national
 network, "internal" for crossings inside the national network.
@@ -36,7 +44,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from hermitnet.plan import SUBSCRIBER_POOL, ZONE_PREFIXES
+from hermitnet.plan import SERVICE_KINDS, SUBSCRIBER_POOL, ZONE_PREFIXES
 
 FOREIGN_HANDSETS = "198.19.0.0/16"
 PATHS = ("uplink", "internal", "foreign-cell", "spoofed-source", "tunnel", "ipv6")
@@ -53,7 +61,10 @@ class Endpoint:
 
     @property
     def sender_class(self) -> str:
-        """The class its traffic is booked under: a tier, or "zone:Z" for a site."""
+        """The class its traffic is booked under: a tier, "service:NAME" for a service host,
+        or "zone:Z" for a site."""
+        if self.kind == "service":
+            return f"service:{self.name}"
         return self.tier if self.tier is not None else f"zone:{self.zone}"
 
 
@@ -74,6 +85,8 @@ def endpoints(plan, state) -> dict[str, Endpoint]:
     for host in plan.hosts:
         if host.kind == "server":
             found[host.name] = Endpoint(host.name, "site", host.zone, None, host.ip)
+        elif host.kind in SERVICE_KINDS:
+            found[host.name] = Endpoint(host.name, "service", host.zone, None, host.ip)
         elif host.switch == "foreign":
             found[host.name] = Endpoint(host.name, "foreign-handset", "global",
                                         state.membership[host.name], host.ip)
@@ -91,6 +104,9 @@ def unlisted(ip: str) -> Endpoint:
 
 def allowed(src: Endpoint, dst: Endpoint, state) -> bool:
     """May traffic from `src` arrive at `dst` under the tier policy (see the module doc)?"""
+    national = {e.name: e for e in (src, dst) if e.kind == "service" and e.zone != "global"}
+    if national:
+        return _service_allowed(src, dst, national, state)
     if src.kind == "foreign-handset" and dst.zone == "global":
         return dst.kind == "foreign-handset" or "global" in state.tier_zones[src.tier]
     if src.zone == dst.zone and src.zone != "subscriber":
@@ -103,6 +119,22 @@ def allowed(src: Endpoint, dst: Endpoint, state) -> bool:
     if dst.zone == "subscriber":
         return dst.tier is not None and src.zone in state.tier_zones[dst.tier]
     return False
+
+
+NATIONAL_RESOLVERS = ("dns-national", "dns-walled")
+
+
+def _service_allowed(src: Endpoint, dst: Endpoint, national: dict, state) -> bool:
+    """Crossings with a national service host, in both directions (the module doc)."""
+    other = dst if src.name in national else src
+    if other.kind == "service" and other.zone != "global":
+        return set(national) in ({"control-national", r} for r in NATIONAL_RESOLVERS)
+    service = next(iter(national))
+    if service in NATIONAL_RESOLVERS:
+        if other.kind == "subscriber":
+            return state.resolver_for(other.tier) == service
+        return service == "dns-national" and other.name == "dns-foreign"
+    return other.kind in ("site", "unlisted") and other.zone in ("intranet", "national")
 
 
 def path(src: Endpoint, dst: Endpoint) -> str:

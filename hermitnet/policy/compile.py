@@ -31,13 +31,14 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from hermitnet.plan import ZONE_PREFIXES, Plan
+from hermitnet.plan import SUBSCRIBER_KINDS, ZONE_PREFIXES, Plan
 from hermitnet.policy.pipeline import CLASSIFY, FORWARD, METADATA_MASK, POLICY, verify
 from hermitnet.policy.state import PolicyState
 
 IPV4 = 0x0800
 ZONE_ORDER = tuple(ZONE_PREFIXES)
 ZONE_CLASS_BASE = 0x80
+SERVICE_CLASS_BASE = 0x90
 
 # Decisions, the top byte of every cookie.
 DECISIONS = {
@@ -111,9 +112,15 @@ def zone_class(zone: str) -> int:
     return ZONE_CLASS_BASE + ZONE_ORDER.index(zone)
 
 
+def service_class(plan: Plan, name: str) -> int:
+    """A class per service host (resolvers, control vantages), in the plan's order."""
+    return SERVICE_CLASS_BASE + [h.name for h in plan.services()].index(name)
+
+
 def class_names(plan: Plan) -> dict[int, str]:
     names = {tier_class(plan, t): t for t in plan.tier_index}
     names.update({zone_class(z): f"zone:{z}" for z in ZONE_ORDER})
+    names.update({service_class(plan, h.name): f"service:{h.name}" for h in plan.services()})
     return names
 
 
@@ -160,7 +167,7 @@ class PolicyHoles:
     def check(self, plan: Plan) -> None:
         """ValueError naming the variable and the name it does not know."""
         hosts = {h.name for h in plan.hosts}
-        subscribers = {h.name for h in plan.hosts if h.kind != "server"}
+        subscribers = {h.name for h in plan.subscribers()}
         for tier, host in self.allow:
             if tier not in plan.tier_index or host not in hosts:
                 raise ValueError(f"{TEST_HOLES_ENV}: allow [{tier!r}, {host!r}]: expected a "
@@ -213,7 +220,7 @@ def _meters(plan: Plan, state: PolicyState, switch: str) -> dict[str, Meter]:
     """{subscriber: its meter} for the subscribers on `switch` whose tier has a rate."""
     meters = {}
     for host in plan.hosts_on(switch):
-        if host.kind == "server":
+        if host.kind not in SUBSCRIBER_KINDS:
             continue
         tier = state.membership[host.name]
         rate = state.tier_rate_mbps.get(tier)
@@ -235,6 +242,10 @@ def _classify(plan: Plan, state: PolicyState, switch: str, meters: dict[str, Met
             class_id = zone_class(host.zone)
             meter = None
             note = f"{host.name}: zone {host.zone}"
+        elif host.kind not in SUBSCRIBER_KINDS:
+            class_id = service_class(plan, host.name)
+            meter = None
+            note = f"{host.name}: service"
         else:
             tier = state.membership[host.name]
             class_id = tier_class(plan, tier)
@@ -243,7 +254,7 @@ def _classify(plan: Plan, state: PolicyState, switch: str, meters: dict[str, Met
         yield rule(100, [("in_port", host.port), ("eth_type", IPV4), ("ipv4_src", host.ip)],
                    "classify", class_id, goto=POLICY, metadata=class_id, meter=meter, note=note)
         if host.name in holes.no_antispoofing:
-            for other in (h for h in plan.hosts if h.kind != "server" and h is not host):
+            for other in (h for h in plan.subscribers() if h is not host):
                 other_class = tier_class(plan, state.membership[other.name])
                 yield rule(95, [("in_port", host.port), ("eth_type", IPV4),
                                 ("ipv4_src", other.ip)], "classify", other_class, goto=POLICY,
@@ -259,8 +270,16 @@ def _classify(plan: Plan, state: PolicyState, switch: str, meters: dict[str, Met
             yield rule(80, [("in_port", port)], "trunk", goto=FORWARD,
                        note=f"from {neighbour}: classified at its ingress")
         else:
-            # The uplink: traffic from beyond the border is classified by source zone here.
+            # The uplink: traffic from beyond the border is classified by source zone here,
+            # the foreign resolver (the national resolver's upstream) by its address.
             zone = "global"
+            if _has(plan, "dns-foreign"):
+                upstream = plan.host("dns-foreign")
+                class_id = service_class(plan, upstream.name)
+                yield rule(110, [("in_port", port), ("eth_type", IPV4),
+                                 ("ipv4_src", upstream.ip)], "classify", class_id,
+                           goto=POLICY, metadata=class_id, lease=True,
+                           note=f"from {neighbour}: {upstream.name}")
             yield rule(100, [("in_port", port), ("eth_type", IPV4),
                              ("ipv4_src", _prefix(ZONE_PREFIXES[zone]))],
                        "classify", zone_class(zone), goto=POLICY, metadata=zone_class(zone),
@@ -289,12 +308,32 @@ def _policy(plan: Plan, state: PolicyState, switch: str, hosts: dict, holes: Pol
         for zone in state.tier_zones[tier]:
             yield rule(200, [meta, ("eth_type", IPV4), ("ipv4_dst", _prefix(ZONE_PREFIXES[zone]))],
                        "allow", class_id, goto=FORWARD, note=f"{tier} -> zone {zone}")
+        resolver = state.resolver_for(tier)
+        for service in (h for h in plan.services() if h.zone != "global"):
+            match = [meta, ("eth_type", IPV4), ("ipv4_dst", service.ip)]
+            if service.name == resolver:
+                yield rule(270, match, "allow", class_id, goto=FORWARD,
+                           note=f"{tier} -> {resolver}: its resolver")
+            else:
+                yield rule(260, match, "denied", class_id,
+                           note=f"{tier} -> {service.name}: not a service of this tier")
         yield rule(10, [meta], "denied", class_id, note=f"{tier}: anything else")
+    for service in plan.services():
+        class_id = service_class(plan, service.name)
+        meta = ("metadata", (class_id, METADATA_MASK))
+        for target, why in _service_reach(plan, state, service.name):
+            dst = ("ipv4_dst", _prefix(target) if "/" in target else target)
+            yield rule(200, [meta, ("eth_type", IPV4), dst], "allow", class_id, goto=FORWARD,
+                       note=f"{service.name} -> {why}")
+        yield rule(10, [meta], "denied", class_id, note=f"{service.name}: anything else")
     for zone in ZONE_ORDER:
         class_id = zone_class(zone)
         meta = ("metadata", (class_id, METADATA_MASK))
-        for host in plan.hosts:
-            if host.kind != "server" and zone in state.tier_zones[state.membership[host.name]]:
+        for target in _services_reached_by_zone(plan, zone):
+            yield rule(200, [meta, ("eth_type", IPV4), ("ipv4_dst", target.ip)], "allow",
+                       class_id, goto=FORWARD, note=f"zone {zone} -> {target.name}")
+        for host in plan.subscribers():
+            if zone in state.tier_zones[state.membership[host.name]]:
                 yield rule(200, [meta, ("eth_type", IPV4), ("ipv4_dst", host.ip)], "allow",
                            class_id, goto=FORWARD,
                            note=f"zone {zone} -> {host.name} ({state.membership[host.name]})")
@@ -304,6 +343,41 @@ def _policy(plan: Plan, state: PolicyState, switch: str, hosts: dict, holes: Pol
                        note=f"zone global -> {target}: TEST HOLE")
         yield rule(10, [meta], "denied", class_id, note=f"zone {zone}: anything else")
     yield rule(0, [], "miss", 0, note="unclassified")
+
+
+def _has(plan: Plan, name: str) -> bool:
+    return any(h.name == name for h in plan.hosts)
+
+
+def _service_reach(plan: Plan, state: PolicyState, name: str) -> list[tuple[str, str]]:
+    """(address or CIDR prefix, what it is) a service host may send to, in the national
+    network's policy (hermitnet.zones.allowed says the same)."""
+    if name in ("dns-national", "dns-walled"):
+        reach = [(h.ip, h.name) for h in plan.subscribers()
+                 if h.switch != "foreign" and state.resolver_for(state.membership[h.name]) == name]
+        if _has(plan, "control-national"):
+            reach.append((plan.host("control-national").ip, "control-national"))
+        if name == "dns-national" and _has(plan, "dns-foreign"):
+            reach.append((plan.host("dns-foreign").ip, "dns-foreign: its upstream"))
+        return reach
+    if name == "control-national":
+        return [(ZONE_PREFIXES[z], f"zone {z}") for z in ("intranet", "national")]
+    if name == "dns-foreign":
+        # a global-zone host as any other (it is classified apart only for the line below)
+        reach = [(h.ip, f"{h.name} ({state.membership[h.name]})") for h in plan.subscribers()
+                 if "global" in state.tier_zones[state.membership[h.name]]]
+        if _has(plan, "dns-national"):
+            reach.append((plan.host("dns-national").ip, "dns-national: answers"))
+        return reach
+    return []
+
+
+def _services_reached_by_zone(plan: Plan, zone: str) -> list:
+    """Service hosts a zone's sources may reach: the national control vantage, from the sites
+    of the national zones it measures."""
+    if zone in ("intranet", "national") and _has(plan, "control-national"):
+        return [plan.host("control-national")]
+    return []
 
 
 def _forward(plan: Plan, switch: str, uplink: tuple[str, int] | None,

@@ -11,7 +11,7 @@ run next to the controller's config, so a restarted controller reinstalls it as 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hermitnet.scenario import BlockEntry
@@ -25,6 +25,8 @@ class PolicyState:
     tier_rate_mbps: dict[str, float | None]
     membership: dict[str, str]             # subscriber -> tier
     blocklist: tuple[BlockEntry, ...] = ()
+    # tier -> does its national resolver answer foreign names; a tier left out: no
+    tier_foreign_names: dict[str, bool] = field(default_factory=dict)
 
     @classmethod
     def from_scenario(cls, scenario) -> PolicyState:
@@ -33,7 +35,14 @@ class PolicyState:
             tier_rate_mbps={t.name: t.rate_mbps for t in scenario.tiers.values()},
             membership={s.name: s.tier for s in scenario.subscribers},
             blocklist=scenario.blocklist,
+            tier_foreign_names={t.name: t.resolves_foreign_names
+                                for t in scenario.tiers.values()},
         )
+
+    def resolver_for(self, tier: str) -> str:
+        """The national resolver a tier's devices are handed (hermitnet.plan.SERVICES):
+        dns-national forwards foreign names, dns-walled answers national names only."""
+        return "dns-national" if self.tier_foreign_names.get(tier) else "dns-walled"
 
     def blocked_for(self, tier: str) -> frozenset[str]:
         """The sites blocked for `tier`: for every tier, or for this one."""
@@ -48,6 +57,7 @@ class PolicyState:
             "tier_rate_mbps": dict(self.tier_rate_mbps),
             "membership": dict(self.membership),
             "blocklist": [vars(b).copy() for b in self.blocklist],
+            "tier_foreign_names": dict(self.tier_foreign_names),
         }
 
     @classmethod
@@ -58,6 +68,7 @@ class PolicyState:
             membership=dict(data["membership"]),
             blocklist=tuple(BlockEntry(b["site"], b.get("tier"), b.get("reason", ""))
                             for b in data["blocklist"]),
+            tier_foreign_names=dict(data.get("tier_foreign_names", {})),
         )
 
 

@@ -11,6 +11,8 @@ core, intranet / border gateway, sites and the global zone, global sites.
 
 from __future__ import annotations
 
+from hermitnet.plan import SUBSCRIBER_KINDS
+
 # Unshaped links (no bw_mbps) are coloured by their rate against this reference.
 UNSHAPED_REFERENCE_MBPS = 100.0
 COLUMN_SPACING = 230
@@ -41,13 +43,13 @@ def topology(plan, foreign_cells: tuple[str, ...] = ()) -> dict:
     emulated = {s.name: s.node for s in plan.switches}
     emulated.update({h.name: h.node for h in plan.hosts})
     column: dict[str, int] = {s.name: _COLUMNS.get(s.role, 3) for s in plan.switches}
-    subscribers = [h for h in plan.hosts if h.kind != "server"]
+    subscribers = plan.subscribers()
     switch_order = {s.name: i for i, s in enumerate(plan.switches)}
     # Phones grouped by cell, in the plan's switch order; fixed-line terminals after them, and
     # smuggled foreign handsets (with the foreign cells and RAN) at the bottom.
     group = {"mobile": 0, "fixed": 1, "foreign-handset": 2}
     subscribers.sort(key=lambda h: (group.get(h.kind, 1), switch_order[h.switch]))
-    sites = sorted((h for h in plan.hosts if h.kind == "server"),
+    sites = sorted((h for h in plan.hosts if h.kind not in SUBSCRIBER_KINDS),
                    key=lambda h: (h.zone == "global", plan.hosts.index(h)))
     y: dict[str, float] = {}
     for i, host in enumerate(subscribers):

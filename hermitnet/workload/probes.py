@@ -30,6 +30,7 @@ import sys
 import time
 
 from hermitnet import zones
+from hermitnet.plan import SUBSCRIBER_KINDS
 
 KINDS = ("policy-hole", "spoofed-source", "tunnel-dns", "tunnel-icmp", "ipv6")
 KIND_PATH = {"spoofed-source": "spoofed-source", "tunnel-dns": "tunnel", "tunnel-icmp": "tunnel",
@@ -79,7 +80,7 @@ def probe_path(kind: str, src, dst) -> str:
 
 def senders(plan) -> list:
     """Hosts that send probes: every subscriber, and the first global site (inbound probes)."""
-    subscribers = [h for h in plan.hosts if h.kind != "server"]
+    subscribers = plan.subscribers()
     global_sites = [h for h in plan.hosts if h.kind == "server" and h.zone == "global"]
     return subscribers + global_sites[:1]
 
@@ -126,7 +127,8 @@ def plan_probes(plan, state) -> list[dict]:
                 add(kind, sender, dst_host.name, dst_host.ip, dst_host.mac, src_ip,
                     control=False)
         for ip in UNLISTED.values():
-            if sender.kind != "server" and not zones.allowed(src, zones.unlisted(ip), state):
+            if (sender.kind in SUBSCRIBER_KINDS
+                    and not zones.allowed(src, zones.unlisted(ip), state)):
                 add("policy-hole", sender, "", ip, UNLISTED_MAC, sender.ip, control=False)
     for path_name in zones.PATHS:
         for kind, sender, dst_host in _spread(controls.get(path_name, [])):

@@ -167,8 +167,9 @@ def test_lease_renewal_resends_only_leased_rules_to_border(make_app, baseline_pl
     sent = {name: datapath.take() for name, datapath in datapaths.items()}
     assert all(not messages for name, messages in sent.items() if name != "border")
     border = sent["border"]
-    global_sites = [h for h in baseline_plan.hosts if h.zone == "global"]
-    assert len(border) == len(global_sites) + 1
+    global_hosts = [h for h in baseline_plan.hosts if h.zone == "global"]
+    # forwarding to every global-zone host, classifying the zone and the foreign resolver
+    assert len(border) == len(global_hosts) + 2
     assert all(m.command == ofp.OFPFC_ADD and m.hard_timeout == int(app.lease_s)
                and not m.flags & ofp.OFPFF_RESET_COUNTS for m in border)
 

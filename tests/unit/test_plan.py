@@ -142,7 +142,7 @@ def test_links_carry_the_scenario_specs(baseline, baseline_plan):
     assert by_kind["uplink"] == 1
     assert by_kind["backhaul"] == len(baseline.cells)
     assert by_kind["air"] == 4 and by_kind["fixed"] == 2
-    assert by_kind["server"] == len(baseline.sites)
+    assert by_kind["server"] == len(baseline.sites) + len(baseline_plan.services())
     uplink = next(link for link in baseline_plan.links if link.kind == "uplink")
     assert {uplink.a, uplink.b} == {"border", "global"}
     assert uplink.spec == baseline.uplink

@@ -202,8 +202,11 @@ def test_only_rules_that_cross_the_uplink_are_leased(baseline, baseline_plan):
     assert {r.switch for r in leased} == {"border"}
     forwards = [r for r in leased if r.table == FORWARD]
     assert sorted(r.output for r in forwards) == [uplink] * len(global_sites)
-    (classify,) = [r for r in leased if r.table == CLASSIFY]
-    assert dict(classify.match)["in_port"] == uplink
+    # the global zone, and the foreign resolver (the national resolver's upstream)
+    classify = [r for r in leased if r.table == CLASSIFY]
+    assert {dict(r.match)["ipv4_src"] for r in classify} == {
+        ("198.18.0.0", "255.254.0.0"), baseline_plan.host("dns-foreign").ip}
+    assert all(dict(r.match)["in_port"] == uplink for r in classify)
     # and no unleased rule outputs to the uplink
     assert not [r for r in compiled.rules
                 if r.switch == "border" and r.output == uplink and not r.lease]

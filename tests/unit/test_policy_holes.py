@@ -40,7 +40,7 @@ def test_each_hole_adds_its_rules(layout, monkeypatch):
     citizen_2 = topology.host("citizen-2")
     kept = [r for r in added if ("in_port", citizen_2.port) in r.match]
     assert {dict(r.match)["ipv4_src"] for r in kept} == {
-        h.ip for h in topology.hosts if h.kind != "server" and h.name != "citizen-2"}
+        h.ip for h in topology.subscribers() if h.name != "citizen-2"}
     assert [r for r in added if "zone global -> intranet" in r.note]
 
 

@@ -97,7 +97,8 @@ def check_enforced(plan, state: PolicyState) -> None:
         verify(rule)
     net = FakeNetwork.from_compiled(plan, compiled)
     servers = [h for h in plan.hosts if h.kind == "server"]
-    for subscriber in (h for h in plan.hosts if h.kind != "server"):
+    national_services = [h for h in plan.services() if h.zone != "global"]
+    for subscriber in plan.subscribers():
         tier = state.membership[subscriber.name]
         zones, blocked = state.tier_zones[tier], state.blocked_for(tier)
         for site in servers:
@@ -109,9 +110,17 @@ def check_enforced(plan, state: PolicyState) -> None:
             back = net.send(site.name, subscriber.ip)
             assert back.delivered_to == (subscriber.name if site.zone in zones else None), (
                 f"{site.name} ({site.zone}) -> {subscriber.name} (zones {zones}): {back.hops}")
-        for other in (h for h in plan.hosts if h.kind != "server" and h is not subscriber):
+        for other in (h for h in plan.subscribers() if h is not subscriber):
             # subscribers are no zone's servers: they never reach each other
             assert net.send(subscriber.name, other.ip).dropped
+        # a subscriber reaches the national resolver its tier is handed (and its answers come
+        # back), no other national service host
+        for service in national_services:
+            handed = service.name == state.resolver_for(tier)
+            there = net.send(subscriber.name, service.ip)
+            assert there.delivered_to == (service.name if handed else None), there.hops
+            back = net.send(service.name, subscriber.ip)
+            assert back.delivered_to == (subscriber.name if handed else None), back.hops
 
 
 @PROPERTY

@@ -45,7 +45,9 @@ def test_leakage_probes_go_only_where_the_crossing_is_forbidden():
     citizen = {p["destination"] for p in planned if p["sender"] == "citizen-1"
                and not p["control"] and p["kind"] == "policy-hole"}
     others = {s.name for s in loaded.subscribers} - {"citizen-1"}
-    assert citizen == ({s.name for s in loaded.sites if s.zone != "intranet"} | others
+    # every service host but the resolver the citizen tier is handed (dns-walled)
+    services = {h.name for h in layout.services()} - {"dns-walled"}
+    assert citizen == ({s.name for s in loaded.sites if s.zone != "intranet"} | others | services
                        | {"unlisted:203.0.113.250", "unlisted:198.18.255.1"})
 
 
