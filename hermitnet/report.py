@@ -394,6 +394,7 @@ def _matrix(rows: list[dict], results: dict) -> tuple[str, str]:
     if not rows:
         return "<p class='note'>no reachability was measured</p>", ""
     shown = set()
+    shown_verdicts: set[str] = set()
     sites, zone_of, hosts = [], {}, []
     for r in rows:
         if r["site"] not in zone_of:
@@ -415,7 +416,8 @@ def _matrix(rows: list[dict], results: dict) -> tuple[str, str]:
             expected, why = expectation(results, r)
             css, _ = VERDICTS[(expected, bool(r["ok"]))]
             shown.add((expected, bool(r["ok"])))
-            seen = "ok" if r["ok"] else r["blocking"]
+            seen = "ok" if r["ok"] else r.get("verdict", r["blocking"])
+            shown_verdicts.add(seen)
             tds.append(f"<td class='{css}' title='{_e(why)}'>{_e(seen)}"
                        f"<span class='expect'>{_e(expected)}</span></td>")
         where = " on a foreign cell" if access == "foreign-cell" else ""
@@ -423,12 +425,30 @@ def _matrix(rows: list[dict], results: dict) -> tuple[str, str]:
                     f"</span></th>{''.join(tds)}</tr>")
     matrix = (f"<table class='matrix'><thead><tr><th class='host'>subscriber (tier)</th>{head}"
               f"</tr></thead><tbody>{''.join(body)}</tbody></table>")
-    return matrix, _legend(shown, any(access == "foreign-cell" for _, _, access in hosts))
+    return matrix, _legend(shown, any(access == "foreign-cell" for _, _, access in hosts),
+                           shown_verdicts)
 
 
-def _legend(shown: set, foreign_handsets: bool) -> str:
+# What each observation in a cell means (OONI Web Connectivity's classes, then ours).
+OBSERVATIONS = {
+    "ok": "the site's own page, as the control saw it (OONI: accessible)",
+    "dns": "OONI blocking=dns: the name did not resolve, or resolved to other addresses than "
+           "for the control, and the page did not match",
+    "tcp_ip": "OONI blocking=tcp_ip: the same addresses as the control, no TCP connection",
+    "http-failure": "OONI blocking=http-failure: connected, then the HTTP exchange failed",
+    "http-diff": "OONI blocking=http-diff: an answer that is not the control's page (status, "
+                 "body length, headers and title compared)",
+    "unknown": "OONI cannot conclude (blocking null): no usable control",
+    "no-service": "not OONI's: the phone had no radio service, nothing was measured",
+    "site-down": "not OONI's: the site failed for the control vantage too",
+}
+
+
+def _legend(shown: set, foreign_handsets: bool, verdicts: set | None = None) -> str:
     items = [f"<li><span class='key {css}'></span> {_e(text)}</li>"
              for key, (css, text) in VERDICTS.items() if key in shown]
+    items += [f"<li><b>{_e(name)}</b>: {_e(text)}</li>"
+              for name, text in OBSERVATIONS.items() if name in (verdicts or ())]
     items.append("<li>under each observation: <b>allow</b> or <b>deny</b>, the expectation "
                  "from the tier's zones and the blocklist"
                  + ("; <b>window</b>: the site is on the blocklist for a time window"

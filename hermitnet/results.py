@@ -192,7 +192,8 @@ def write(run_dir: Path, results: dict) -> Path:
     path = run_dir / "results.json"
     _replace(path, json.dumps(results, indent=2, sort_keys=False) + "\n")
     _write_csv(run_dir / "reachability.csv", results["reachability"],
-               ["tier", "host", "site", "zone", "ok", "blocking"])
+               ["tier", "host", "site", "zone", "ok", "verdict", "blocking", "accessible",
+                "policy_expected", "agrees", "resolver"])
     _write_csv(run_dir / "throughput.csv", results["throughput"],
                ["tier", "src", "dst", "protocol", "bps", "expected_bps", "seconds"])
     _write_csv(run_dir / "rtt.csv", results["rtt"],

@@ -90,6 +90,7 @@ class LiveRun:
     cluster_spec: object = None      # hermitnet.cluster.placement.ClusterSpec: several machines
     cluster: object = None           # its checked hermitnet.cluster.emulation.ClusterRun
     teardown_started: float | None = None                 # monotonic: the network going down
+    live_radio: object = None        # the air links kept at the radio model (radio runs)
 
     @property
     def controller_api(self) -> str:
@@ -107,8 +108,18 @@ class LiveRun:
         from hermitnet.workload import reachability
 
         t_s = round(self.clock.now_s(), 3)
-        rows = reachability.measure(self.emu, self.scenario, self.run_dir)
+        rows = reachability.measure(self.emu, self.scenario, self.state, self.run_dir,
+                                    self._without_service())
         return [{**row, "t_s": t_s} for row in rows]
+
+    def _without_service(self) -> frozenset:
+        """Phones whose air link now drops everything (no serving cell)."""
+        if self.live_radio is not None:
+            current = self.live_radio.current
+        else:
+            current = {link.a: link.spec for link in self.plan.links
+                       if link.a in self.plan.radio_t0}
+        return frozenset(name for name, spec in current.items() if spec.loss_pct >= 100)
 
     def measure_all(self) -> None:
         """Everything the scenario asks for, into self.results, on the one clock."""
@@ -132,6 +143,7 @@ class LiveRun:
 
             live_radio = timeline.LiveRadio(self.emu, radio_model_on_clock(scenario.radio,
                                                                            planned))
+            self.live_radio = live_radio
             if scenario.timeline_s:
                 player.job(0.0, "radio timeline", lambda: radio_rows.extend(timeline.replay(
                     self.emu, scenario, live_radio, clock, player.stop_event, progress,
@@ -188,6 +200,10 @@ class LiveRun:
         started = time.monotonic()
         self.results["reachability"] = sorted((row for sweep in sweeps for row in sweep),
                                               key=lambda row: row["t_s"])
+        from hermitnet.workload.reachability import disagreements
+
+        self.results["reachability_disagreements"] = disagreements(
+            self.results["reachability"])
         for row, rtt in sorted(timed_flows, key=lambda pair: pair[0]["start_s"]):
             self.results["throughput"].append(row)
             self.results["rtt"].append(rtt)
@@ -454,7 +470,7 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
     from hermitnet.emulation import censor as censor_emulation
     from hermitnet.emulation.controller import ControllerProcess
     from hermitnet.emulation.network import Emulation
-    from hermitnet.workload import observer, servers
+    from hermitnet.workload import observer, resolvers, servers
 
     plan, scenario, caps, progress = live.plan, live.scenario, live.caps, live.progress
     timings = live.results["timings_s"]
@@ -506,6 +522,8 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
                     f"{c.name} on the {c.path} path ({len(c.rules)} rules)"
                     for c in scenario.censors))
                 running_censors = censor_emulation.start(emu, scenario, live.run_dir)
+            progress("starting the resolvers (dnsmasq)")
+            resolvers.start(emu, scenario, live.run_dir)
             timings["servers"] = time.monotonic() - clock
             clock = time.monotonic()
             observer.install(emu, plan)

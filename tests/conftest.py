@@ -131,13 +131,17 @@ def make_results_record() -> dict:
         },
         "reachability": [
             {"tier": "citizen", "host": "citizen-1", "site": "news", "zone": "intranet",
-             "ok": True, "blocking": "false"},
+             "ok": True, "blocking": False, "accessible": True, "verdict": "accessible",
+             "policy_expected": "accessible"},
             {"tier": "citizen", "host": "citizen-1", "site": "video", "zone": "global",
-             "ok": False, "blocking": "tcp_ip"},
+             "ok": False, "blocking": "tcp_ip", "accessible": False, "verdict": "tcp_ip",
+             "policy_expected": "blocked"},
             {"tier": "elite", "host": "elite-1", "site": "news", "zone": "intranet",
-             "ok": True, "blocking": "false"},
+             "ok": True, "blocking": False, "accessible": True, "verdict": "accessible",
+             "policy_expected": "accessible"},
             {"tier": "elite", "host": "elite-1", "site": "video", "zone": "global",
-             "ok": True, "blocking": "false"},
+             "ok": True, "blocking": False, "accessible": True, "verdict": "accessible",
+             "policy_expected": "accessible"},
         ],
         "throughput": [
             {"tier": "citizen", "src": "citizen-1", "dst": "news", "protocol": "tcp",
@@ -175,7 +179,8 @@ def make_rich_record() -> dict:
     data["scenario"] = "border"
     data["reachability"].append(
         {"tier": "citizen", "host": "smuggler-1", "site": "video", "zone": "global",
-         "ok": True, "blocking": "false", "access": "foreign-cell"})
+         "ok": True, "blocking": False, "accessible": True, "verdict": "accessible",
+             "policy_expected": "accessible", "access": "foreign-cell"})
     data["policy"]["membership"]["smuggler-1"] = "citizen"
     probe = {"tag": "hn00000001", "sender": "smuggler-1", "sender_class": "citizen",
              "src_ip": "198.19.0.10", "destination": "video", "dst_zone": "global",
@@ -231,7 +236,8 @@ def make_rich_record() -> dict:
                    for t in range(3)],
     }
     flipped = [dict(r) for r in data["reachability"]]
-    flipped[1].update(ok=True, blocking="false")   # citizen-1 -> video, after a policy move
+    # citizen-1 -> video, after a policy move
+    flipped[1].update(ok=True, blocking=False, accessible=True, verdict="accessible")
     data["remeasurements"] = [{"round": 1, "t_s": 42.0, "seconds": 3.1,
                                "reachability": flipped}]
     return data

@@ -320,7 +320,9 @@ class _FakeLive:
             raise KeyboardInterrupt
         self.rounds += 1
         rows = [dict(r) for r in self.results["reachability"]]
-        rows[1].update(ok=self.rounds % 2 == 1, blocking="false")
+        ok = self.rounds % 2 == 1
+        rows[1].update(ok=ok, blocking=False if ok else "tcp_ip", accessible=ok,
+                       verdict="accessible" if ok else "tcp_ip")
         return rows
 
 

@@ -1,86 +1,111 @@
-"""Reachability: classifying one HTTP fetch, parsing curl's lines, the fetch script."""
+"""Reachability: parsing what dig and curl recorded, the fetch script, a row's fields."""
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
+from types import SimpleNamespace
 
-import pytest
+from hermitnet.measure import webconnectivity as wc
+from hermitnet.workload import reachability as r
 
-from hermitnet.workload import reachability
-from hermitnet.workload.reachability import Fetch, classify
-from hermitnet.workload.servers import HTTP_PORT, site_marker
+DIG_OK = """
+; <<>> DiG 9.18 <<>> +tries=1 +time=2 rodong.rep.kp A
+;; Got answer:
+;; ->>HEADER<<- opcode: QUERY, status: NOERROR, id: 29893
+;; flags: qr aa rd ra; QUERY: 1, ANSWER: 1, AUTHORITY: 0, ADDITIONAL: 1
 
-PAGE = f"<html><body>{site_marker('news')}</body></html>"
+;; QUESTION SECTION:
+;rodong.rep.kp.			IN	A
 
+;; ANSWER SECTION:
+rodong.rep.kp.		0	IN	A	10.1.0.10
 
-@pytest.mark.parametrize(
-    "fetch,expected",
-    [
-        (Fetch(6, 0, 0.0, None), "dns"),
-        (Fetch(7, 0, 0.0, None), "refused"),              # nothing listens: the site is down
-        (Fetch(28, 0, 0.0, None), "tcp_ip"),              # connect timed out: dropped
-        (Fetch(28, 0, 0.004, None), "http-failure"),      # connected, then no answer in time
-        (Fetch(56, 0, 0.004, None), "http-failure"),      # reset after connecting
-        (Fetch(52, 0, 0.004, None), "http-failure"),      # empty reply
-        (Fetch(0, 404, 0.004, "not found"), "http-failure"),
-        (Fetch(0, 500, 0.004, PAGE), "http-failure"),
-        (Fetch(0, 200, 0.004, "<html>blocked by order</html>"), "http-diff"),
-        (Fetch(0, 200, 0.004, site_marker("video")), "http-diff"),   # another site's page
-        (Fetch(0, 200, 0.004, None), "http-diff"),
-        (Fetch(0, 200, 0.004, PAGE), "false"),
-        (Fetch(-1, 0, 0.0, None), "http-failure"),        # no line from curl at all
-    ],
-)
-def test_classify(fetch, expected):
-    assert classify(fetch, "news") == expected
+;; Query time: 0 msec
+"""
+DIG_NXDOMAIN = ";; ->>HEADER<<- opcode: QUERY, status: NXDOMAIN, id: 50071\n"
+DIG_TIMEOUT = (";; communications error to 10.53.0.10#53: timed out\n"
+               ";; no servers could be reached\n")
+HEADERS = ("HTTP/1.0 301 Moved\r\nLocation: /x\r\nServer: a\r\n\r\n"
+           "HTTP/1.0 200 OK\r\nServer: SimpleHTTP/0.6\r\nDate: now\r\nContent-Length: 9\r\n\r\n")
+PAGE = "<html><head><title>State newspaper</title></head></html>"
 
 
-def test_parse_output():
-    stdout = ("news 200 0.001234 0\n"
-              "video 000 0.000000 28\n"
-              "\n"
-              "garbage line\n"
-              "world-news 404 0.5 0\n")
-    assert reachability.parse_output(stdout) == {
-        "news": (0, 200, 0.001234),
-        "video": (28, 0, 0.0),
-        "world-news": (0, 404, 0.5),
-    }
-    assert reachability.parse_output("") == {}
+def test_parse_dig():
+    assert r.parse_dig(DIG_OK) == wc.Dns(None, ("10.1.0.10",))
+    assert r.parse_dig(DIG_NXDOMAIN) == wc.Dns("dns_nxdomain_error")
+    assert r.parse_dig(DIG_TIMEOUT) == wc.Dns("generic_timeout_error")
+    assert r.parse_dig(";; ->>HEADER<<- opcode: QUERY, status: REFUSED, id: 1\n").failure == (
+        "dns_refused_error")
+    assert r.parse_dig(";; ->>HEADER<<- opcode: QUERY, status: NOERROR, id: 1\n").failure == (
+        "dns_no_answer")
 
 
-def test_fetch_script_backgrounds_one_curl_per_site_then_waits(tmp_path):
-    targets = [("news", "10.1.0.10", "rodong.rep.kp"), ("video", "198.18.0.12", "video.example")]
-    script = reachability.fetch_script(targets, tmp_path, 2, 7.5)
+def test_parse_curl_and_the_final_headers():
+    line = "200 0.001234 0 10.1.0.10 http://rodong.rep.kp/x"
+    assert r.parse_curl(line) == {"http_code": 200, "connect_s": 0.001234, "exit_code": 0,
+                                  "remote_ip": "10.1.0.10",
+                                  "final_url": "http://rodong.rep.kp/x"}
+    assert r.parse_curl("")["exit_code"] == -1
+    assert r.final_header_names(HEADERS) == ("Server", "Date", "Content-Length")
+
+
+def test_to_measurement():
+    dns = wc.Dns(None, ("10.1.0.10",))
+    got = r.to_measurement(dns, r.parse_curl("200 0.001 0 10.1.0.10 http://x/"), HEADERS,
+                           PAGE)
+    assert got.tcp_connect == (wc.TcpConnect("10.1.0.10", 80, None),)
+    assert got.http.status_code == 200 and got.http.title == "State newspaper"
+    assert got.http.body_length == len(PAGE)
+    dropped = r.to_measurement(dns, r.parse_curl("000 0.000000 28  http://x/"), "", None)
+    assert dropped.tcp_connect[0].failure == "generic_timeout_error"
+    assert dropped.http.failure == "generic_timeout_error"
+    late = r.to_measurement(dns, r.parse_curl("000 0.002 28 10.1.0.10 http://x/"), "", None)
+    assert late.tcp_connect[0].failure is None and late.http.failure == "generic_timeout_error"
+    reset = r.to_measurement(dns, r.parse_curl("000 0.002 56 10.1.0.10 http://x/"), "", None)
+    assert reset.http.failure == "connection_reset"
+    refused = r.to_measurement(dns, r.parse_curl("000 0.000 7 10.1.0.10 http://x/"), "", None)
+    assert refused.tcp_connect[0].failure == "connection_refused"
+    nx = r.to_measurement(wc.Dns("dns_nxdomain_error"), r.parse_curl("000 0 6  http://x/"),
+                          "", None)
+    assert nx.tcp_connect == () and nx.http.failure == "dns_nxdomain_error"
+
+
+def test_fetch_script_looks_up_then_fetches_each_site_by_name(tmp_path):
+    script = r.fetch_script([("news", "rodong.rep.kp"), ("video", "video.example")],
+                            tmp_path, 2)
     lines = script.splitlines()
-    assert lines[-1] == "wait"
-    curls = [line for line in lines if line.startswith("curl ")]
-    assert len(curls) == 2 and len(lines) == 3
-    for line, (site, ip, hostname) in zip(curls, targets, strict=True):
-        assert line.endswith(" &")
-        argv = shlex.split(line[:-2])
-        assert argv[-1] == f"http://{ip}:{HTTP_PORT}/"
-        assert argv[argv.index("-H") + 1] == f"Host: {hostname}"
-        assert Path(argv[argv.index("-o") + 1]) == tmp_path / f"{site}.html"
-        assert argv[argv.index("--connect-timeout") + 1] == "2"
-        assert argv[argv.index("--max-time") + 1] == "7.5"
-        write_out = argv[argv.index("-w") + 1]
-        assert write_out.startswith(f"{site} ") and write_out.endswith("\\n")
+    assert lines[-1] == "wait" and len(lines) == 3
+    assert "dig +tries=1 +time=2 rodong.rep.kp A" in lines[0]
+    assert "http://rodong.rep.kp:80/" in lines[0] and "-H" not in lines[0]
+    assert f"{tmp_path / 'video'}.html" in lines[1]
 
 
-def test_fetch_script_output_format_round_trips_through_parse_output(tmp_path):
-    """What curl prints for the -w format (variables filled in) is what parse_output reads."""
-    script = reachability.fetch_script([("news", "10.1.0.10", "a.kp")], tmp_path, 2, 7)
-    argv = shlex.split(script.splitlines()[0][:-2])
-    write_out = argv[argv.index("-w") + 1]
-    printed = (write_out.replace("%{http_code}", "200").replace("%{time_connect}", "0.000412")
-               .replace("%{exitcode}", "0").replace("\\n", "\n"))
-    assert reachability.parse_output(printed) == {"news": (0, 200, 0.000412)}
+def test_in_own_resolver_binds_the_conf_in_a_private_mount_namespace():
+    argv = r.in_own_resolver("dig x", Path("/run/x/citizen-1.conf"))
+    assert argv[:4] == ["unshare", "--mount", "--propagation", "private"]
+    assert argv[-1] == "mount --bind /run/x/citizen-1.conf /etc/resolv.conf && dig x"
 
 
-def test_fetch_script_quotes_paths_with_spaces(tmp_path):
-    out_dir = tmp_path / "a folder"
-    script = reachability.fetch_script([("news", "10.1.0.10", "a.kp")], out_dir, 1, 6)
-    argv = shlex.split(script.splitlines()[0][:-2])
-    assert argv[argv.index("-o") + 1] == str(out_dir / "news.html")
+def _fetch(dns, curl, body):
+    return r.to_measurement(dns, r.parse_curl(curl), HEADERS, body)
+
+
+def test_a_row_carries_oonis_keys_the_verdict_and_the_policy():
+    sub = SimpleNamespace(name="citizen-1", tier="citizen", handset="national",
+                          access="mobile")
+    site = SimpleNamespace(name="news", zone="intranet", hostname="rodong.rep.kp")
+    ok = _fetch(wc.Dns(None, ("10.1.0.10",)), "200 0.001 0 10.1.0.10 http://x/", PAGE)
+    dropped = _fetch(wc.Dns(None, ("10.1.0.10",)), "000 0.000 28  http://x/", None)
+    row = r.row(sub, site, "dns-walled", ok, ok, True, "accessible")
+    assert (row["verdict"], row["blocking"], row["accessible"], row["ok"]) == (
+        "accessible", False, True, True)
+    assert row["agrees"] is True and row["probe"]["dns"]["addrs"] == ["10.1.0.10"]
+    blocked = r.row(sub, site, "dns-walled", dropped, ok, True, "accessible")
+    assert (blocked["verdict"], blocked["agrees"]) == ("tcp_ip", False)
+    assert r.disagreements([{**blocked, "t_s": 1.0}]) == [
+        {"t_s": 1.0, "host": "citizen-1", "tier": "citizen", "site": "news",
+         "verdict": "tcp_ip", "policy_expected": "accessible"}]
+    offline = r.row(sub, site, "dns-walled", dropped, ok, False, "accessible")
+    assert offline["verdict"] == "no-service" and offline["agrees"] is None
+    down = r.row(sub, site, "dns-walled", dropped, dropped, True, "accessible")
+    assert down["verdict"] == "site-down" and down["blocking"] is not False

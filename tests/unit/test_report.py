@@ -95,7 +95,8 @@ def test_write_html_matrix_shows_zone_expectation_and_observation(tmp_path, resu
 
 def test_a_forbidden_fetch_that_got_through_is_marked_a_leak(tmp_path, results_record):
     data = results_record()
-    data["reachability"][1].update(ok=True, blocking="false")
+    data["reachability"][1].update(ok=True, blocking=False, accessible=True,
+                                   verdict="accessible")
     page = report.write_html(data, tmp_path).read_text()
     assert "<td class='leak' title='citizen may not reach global'>ok" in page
     assert "reached although the policy forbids it: a leak" in page

@@ -114,8 +114,10 @@ def test_the_matrix_of_the_largest_shipped_scenario_fits(tmp_path):
     data = make_rich_record()
     data["reachability"] = [
         {"tier": s.tier, "host": s.name, "site": site.name, "zone": site.zone,
-         "ok": site.zone == "intranet", "blocking": "false" if site.zone == "intranet"
-         else "http-failure"}
+         "ok": site.zone == "intranet", "accessible": site.zone == "intranet",
+         "blocking": False if site.zone == "intranet" else "http-failure",
+         "verdict": "accessible" if site.zone == "intranet" else "http-failure",
+         "policy_expected": "accessible" if site.zone == "intranet" else "blocked"}
         for s in loaded.subscribers for site in loaded.sites]
     page = report.write_html(data, tmp_path)
     seen = _seen(_with_check(page, ["reachability"]), 800, tmp_path / "profile")
