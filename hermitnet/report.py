@@ -379,14 +379,30 @@ def _time(value, default: str) -> str:
 
 def section_reachability(results: dict, page: Page) -> str:
     return _section("reachability", "Reachability: policy and observation",
-                    "<p>An HTTP fetch from each subscriber to each site. Each column is a site, "
-                    "under it the zone it is in; each cell is what was observed (ok, or how the "
-                    "fetch failed: dns, tcp_ip, http-failure, http-diff) and, below it, what "
+                    "<p>Each subscriber fetches each site by name with its own resolver, and a "
+                    "control vantage fetches it unfiltered; OONI Web Connectivity's rules "
+                    "classify the pair. Each column is a site, "
+                    "under it the zone it is in; each cell is what was observed (ok, or OONI's "
+                    "reason: dns, tcp_ip, http-failure, http-diff; or no-service, site-down) "
+                    "and, below it, what "
                     "the policy the run started with expects (with several sweeps on the run's "
                     "clock, the last of each; all of them in the plot below and in "
                     "results.json).</p>",
                     *_matrix(results["reachability"], results),
+                    _disagreements(results.get("reachability_disagreements")),
                     _image(page, "reachability_over_time", "reachability over time"))
+
+
+def _disagreements(rows: list[dict] | None) -> str:
+    if rows is None:
+        return ""
+    if not rows:
+        return ("<p id='reachability-disagreements'>every measured fetch agrees with the "
+                "policy</p>")
+    return ("<h3 id='reachability-disagreements'>Observation and policy disagree</h3>"
+            + _html_table(["t (s)", "subscriber", "tier", "site", "observed", "policy"],
+                          [[r.get("t_s", ""), r["host"], r["tier"], r["site"], r["verdict"],
+                            r["policy_expected"]] for r in rows]))
 
 
 def _matrix(rows: list[dict], results: dict) -> tuple[str, str]:

@@ -40,6 +40,8 @@ def run(args) -> int:
     print(f"Mininet:         {caps.mininet or 'missing'}")
     print(f"controller:      {caps.controller or 'missing'}")
     print(f"iperf3:          {caps.iperf3 or 'missing'}")
+    print(f"dnsmasq:         {caps.dnsmasq or 'missing'}")
+    print(f"dig:             {caps.dig or 'missing'}")
     print(f"scapy:           {caps.scapy or 'missing'}")
     print(f"kernel:          {caps.kernel}")
     print(f"OpenFlow meters: {meters if meters is not None else 'unknown (needs root and OVS)'}")

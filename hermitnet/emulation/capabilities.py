@@ -26,6 +26,8 @@ class Capabilities:
     scapy: str | None
     kernel: str
     problems: tuple[str, ...] = field(default=())
+    dnsmasq: str | None = None    # the emulated resolvers ("dnsmasq 2.90")
+    dig: str | None = None        # the fetches' DNS lookups ("dig 9.18.49")
     # The userspace delay line (emulation/delayline.py): TAP devices, tc clsact with the bpf
     # classifier and mirred redirect, AF_PACKET. delay_line_request: "auto", "netem", "userspace".
     userspace_delay: bool = False
@@ -79,6 +81,13 @@ def detect(delay_line: str = "auto") -> Capabilities:
     iperf3 = _first_line(["iperf3", "--version"])
     if iperf3 is None:
         problems.append("iperf3 is not installed (run: make setup)")
+    dnsmasq = _version_word(_first_line(["dnsmasq", "--version"]), "dnsmasq")
+    dig = _version_word(_first_line(["dig", "-v"]), "dig")
+    for tool, found, package in (("dnsmasq", dnsmasq, "dnsmasq-base"),
+                                 ("dig", dig, "bind9-dnsutils")):
+        if found is None:
+            problems.append(f"{tool} is not installed: the emulated DNS needs it (run: make "
+                            f"setup, or apt-get install {package})")
     netem = root and _probe_qdisc("netem delay 1ms")
     userspace_delay = root and _probe_delay_line()
     if delay_line == "netem" and not netem:
@@ -98,6 +107,8 @@ def detect(delay_line: str = "auto") -> Capabilities:
         controller=f"ryu {controller}" if controller else None,
         iperf3=_iperf3_short(iperf3),
         scapy=_dist_version("scapy"),
+        dnsmasq=dnsmasq,
+        dig=dig,
         kernel=platform.release(),
         problems=tuple(problems),
         userspace_delay=userspace_delay,
@@ -178,6 +189,14 @@ def _run(argv: list[str], **kw) -> subprocess.CompletedProcess | None:
 def _ok(argv: list[str], **kw) -> bool:
     result = _run(argv, **kw)
     return result is not None and result.returncode == 0
+
+
+def _version_word(line: str | None, tool: str) -> str | None:
+    """'Dnsmasq version 2.90  Copyright...' / 'DiG 9.18.49-1~deb12u3-Debian' -> 'TOOL 2.90'."""
+    if line is None:
+        return None
+    match = re.search(r"(\d+\.\d+(?:\.\d+)?)", line)
+    return f"{tool} {match.group(1)}" if match else tool
 
 
 def _first_line(argv: list[str]) -> str | None:

@@ -40,8 +40,15 @@ def test_citizens_reach_the_intranet_only(baseline_run):
     assert rows
     for row in rows:
         assert row["ok"] == (row["zone"] == "intranet"), row
+        assert row["agrees"] is True, row
         if row["zone"] == "global":
-            assert row["blocking"] == "tcp_ip", row
+            # the citizen tier's resolver answers national names only: NXDOMAIN where the
+            # control resolves the name
+            assert row["blocking"] == "dns", row
+            assert row["probe"]["dns"]["failure"] == "dns_nxdomain_error", row
+            assert row["control"]["dns"]["addrs"], row
+        if row["zone"] == "national":
+            assert row["blocking"] == "tcp_ip", row   # resolved, then dropped
 
 
 def test_no_citizen_byte_arrives_at_a_global_server(baseline_run):
@@ -76,6 +83,18 @@ def test_visitors_are_kept_off_the_intranet(baseline_run):
     for row in results["reachability"]:
         if row["tier"] == "visitor":
             assert row["ok"] == (row["zone"] in ("global", "national")), row
+            if row["zone"] == "intranet":
+                # its resolver answers the name; the policy drops the connection
+                assert row["blocking"] == "tcp_ip", row
+
+
+def test_observation_agrees_with_the_policy_and_the_control_saw_every_site(baseline_run):
+    _, _, results = baseline_run
+    assert results["reachability_disagreements"] == []
+    for row in results["reachability"]:
+        assert row["control"]["http"]["status_code"] == 200, row
+        assert row["verdict"] == ("accessible" if row["policy_expected"] == "accessible"
+                                  else row["blocking"]), row
 
 
 def test_throughput_follows_the_configured_bottleneck(baseline_run):

@@ -69,8 +69,9 @@ def test_a_site_down_is_down_for_every_tier_and_comes_back(baseline_run):
     at_10 = [r for r in baseline_run["reachability"]
              if 10 <= r["t_s"] < 11 and r["site"] == "recipes"]
     assert at_10 and not any(r["ok"] for r in at_10)
-    # told apart from a block: the host answers, nothing listens (a block drops silently)
-    assert {r["blocking"] for r in at_10 if r["tier"] != "visitor"} == {"refused"}
+    # told apart from a block: it fails for the control vantage too (nothing listens there)
+    assert {r["verdict"] for r in at_10} == {"site-down"}
+    assert {r["control"]["tcp_connect"][0]["failure"] for r in at_10} == {"connection_refused"}
     assert _fetch(baseline_run, 10, "citizen-1", "news")["blocking"] == "tcp_ip"
     assert _fetch(baseline_run, 20, "citizen-1", "recipes")["ok"]
 
