@@ -108,9 +108,19 @@ class LiveRun:
         from hermitnet.workload import reachability
 
         t_s = round(self.clock.now_s(), 3)
-        rows = reachability.measure(self.emu, self.scenario, self.state, self.run_dir,
-                                    self._without_service())
+        rows = reachability.measure(self.emu, self.scenario, self.policy_in_force(),
+                                    self.run_dir, self._without_service())
         return [{**row, "t_s": t_s} for row in rows]
+
+    def policy_in_force(self) -> PolicyState:
+        """The policy now: the controller's live policy (changed by timeline events and the
+        REST API), or the one the run started with if it has not changed."""
+        from hermitnet.policy.state import LIVE_STATE_NAME, load_live
+
+        if self.controller is None or self.controller_started_at is None:
+            return self.state
+        path = self.controller.config_path.with_name(LIVE_STATE_NAME)
+        return load_live(path, self.controller_started_at) or self.state
 
     def _without_service(self) -> frozenset:
         """Phones whose air link now drops everything (no serving cell)."""

@@ -49,7 +49,8 @@ def in_own_resolver(script: str, resolv_conf: Path) -> list[str]:
     """argv running `script` with `resolv_conf` as /etc/resolv.conf, in a private mount
     namespace (nothing outside the command sees the bind mount)."""
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-            f"mount --bind {shlex.quote(str(resolv_conf))} /etc/resolv.conf && {script}"]
+            f"mount --bind {shlex.quote(str(resolv_conf))} /etc/resolv.conf || exit 1\n"
+            f"{script}"]
 
 
 def parse_dig(text: str) -> wc.Dns:

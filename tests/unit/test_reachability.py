@@ -83,7 +83,7 @@ def test_fetch_script_looks_up_then_fetches_each_site_by_name(tmp_path):
 def test_in_own_resolver_binds_the_conf_in_a_private_mount_namespace():
     argv = r.in_own_resolver("dig x", Path("/run/x/citizen-1.conf"))
     assert argv[:4] == ["unshare", "--mount", "--propagation", "private"]
-    assert argv[-1] == "mount --bind /run/x/citizen-1.conf /etc/resolv.conf && dig x"
+    assert argv[-1] == "mount --bind /run/x/citizen-1.conf /etc/resolv.conf || exit 1\ndig x"
 
 
 def _fetch(dns, curl, body):
