@@ -115,8 +115,8 @@ def n_packets(line: str) -> int:
 def steady_state(live, compiled, bridges: list[str]) -> dict:
     """Some traffic through the pipeline, then flows per switch and packets sent to the
     controller, from independent flow dumps."""
-    site = next(h for h in live.plan.hosts if h.zone == "intranet")
-    subscribers = [h for h in live.plan.hosts if h.kind != "server"]
+    site = next(h for h in live.plan.hosts if h.kind == "server" and h.zone == "intranet")
+    subscribers = live.plan.subscribers()
     for host in subscribers[::10]:
         live.emu.run(host.name, ["ping", "-c", "2", "-i", "0.2", "-W", "1", site.ip])
     dumps = {bridge: flow_lines(bridge) for bridge in bridges}

@@ -111,7 +111,7 @@ def fuzzed(baseline, baseline_plan, tmp_path, monkeypatch):
 
 def names(plan) -> dict[str, list[str]]:
     return {"site": [h.name for h in plan.hosts if h.kind == "server"],
-            "subscriber": [h.name for h in plan.hosts if h.kind != "server"],
+            "subscriber": [h.name for h in plan.subscribers()],
             "tier": sorted(plan.tier_index)}
 
 

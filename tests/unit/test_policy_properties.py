@@ -79,7 +79,7 @@ def networks(draw):
 def policies(draw, plan, sites) -> PolicyState:
     """Any policy over the plan's tiers, subscribers and sites (what the REST API can reach)."""
     tiers = sorted(plan.tier_index)
-    subscribers = [h.name for h in plan.hosts if h.kind != "server"]
+    subscribers = [h.name for h in plan.subscribers()]
     blocklist = []
     for site in draw(st.lists(st.sampled_from([s.name for s in sites]), unique=True)):
         tier = draw(st.one_of(st.none(), st.sampled_from(tiers)))
