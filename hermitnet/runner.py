@@ -83,6 +83,7 @@ class LiveRun:
     api_host: str = "127.0.0.1"       # where the controller's REST API listens
     clock: Clock = field(default_factory=Clock)
     site_processes: dict = field(default_factory=dict)    # {site: its server processes}
+    resolver_processes: dict = field(default_factory=dict)  # {resolver host: its dnsmasq}
     controller_started_at: float | None = None            # wall time: the counters' t_s base
     watchdog: object = None   # hermitnet.emulation.watchdog.Watchdog, from t = 0
     on_timeline_step: object = None  # called with each radio timeline row (the live view)
@@ -533,7 +534,7 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
                     for c in scenario.censors))
                 running_censors = censor_emulation.start(emu, scenario, live.run_dir)
             progress("starting the resolvers (dnsmasq)")
-            resolvers.start(emu, scenario, live.run_dir)
+            live.resolver_processes.update(resolvers.start(emu, scenario, live.run_dir))
             timings["servers"] = time.monotonic() - clock
             clock = time.monotonic()
             observer.install(emu, plan)
@@ -563,7 +564,8 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
 
 def _watchdog(live: LiveRun):
     """What the run needs, looked at from t = 0: the controller, Open vSwitch, the uplink, every
-    site's servers and the delay line (its stderr is the outage's detail)."""
+    site's servers, every resolver (dnsmasq) and the delay line (its stderr is the outage's
+    detail)."""
     from hermitnet.emulation import uplink, watchdog
 
     checks = [
@@ -578,8 +580,11 @@ def _watchdog(live: LiveRun):
         for site in live.scenario.sites:
             checks.append(watchdog.Check(f"site:{site.name}", lambda name=site.name: (
                 watchdog.processes_seen(live.site_processes.get(name, [])))))
+        for name, process in sorted(live.resolver_processes.items()):
+            checks.append(watchdog.Check(f"resolver:{name}", lambda process=process: (
+                watchdog.process_seen(process, lambda: watchdog.stderr_tail(process)))))
     else:   # started through the Cluster Edition's node shells, which hand back no server pid
-        live.progress("watchdog: site servers are not watched on a cluster run")
+        live.progress("watchdog: site servers and resolvers are not watched on a cluster run")
     delay = getattr(live.emu, "delay_line", None)
     if delay is not None:
         checks.append(watchdog.Check("delay line", lambda: watchdog.process_seen(

@@ -1,10 +1,11 @@
 """The run's watchdog: what must be running is looked at on the run's clock, every outage noted.
 
-A `Check` names a component ("controller", "openvswitch", "uplink", "site:NAME", "delay line")
-and how to look at it: `observe() -> Seen(up, identity, detail)`. `Watchdog.poll(now_s)` looks
-at every check once and returns the outages that began or ended; `run()` polls every `period_s`
-in a thread until `stop()`. An outage is a time the component was seen down, or a restart seen
-as a new identity (another process id) between two polls, bounded by those polls:
+A `Check` names a component ("controller", "openvswitch", "uplink", "site:NAME",
+"resolver:NAME", "delay line") and how to look at it: `observe() -> Seen(up, identity,
+detail)`. `Watchdog.poll(now_s)` looks at every check once and returns the outages that began
+or ended; `run()` polls every `period_s` in a thread until `stop()`. An outage is a time the
+component was seen down, or a restart seen as a new identity (another process id) between two
+polls, bounded by those polls:
 
     {component, down_at_s, up_at_s, gap_s, planned, detail}      up_at_s None: still down
 
