@@ -22,6 +22,11 @@ Failure strings are OONI's (netxlite): dns_nxdomain_error, dns_refused_error,
 dns_server_misbehaving, dns_no_answer, generic_timeout_error, connection_refused,
 connection_reset, eof_error, ssl_* and unknown_failure.
 
+Where OONI's classic rules (probe-cli v0.4) and its current QA expectations
+(internal/webconnectivityqa, the LTE engine) differ, these follow the QA: a name that does not
+exist for the control either (websiteDownNXDOMAIN) and a connect that fails for the control
+too (websiteDownTCPConnect) are blocking false, accessible false, not accessible and tcp_ip.
+
 `verdict()` adds, apart from OONI's vocabulary, what a testbed knows and a probe does not:
 "no-service" (the phone had no radio service: nothing was measured) and "site-down" (the site
 failed for the control too).
@@ -36,6 +41,9 @@ from dataclasses import dataclass, field
 BODY_PROPORTION_MIN = 0.7
 TITLE_WORD_MIN_CHARS = 5
 NXDOMAIN = "dns_nxdomain_error"
+# A control whose own lookup timed out never reached its resolver: it measured nothing
+# (OONI's control_failure, the test helper unreachable).
+CONTROL_UNREACHABLE = "generic_timeout_error"
 VERDICTS = ("accessible", "dns", "tcp_ip", "http-failure", "http-diff", "unknown",
             "no-service", "site-down")
 
@@ -187,16 +195,18 @@ def _decide(probe: Measurement, control: Measurement | None, keys: Keys):
     http = probe.http
     if http is not None and http.failure is None and http.final_url.startswith("https://"):
         return False, True            # a valid TLS session with the site: the site itself
-    if control is None:
-        return None, None
+    if control is None or control.dns.failure == CONTROL_UNREACHABLE:
+        return None, None             # no control (OONI: control_failure)
     if probe.dns.failure == NXDOMAIN:
         if keys.dns_consistency == "consistent":
-            return False, True        # the name does not exist for the control either
+            return False, False       # the name does not exist for the control either
         return "dns", False
     attempts = len(probe.tcp_connect)
     successes = sum(1 for c in probe.tcp_connect if c.failure is None)
     if attempts and not successes:
         if keys.dns_consistency == "consistent":
+            if control.tcp_connect and all(c.failure for c in control.tcp_connect):
+                return False, False   # the control cannot connect either: the site is down
             return "tcp_ip", False
         return "dns", False
     if control.http is None or control.http.failure is not None:

@@ -71,13 +71,16 @@ def test_to_measurement():
 
 
 def test_fetch_script_looks_up_then_fetches_each_site_by_name(tmp_path):
-    script = r.fetch_script([("news", "rodong.rep.kp"), ("video", "video.example")],
-                            tmp_path, 2)
+    script = r.fetch_script([("news", "rodong.rep.kp", "http"),
+                             ("video", "video.example", "https")], tmp_path, 2,
+                            tmp_path / "ca.pem")
     lines = script.splitlines()
     assert lines[-1] == "wait" and len(lines) == 3
     assert "dig +tries=1 +time=2 rodong.rep.kp A" in lines[0]
-    assert "http://rodong.rep.kp:80/" in lines[0] and "-H" not in lines[0]
+    assert "http://rodong.rep.kp/" in lines[0] and "-H" not in lines[0]
+    assert "--cacert" not in lines[0]
     assert f"{tmp_path / 'video'}.html" in lines[1]
+    assert f"--cacert {tmp_path / 'ca.pem'}" in lines[1] and "https://video.example/" in lines[1]
 
 
 def test_in_own_resolver_binds_the_conf_in_a_private_mount_namespace():
@@ -93,7 +96,8 @@ def _fetch(dns, curl, body):
 def test_a_row_carries_oonis_keys_the_verdict_and_the_policy():
     sub = SimpleNamespace(name="citizen-1", tier="citizen", handset="national",
                           access="mobile")
-    site = SimpleNamespace(name="news", zone="intranet", hostname="rodong.rep.kp")
+    site = SimpleNamespace(name="news", zone="intranet", hostname="rodong.rep.kp",
+                           url="http://rodong.rep.kp/")
     ok = _fetch(wc.Dns(None, ("10.1.0.10",)), "200 0.001 0 10.1.0.10 http://x/", PAGE)
     dropped = _fetch(wc.Dns(None, ("10.1.0.10",)), "000 0.000 28  http://x/", None)
     row = r.row(sub, site, "dns-walled", ok, ok, True, "accessible")
@@ -108,4 +112,6 @@ def test_a_row_carries_oonis_keys_the_verdict_and_the_policy():
     offline = r.row(sub, site, "dns-walled", dropped, ok, False, "accessible")
     assert offline["verdict"] == "no-service" and offline["agrees"] is None
     down = r.row(sub, site, "dns-walled", dropped, dropped, True, "accessible")
-    assert down["verdict"] == "site-down" and down["blocking"] is not False
+    assert down["verdict"] == "site-down" and down["agrees"] is None
+    # OONI's QA (websiteDownTCPConnect): not blocking, not accessible
+    assert (down["blocking"], down["accessible"]) == (False, False)

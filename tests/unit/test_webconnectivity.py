@@ -39,10 +39,11 @@ def test_nxdomain_where_the_control_resolves_is_dns_blocking():
                                                                       False)
 
 
-def test_nxdomain_for_the_control_too_is_accessible_in_ooni_and_site_down_here():
+def test_nxdomain_for_the_control_too_is_not_blocking_and_site_down_here():
     gone = seen(Dns("dns_nxdomain_error"), http=Http("dns_nxdomain_error"))
     keys = classify(gone, gone)
-    assert (keys.blocking, keys.accessible) == (False, True)
+    # OONI's QA (websiteDownNXDOMAIN): blocking false, accessible false (v0.4 said accessible)
+    assert (keys.blocking, keys.accessible) == (False, False)
     assert verdict(keys, gone, gone) == "site-down"
 
 
@@ -136,9 +137,26 @@ def test_a_site_down_for_the_control_too():
     down = seen(connect=(TcpConnect(SITE_IP, 80, "connection_refused"),),
                 http=Http("connection_refused"))
     keys = classify(down, down)
-    # OONI: both connects failed with consistent DNS -> tcp_ip; the testbed knows better
-    assert keys.blocking == "tcp_ip"
+    # OONI's QA (websiteDownTCPConnect): blocking false, accessible false (v0.4 said tcp_ip)
+    assert (keys.blocking, keys.accessible) == (False, False)
     assert verdict(keys, down, down) == "site-down"
+
+
+def test_a_connect_that_fails_only_for_the_probe_is_tcp_ip():
+    probe = seen(connect=(TcpConnect(SITE_IP, 80, "generic_timeout_error"),),
+                 http=Http("generic_timeout_error"))
+    keys = classify(probe, CONTROL)
+    assert (keys.blocking, keys.accessible) == ("tcp_ip", False)
+
+
+def test_a_control_that_reached_no_resolver_concludes_nothing():
+    unreachable = seen(Dns("generic_timeout_error"), http=Http("generic_timeout_error"))
+    keys = classify(seen(), unreachable)
+    # OONI's QA (controlFailureWithSuccessfulHTTPWebsite): blocking null, accessible null
+    assert (keys.blocking, keys.accessible) == (None, None)
+    assert verdict(keys, seen(), unreachable) == "unknown"
+    https = seen(http=Http(None, 200, 250, "Foreign news", HEADERS, "https://news.example/"))
+    assert classify(https, unreachable).accessible is True   # ...WithSuccessfulHTTPSWebsite
 
 
 def test_the_control_fails_only_at_http():
