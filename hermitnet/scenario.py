@@ -101,6 +101,11 @@ class Site:
     zone: str
     hostname: str
     title: str
+    scheme: str = "http"     # the reachability sweep measures SCHEME://HOSTNAME/
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.hostname}/"
 
 
 @dataclass(frozen=True)
@@ -392,7 +397,7 @@ def from_dict(data, *, source: str = "<scenario>") -> Scenario:
         )
     sites = tuple(
         Site(s["name"], s["zone"], s.get("hostname", f"{s['name']}.{s['zone']}.invalid"),
-             s.get("title", s["name"]))
+             s.get("title", s["name"]), s.get("scheme", "http"))
         for s in data["sites"]
     )
     measure = data.get("measure") or {}

@@ -2,10 +2,11 @@
 
 Every subscriber fetches every site by name, from its own host, as a device does: its own
 resolver configuration (RUN/resolv/HOST.conf bound over /etc/resolv.conf in a mount namespace
-of the fetch: Mininet hosts share the root's), a DNS lookup (dig), then curl on
-http://HOSTNAME/ following redirects. The control vantages (control-national for the national
-zones' sites, control-global for the global ones: unfiltered, on the site's own segment) fetch
-every site the same way. hermitnet.measure.webconnectivity classifies each fetch against its
+of the fetch: Mininet hosts share the root's), a DNS lookup (dig), then curl on the site's URL
+(http://HOSTNAME/, or https:// for a site with `scheme: https`, trusting the run's CA)
+following redirects. The control vantages (control-national for the national zones' sites,
+control-global for the global ones: unfiltered, on the site's own segment) fetch every site the
+same way. hermitnet.measure.webconnectivity classifies each fetch against its
 site's control; each row also carries what the policy expects (`policy_expected`).
 
 Pure helpers (`fetch_script`, `parse_*`, `to_measurement`, `row`) are unit-tested on recorded
@@ -20,7 +21,7 @@ from pathlib import Path
 from hermitnet import zones
 from hermitnet.measure import webconnectivity as wc
 from hermitnet.workload import resolvers
-from hermitnet.workload.servers import HTTP_PORT
+from hermitnet.workload.servers import HTTP_PORT, HTTPS_PORT, ca_path
 
 DIG_STATUS = {"NXDOMAIN": "dns_nxdomain_error", "REFUSED": "dns_refused_error",
               "SERVFAIL": "dns_server_misbehaving"}
@@ -29,17 +30,20 @@ CURL_FAILURE = {7: "connection_refused", 28: "generic_timeout_error", 52: "eof_e
 CURL_FORMAT = "%{http_code} %{time_connect} %{exitcode} %{remote_ip} %{url_effective}"
 
 
-def fetch_script(targets: list[tuple[str, str]], out_dir: Path, timeout_s: float) -> str:
-    """Shell commands that look up and fetch every (site, hostname) at once; per site, files
-    SITE.dig (dig's answer), SITE.curl (curl's -w line), SITE.headers and SITE.html."""
+def fetch_script(targets: list[tuple[str, str, str]], out_dir: Path, timeout_s: float,
+                 ca_file: Path | None = None) -> str:
+    """Shell commands that look up and fetch every (site, hostname, scheme) at once, the URL
+    SCHEME://HOSTNAME/ (https trusting the run's CA, `ca_file`); per site, files SITE.dig
+    (dig's answer), SITE.curl (curl's -w line), SITE.headers and SITE.html."""
     lines = []
-    for site, hostname in targets:
+    for site, hostname, scheme in targets:
         base = out_dir / site
         dig = ["dig", "+tries=1", f"+time={max(1, round(timeout_s))}", hostname, "A"]
+        trust = ["--cacert", str(ca_file)] if scheme == "https" and ca_file else []
         curl = ["curl", "-4", "-s", "-L", "--max-redirs", "5", "-o", f"{base}.html",
-                "-D", f"{base}.headers", "-w", CURL_FORMAT,
+                "-D", f"{base}.headers", "-w", CURL_FORMAT, *trust,
                 "--connect-timeout", f"{timeout_s:g}", "--max-time", f"{timeout_s + 5:g}",
-                f"http://{hostname}:{HTTP_PORT}/"]
+                f"{scheme}://{hostname}/"]
         lines.append(f"({shlex.join(dig)} > {shlex.quote(f'{base}.dig')}; "
                      f"{shlex.join(curl)} > {shlex.quote(f'{base}.curl')}) &")
     return "\n".join(lines) + "\nwait\n"
@@ -96,8 +100,10 @@ def final_header_names(text: str) -> tuple[str, ...]:
     return tuple(line.split(":", 1)[0].strip() for line in lines if ":" in line)
 
 
-def to_measurement(dns: wc.Dns, curl: dict, headers: str, body: str | None) -> wc.Measurement:
-    """One vantage's recorded fetch -> a Web Connectivity measurement."""
+def to_measurement(dns: wc.Dns, curl: dict, headers: str, body: str | None,
+                   port: int = HTTP_PORT) -> wc.Measurement:
+    """One vantage's recorded fetch (its first connect to `port`) -> a Web Connectivity
+    measurement."""
     code = curl["exit_code"]
     if code == 6 or dns.failure is not None and not dns.addrs:
         failure = dns.failure or "dns_lookup_error"
@@ -105,7 +111,7 @@ def to_measurement(dns: wc.Dns, curl: dict, headers: str, body: str | None) -> w
     ip = curl["remote_ip"] or dns.addrs[0]
     connect_failed = code == 7 or (code == 28 and curl["connect_s"] == 0)
     failure = None if code == 0 else CURL_FAILURE.get(code, "unknown_failure")
-    tcp = (wc.TcpConnect(ip, HTTP_PORT, failure if connect_failed else None),)
+    tcp = (wc.TcpConnect(ip, port, failure if connect_failed else None),)
     if failure is not None:
         return wc.Measurement(dns, tcp, wc.Http(failure))
     body = body or ""
@@ -114,13 +120,14 @@ def to_measurement(dns: wc.Dns, curl: dict, headers: str, body: str | None) -> w
         final_header_names(headers), curl["final_url"]))
 
 
-def read_fetch(out_dir: Path, site: str) -> wc.Measurement:
+def read_fetch(out_dir: Path, site) -> wc.Measurement:
     def text(suffix):
-        path = out_dir / f"{site}.{suffix}"
+        path = out_dir / f"{site.name}.{suffix}"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    port = HTTPS_PORT if site.scheme == "https" else HTTP_PORT
     return to_measurement(parse_dig(text("dig")), parse_curl(text("curl")), text("headers"),
-                          text("html") or None)
+                          text("html") or None, port)
 
 
 def measurement_dict(m: wc.Measurement | None) -> dict | None:
@@ -153,8 +160,8 @@ def row(sub, site, resolver: str, probe: wc.Measurement, control: wc.Measurement
     if verdict not in ("no-service", "site-down", "unknown"):
         agrees = (verdict == "accessible") == (expected == "accessible")
     return {"tier": sub.tier, "host": sub.name, "site": site.name, "zone": site.zone,
-            "hostname": site.hostname, "ok": verdict == "accessible", "verdict": verdict,
-            **keys.to_dict(), "policy_expected": expected, "agrees": agrees,
+            "hostname": site.hostname, "url": site.url, "ok": verdict == "accessible",
+            "verdict": verdict, **keys.to_dict(), "policy_expected": expected, "agrees": agrees,
             "access": "foreign-cell" if sub.handset == "foreign" else sub.access,
             "resolver": resolver, "probe": measurement_dict(probe),
             "control": measurement_dict(control)}
@@ -175,10 +182,11 @@ def measure(emu, scenario, state, run_dir: Path, no_service: frozenset = frozens
     for name in names:
         out_dir = run_dir / "fetch" / name
         out_dir.mkdir(parents=True, exist_ok=True)
-        targets = [(s.name, s.hostname) for s in scenario.sites
+        targets = [(s.name, s.hostname, s.scheme) for s in scenario.sites
                    if name in vantages or control_of(s) == name]
         conf = resolvers.write_resolv_conf(plan, state, name, run_dir / "resolv", timeout_s)
-        argv = in_own_resolver(fetch_script(targets, out_dir, timeout_s), conf)
+        argv = in_own_resolver(fetch_script(targets, out_dir, timeout_s, ca_path(run_dir)),
+                               conf)
         processes[name] = (out_dir, emu.popen(name, argv, "dns lookups and curl fetches",
                                               stdout=-1, stderr=-1, text=True))
     for name in names:
@@ -192,7 +200,7 @@ def measure(emu, scenario, state, run_dir: Path, no_service: frozenset = frozens
     for site in scenario.sites:
         out_dir = processes[control_of(site)][0]
         if (out_dir / f"{site.name}.curl").exists():
-            controls[site.name] = read_fetch(out_dir, site.name)
+            controls[site.name] = read_fetch(out_dir, site)
     ends = zones.endpoints(plan, state)
     rows = []
     for sub in scenario.subscribers:
@@ -200,7 +208,7 @@ def measure(emu, scenario, state, run_dir: Path, no_service: frozenset = frozens
         resolver = resolvers.resolver_of(plan, state, sub.name)
         for site in scenario.sites:
             expected = policy_expected(ends[sub.name], ends[site.name], state, site.name)
-            rows.append(row(sub, site, resolver, read_fetch(out_dir, site.name),
+            rows.append(row(sub, site, resolver, read_fetch(out_dir, site),
                             controls.get(site.name), sub.name not in no_service, expected))
     return rows
 
