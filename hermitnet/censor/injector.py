@@ -24,6 +24,7 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 
 from hermitnet.censor.nfqueue import Queue
+from hermitnet.censor.rules import blockpage_response
 
 COUNTERS = ("packets_matched", "packets_dropped", "resets_injected", "answers_injected")
 
@@ -122,13 +123,9 @@ def resets(segment) -> tuple:
 def blockpage_answer(request, html: str):
     """The block page as the site's answer to `request`: one segment, then FIN."""
     ip, tcp = request[IP], request[TCP]
-    body = html.encode()
-    response = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
-                b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n"
-                + body)
     return IP(src=ip.dst, dst=ip.src) / TCP(
         sport=tcp.dport, dport=tcp.sport, flags="FPA", seq=tcp.ack,
-        ack=tcp.seq + len(bytes(tcp.payload))) / response
+        ack=tcp.seq + len(bytes(tcp.payload))) / blockpage_response(html)
 
 
 # -- the process -----------------------------------------------------------------------------

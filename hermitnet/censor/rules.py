@@ -146,6 +146,40 @@ def blockpage_html(censor_name: str) -> str:
             f"region.</p>\n<!-- hermitnet-censor:{censor_name} -->\n</body></html>\n")
 
 
+def blockpage_response(html: str) -> bytes:
+    """The block page as an HTTP answer, the same from the injector (http-blockpage) and from
+    the censor's own server (dns-blockpage's address): a middlebox's answer, its body ended by
+    closing the connection (no Content-Length), so its headers share no uncommon name with a
+    site's (OONI's headers_match)."""
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+            b"Connection: close\r\n\r\n" + html.encode())
+
+
+# The censor's block page server: argv address, port, the file holding blockpage_response's
+# bytes; each connection gets them once its request has arrived, then is closed.
+BLOCKPAGE_SERVER = """
+import socket, sys, threading
+answer = open(sys.argv[3], 'rb').read()
+listener = socket.create_server((sys.argv[1], int(sys.argv[2])), backlog=64)
+def serve(conn):
+    with conn:
+        conn.settimeout(10)
+        request = b''
+        try:
+            while b'\\r\\n\\r\\n' not in request:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                request += chunk
+            conn.sendall(answer)
+        except OSError:
+            pass
+while True:
+    conn, _ = listener.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+"""
+
+
 def kernel_counts(iptables_save: str) -> dict[int, int]:
     """`iptables-save -c` -> {rule index: packets its iptables rules matched}."""
     counts: dict[int, int] = {}

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from hermitnet.censor import rules as censor_rules
 from hermitnet.errors import HermitError
-from hermitnet.workload.servers import HTTP_PORT, HTTP_SERVER
+from hermitnet.workload.servers import HTTP_PORT
 
 BRIDGE = "censor0"          # the bridge inside the censor host (its namespace only)
 INJECTOR_START_TIMEOUT_S = 15
@@ -74,9 +74,11 @@ def _start_one(emu, scenario, censor, run_dir: Path) -> RunningCensor:
     page = censor_rules.blockpage_html(name)
     (folder / "index.html").write_text(page)
     if any(r.action == "dns-blockpage" for r in rules):
-        emu.popen(name, [sys.executable, "-c", HTTP_SERVER, where.ip, str(folder),
-                         str(HTTP_PORT)], "block page server", stdout=subprocess.DEVNULL,
-                  stderr=subprocess.DEVNULL)
+        answer = folder / "blockpage.http"
+        answer.write_bytes(censor_rules.blockpage_response(page))
+        emu.popen(name, [sys.executable, "-c", censor_rules.BLOCKPAGE_SERVER, where.ip,
+                         str(HTTP_PORT), str(answer)], "block page server",
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     counts_path = folder / "injector-counts.json"
     injector = None
     if any(r.queued for r in rules):

@@ -57,14 +57,21 @@ def site_marker(site_name: str) -> str:
     return f"hermitnet-site:{site_name}"
 
 
+SITE_PAGE_SECTIONS = 24   # a page of about 3 KB: a block page is a fraction of it (OONI's
+                          # body_length_match wants the two within 0.7 of each other)
+
+
 def write_site_page(site, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     page = directory / "index.html"
+    title, hostname = html.escape(site.title), html.escape(site.hostname)
+    sections = "".join(f"<p>{title}, section {i}: what {hostname} publishes for its "
+                       f"readers.</p>\n" for i in range(1, SITE_PAGE_SECTIONS + 1))
     page.write_text(
         "<!doctype html>\n<html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(site.title)}</title></head>\n"
-        f"<body><h1>{html.escape(site.title)}</h1><p>{html.escape(site.hostname)} "
-        f"({site.zone})</p>\n<!-- {site_marker(site.name)} -->\n</body></html>\n"
+        f"<title>{title}</title></head>\n"
+        f"<body><h1>{title}</h1><p>{hostname} ({site.zone})</p>\n{sections}"
+        f"<!-- {site_marker(site.name)} -->\n</body></html>\n"
     )
     return page
 
