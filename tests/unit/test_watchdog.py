@@ -156,7 +156,8 @@ def test_a_dying_delay_line_is_a_fault_naming_its_stderr(baseline_plan):
         live = SimpleNamespace(
             controller=SimpleNamespace(process=controller, log_tail=lambda lines: ""),
             plan=baseline_plan, scenario=SimpleNamespace(sites=[]), site_processes={},
-            emu=SimpleNamespace(delay_line=failing), progress=lines.append, cluster=None)
+            resolver_processes={}, emu=SimpleNamespace(delay_line=failing),
+            progress=lines.append, cluster=None)
         dog = runner._watchdog(live)
         dog.poll(0.5)
     finally:
@@ -166,3 +167,29 @@ def test_a_dying_delay_line_is_a_fault_naming_its_stderr(baseline_plan):
     assert delay["detail"] == "exited with 1: cannot attach to hnxxs1-eth2"
     assert not delay["planned"]
     assert any("delay line down" in line and "cannot attach" in line for line in lines)
+
+
+def test_a_dead_resolver_is_a_fault_naming_it(baseline_plan):
+    """Each resolver's dnsmasq is watched like a site's servers: its exit is resolver:NAME."""
+    from types import SimpleNamespace
+
+    from hermitnet import runner
+
+    dead = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit('dnsmasq: failed')"],
+                            stderr=subprocess.PIPE, text=True)
+    dead.wait(timeout=30)
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        live = SimpleNamespace(
+            controller=SimpleNamespace(process=alive, log_tail=lambda lines: ""),
+            plan=baseline_plan, scenario=SimpleNamespace(sites=[]), site_processes={},
+            resolver_processes={"dns-walled": dead, "dns-national": alive},
+            emu=SimpleNamespace(), progress=lambda line: None, cluster=None)
+        dog = runner._watchdog(live)
+        dog.poll(0.5)
+    finally:
+        alive.kill()
+        alive.wait(timeout=30)
+    resolvers = {o["component"]: o for o in dog.outages if o["component"].startswith("resolver")}
+    assert list(resolvers) == ["resolver:dns-walled"]
+    assert resolvers["resolver:dns-walled"]["detail"] == "exited with 1: dnsmasq: failed"
