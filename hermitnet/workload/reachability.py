@@ -82,7 +82,7 @@ def parse_dig(text: str) -> wc.Dns:
 
 def parse_curl(line: str) -> dict:
     """curl's -w line -> {http_code, connect_s, exit_code, remote_ip, final_url}."""
-    parts = line.split()
+    parts = line.strip().split(" ")     # one space each: an empty remote_ip stays a field
     if len(parts) < 3:
         return {"http_code": 0, "connect_s": 0.0, "exit_code": -1, "remote_ip": "",
                 "final_url": ""}
@@ -109,7 +109,9 @@ def to_measurement(dns: wc.Dns, curl: dict, headers: str, body: str | None,
         failure = dns.failure or "dns_lookup_error"
         return wc.Measurement(dns, (), wc.Http(failure))
     ip = curl["remote_ip"] or dns.addrs[0]
-    connect_failed = code == 7 or (code == 28 and curl["connect_s"] == 0)
+    # curl names the remote address only once its TCP connect succeeded (time_connect stays 0
+    # when the connect timeout runs out in the TLS handshake: curl counts that as connecting)
+    connect_failed = code == 7 or (code == 28 and not curl["remote_ip"])
     failure = None if code == 0 else CURL_FAILURE.get(code, "unknown_failure")
     tcp = (wc.TcpConnect(ip, port, failure if connect_failed else None),)
     if failure is not None:

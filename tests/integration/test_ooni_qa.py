@@ -22,6 +22,7 @@ from tests.integration.conftest import REPO, leftovers
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
 PHONE = "smuggler-1"
+LARGE_PAGE_BYTES = 400_000     # the throttled site's page: 50 s at its rate
 QA = "ooni/probe-cli internal/webconnectivityqa/"
 
 # site, scheme, its censor rule ({} none), OONI QA case (file: function), blocking, accessible
@@ -49,9 +50,9 @@ TABLE = [
      "ClientHello dropped by SNI, DPIDropTrafficForTLSSNI)", "http-failure", False),
     ("blackhole", "http", {"action": "blackhole"},
      "tcpblocking.go: tcpBlockingConnectTimeout", "tcp_ip", False),
-    # 0.4 kbit/s after the class's 1,600-byte burst: the ~2 KB page cannot arrive within the
-    # fetch's max time, as OONI's large file cannot through its 300 ms delay and 10 % loss
-    ("throttled", "http", {"action": "throttle", "rate_kbps": 0.4},
+    # a large page (LARGE_PAGE_BYTES, as OONI's largefile.com) held to 64 kbit/s cannot
+    # arrive within the fetch's max time, as OONI's cannot through 300 ms delay and 10 % loss
+    ("throttled", "http", {"action": "throttle", "rate_kbps": 64},
      "throttling.go: throttlingWithHTTP", "http-failure", False),
     ("gone", "http", {}, "websitedown.go: websiteDownTCPConnect (its servers stopped: "
      "connection refused for the probe and the control)", False, False),
@@ -97,6 +98,10 @@ def measured(tmp_path_factory):
     seen = {}
     with runner.session(loaded, out, progress=lambda message: None) as live:
         live.watchdog.expect_down("site:gone")          # down for everyone: planned
+        servers_page = out / "sites" / "throttled" / "index.html"
+        filler = "<p>a large page, as OONI's largefile.com</p>\n"
+        servers_page.write_text(servers_page.read_text().replace(
+            "</body>", filler * (LARGE_PAGE_BYTES // len(filler)) + "</body>"))
         servers.stop_site(live.site_processes["gone"])
         seen["first"] = {r["site"]: r for r in live.measure_reachability()
                          if r["host"] == PHONE}

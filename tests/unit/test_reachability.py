@@ -59,8 +59,15 @@ def test_to_measurement():
     dropped = r.to_measurement(dns, r.parse_curl("000 0.000000 28  http://x/"), "", None)
     assert dropped.tcp_connect[0].failure == "generic_timeout_error"
     assert dropped.http.failure == "generic_timeout_error"
+    assert dropped.tcp_connect[0].ip == "10.1.0.10"
     late = r.to_measurement(dns, r.parse_curl("000 0.002 28 10.1.0.10 http://x/"), "", None)
     assert late.tcp_connect[0].failure is None and late.http.failure == "generic_timeout_error"
+    # a ClientHello dropped: connected, then curl's connect timeout ran out in the handshake
+    # (as recorded from a tls-drop censor: time_connect 0, the remote address known)
+    stalled = r.to_measurement(dns, r.parse_curl("000 0.000000 28 10.1.0.10 https://x/"), "",
+                               None, 443)
+    assert stalled.tcp_connect == (wc.TcpConnect("10.1.0.10", 443, None),)
+    assert stalled.http.failure == "generic_timeout_error"
     reset = r.to_measurement(dns, r.parse_curl("000 0.002 56 10.1.0.10 http://x/"), "", None)
     assert reset.http.failure == "connection_reset"
     refused = r.to_measurement(dns, r.parse_curl("000 0.000 7 10.1.0.10 http://x/"), "", None)
