@@ -497,8 +497,9 @@ def _emulation(live: LiveRun, manifest) -> Iterator[None]:
     of_host, build = "127.0.0.1", Emulation
     if live.cluster_spec is not None:
         from hermitnet.cluster import emulation as cluster_emulation
-        from hermitnet.cluster.placement import describe
+        from hermitnet.cluster.placement import describe, refuse_unsupported
 
+        refuse_unsupported(scenario)
         for line in describe(plan, cluster_emulation.place(plan, live.cluster_spec)):
             progress(line)
         live.cluster = cluster_emulation.prepare(live.cluster_spec, plan, live.run_dir)

@@ -33,6 +33,9 @@ _FIRST_MACHINE_SWITCHES = ("core", "rnc", "intranet", "fixed", "border")
 TUNNEL_KINDS = ("gretap", "vxlan", "ssh")      # in the order they are preferred
 _GLOBAL_SWITCHES = ("global", "foreign")
 _MACHINE_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
+# Events a cluster run cannot play: the Cluster Edition's node shells start a server through a
+# forking `mnexec -d`, so the run holds no pid of a site's servers to stop or watch.
+UNSUPPORTED_EVENTS = ("site_down", "site_up")
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,20 @@ def _spec(machines: list[str], source: str | None) -> ClusterSpec:
     if len(set(machines)) != len(machines):
         raise HermitError("a machine is named twice", source=source)
     return ClusterSpec(tuple(machines))
+
+
+def refuse_unsupported(scenario) -> None:
+    """A HermitError naming the first event a cluster run cannot play (UNSUPPORTED_EVENTS),
+    before anything is built: a site that would stay up while the results say it went down."""
+    from hermitnet.timeline.events import events
+
+    for event in events(scenario):
+        if event.kind in UNSUPPORTED_EVENTS:
+            raise HermitError(
+                f"{event.kind} is not played on a cluster run (the Cluster Edition's node "
+                "shells hand back no pid of a site's servers, so they can be neither stopped "
+                "nor watched); run this scenario on one machine, or leave the event out",
+                source=scenario.source, field=event.field)
 
 
 def place(layout, spec: ClusterSpec) -> Placement:

@@ -32,6 +32,8 @@ def run(args) -> int:
         loaded = scenario.load(path)
         layout = plan.build(loaded)
         compiled = compile_policy(layout, PolicyState.from_scenario(loaded))
+        if args.cluster is not None:
+            placement.refuse_unsupported(loaded)
         verdict = (f"{name}: ok ({len(loaded.subscribers)} subscribers, {len(loaded.sites)} sites, "
                    f"{len(layout.switches)} switches, {len(compiled.rules)} rules)")
         if not args.show:

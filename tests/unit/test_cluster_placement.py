@@ -130,3 +130,13 @@ def test_the_cluster_file_may_ask_for_a_tunnel_kind(tmp_path):
     path.write_text("machines: [a, b]\ntunnel: ipip\n")
     with pytest.raises(HermitError, match="'ipip' is not a tunnel kind; expected gretap, vxlan"):
         placement.parse_cluster(str(path))
+
+
+def test_a_cluster_run_refuses_site_events_before_anything_is_built(scenario_dict):
+    data = scenario_dict(timeline={"duration_s": 10, "events": [
+        {"at_s": 2, "kind": "site_down", "site": "news"},
+        {"at_s": 5, "kind": "site_up", "site": "news"}]})
+    with pytest.raises(HermitError, match="site_down is not played on a cluster run") as caught:
+        placement.refuse_unsupported(scenario.from_dict(data))
+    assert caught.value.field == "timeline.events[0]"
+    placement.refuse_unsupported(scenario.load(SCENARIO_DIR / "border.yaml"))   # no site events
